@@ -1,0 +1,169 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Config is every setting of querygate, from flags and QUERYGATE_*
+// environment variables (flags win). Validated once in ParseFlags.
+type Config struct {
+	Listen        string
+	DataDir       string
+	MasterKeyFile string
+	// MasterKey comes only from QUERYGATE_MASTER_KEY (never a flag, so it
+	// does not show in the process list).
+	MasterKey      string
+	EncryptionSalt string
+	LogFormat      string
+	TLSCert        string
+	TLSKey         string
+	SessionTTL     time.Duration
+
+	// query limits and datasources
+	RowLimitMax     int64
+	QueryTimeoutMax time.Duration
+	PoolMaxConns    int
+	SQLiteDirs      stringList
+
+	// user add
+	Username string
+	Role     string
+}
+
+var errHelp = errors.New("help requested")
+
+// commonFlags are the settings every store-touching subcommand shares, so a
+// subcommand can run beside a serving gateway on the same data directory.
+func (c *Config) commonFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DataDir, "data-dir", "querygate-data", "directory of the embedded store and the master key file")
+	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "master key ring file (default <data-dir>/master.key); QUERYGATE_MASTER_KEY holds a key directly instead")
+	fs.StringVar(&c.EncryptionSalt, "encryption-salt", "", "per-instance salt for key derivation, at least 16 characters (default: random, kept in the store)")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+}
+
+func (c *Config) serveFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve on")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "lifetime of a login session")
+	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
+	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
+	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections per datasource pool")
+	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
+}
+
+func (c *Config) userFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Username, "username", "", "user name (required)")
+	fs.StringVar(&c.Role, "role", "viewer", "role: admin, editor or viewer")
+}
+
+// envName maps a flag name to its environment variable.
+func envName(flagName string) string {
+	return "QUERYGATE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+// applyEnv sets every flag of fs that has a QUERYGATE_* variable (or its
+// _FILE variant, for secrets). Flags given on the command line override
+// these afterwards.
+func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+	var err error
+	fs.VisitAll(func(f *flag.Flag) {
+		if err != nil {
+			return
+		}
+		name := envName(f.Name)
+		v := getenv(name)
+		if v == "" && f.Name == "encryption-salt" {
+			if path := getenv(name + "_FILE"); path != "" {
+				b, rerr := os.ReadFile(path)
+				if rerr != nil {
+					err = fmt.Errorf("%s_FILE: %w", name, rerr)
+					return
+				}
+				v = strings.TrimRight(string(b), "\r\n")
+			}
+		}
+		if v == "" {
+			return
+		}
+		values := []string{v}
+		if _, ok := f.Value.(*stringList); ok {
+			values = filepath.SplitList(v) // QUERYGATE_SQLITE_DIR=/a:/b
+		}
+		for _, v := range values {
+			if serr := fs.Set(f.Name, v); serr != nil {
+				err = fmt.Errorf("%s: %w", name, serr)
+			}
+		}
+	})
+	return err
+}
+
+func newFlagSet(name string, out io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("querygate "+name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	return fs
+}
+
+// validate checks the settings once and fills derived defaults.
+func (c *Config) validate(cmd string) error {
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return errors.New("--log-format must be text or json")
+	}
+	if c.EncryptionSalt != "" && len(c.EncryptionSalt) < 16 {
+		return errors.New("--encryption-salt must be at least 16 characters")
+	}
+	if cmd == "serve" {
+		if (c.TLSCert == "") != (c.TLSKey == "") {
+			return errors.New("--tls-cert and --tls-key go together")
+		}
+		if c.RowLimitMax < 1 {
+			return errors.New("--row-limit-max must be at least 1")
+		}
+		if c.QueryTimeoutMax < time.Second {
+			return errors.New("--query-timeout-max must be at least 1s")
+		}
+		if c.PoolMaxConns < 1 || c.PoolMaxConns > 1000 {
+			return errors.New("--pool-max-conns must be between 1 and 1000")
+		}
+		for i, d := range c.SQLiteDirs {
+			if !filepath.IsAbs(d) {
+				abs, err := filepath.Abs(d)
+				if err != nil {
+					return fmt.Errorf("--sqlite-dir %s: %w", d, err)
+				}
+				c.SQLiteDirs[i] = abs
+			}
+		}
+		if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+			return errors.New("--session-ttl must be between 1m and 720h")
+		}
+	}
+	return nil
+}
+
+// stringList is a repeatable flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, ",") }
+
+func (l *stringList) Set(v string) error {
+	if v == "" {
+		return errors.New("must not be empty")
+	}
+	*l = append(*l, v)
+	return nil
+}

@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"golang.org/x/term"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/store/sqlite"
+	"github.com/querygate/querygate/internal/web"
+)
+
+// Version is set at build time with -ldflags "-X main.Version=...".
+var Version = ""
+
+func version() string {
+	if Version != "" {
+		return Version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// Main is the program: ParseFlags, then Run, then Close. Tests run it on
+// port 0 exactly as the binary does.
+type Main struct {
+	Config Config
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+	// HashParams overrides the password hashing cost (tests only).
+	HashParams accounts.HashParams
+
+	cmd     string
+	sub     string
+	log     *slog.Logger
+	db      *sqlite.DB
+	inst    *instance.Instance
+	ln      net.Listener
+	srv     *http.Server
+	serving bool
+	queries *query.Service
+	done    chan error
+}
+
+// NewMain returns a Main wired to the process's standard streams.
+func NewMain() *Main {
+	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+const usage = `querygate: a gateway that queries databases and HTTP APIs for you, keeping only sealed settings.
+
+Usage:
+  querygate [serve] [flags]                       run the gateway (the default)
+  querygate user add --username NAME --role ROLE  create a user; the password is read from stdin
+  querygate keys verify                           open every sealed secret; exit 1 if any fails
+  querygate keys rotate                           add a new master key, re-seal under it, retire the old
+  querygate version                               print the version
+
+Every flag can also be set as QUERYGATE_<FLAG> (for example QUERYGATE_DATA_DIR).
+Run 'querygate <command> -h' for the flags of a command.
+`
+
+// ParseFlags reads the subcommand, flags and environment.
+func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	m.cmd = "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		m.cmd, args = args[0], args[1:]
+	}
+	switch m.cmd {
+	case "help":
+		fmt.Fprint(m.Stdout, usage)
+		return errHelp
+	case "version":
+		return nil
+	case "user", "keys":
+		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+			return fmt.Errorf("%s needs a command (see querygate help)", m.cmd)
+		}
+		m.sub, args = args[0], args[1:]
+		valid := map[string]bool{"user add": true, "keys verify": true, "keys rotate": true}
+		if !valid[m.cmd+" "+m.sub] {
+			return fmt.Errorf("unknown command %q (see querygate help)", m.cmd+" "+m.sub)
+		}
+	case "serve":
+	default:
+		return fmt.Errorf("unknown command %q (see querygate help)", m.cmd)
+	}
+	fs := newFlagSet(strings.TrimSpace(m.cmd+" "+m.sub), m.Stderr)
+	m.Config.commonFlags(fs)
+	switch m.cmd {
+	case "serve":
+		m.Config.serveFlags(fs)
+	case "user":
+		m.Config.userFlags(fs)
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return err
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return errHelp
+		}
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	m.Config.MasterKey = getenv("QUERYGATE_MASTER_KEY")
+	return m.Config.validate(m.cmd)
+}
+
+// Serving reports whether Run started a server that runs until Close.
+func (m *Main) Serving() bool { return m.serving }
+
+// Addr returns the address the server listens on.
+func (m *Main) Addr() string {
+	if m.ln == nil {
+		return ""
+	}
+	return m.ln.Addr().String()
+}
+
+// Run runs the command. For serve it returns once the server is listening;
+// Close stops it.
+func (m *Main) Run(ctx context.Context) error {
+	if m.cmd == "version" {
+		fmt.Fprintln(m.Stdout, "querygate", version())
+		return nil
+	}
+	m.log = m.newLogger()
+	if err := m.open(ctx); err != nil {
+		return err
+	}
+	switch m.cmd + " " + m.sub {
+	case "serve ":
+		return m.serve(ctx)
+	case "user add":
+		return m.userAdd(ctx)
+	case "keys verify":
+		return m.keysVerify(ctx)
+	case "keys rotate":
+		return m.keysRotate(ctx)
+	}
+	return fmt.Errorf("unknown command")
+}
+
+func (m *Main) newLogger() *slog.Logger {
+	if m.Config.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(m.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(m.Stderr, nil))
+}
+
+// open opens the store and the instance keys.
+func (m *Main) open(ctx context.Context) error {
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	db, err := sqlite.Open(ctx, filepath.Join(m.Config.DataDir, "querygate.db"))
+	if err != nil {
+		return err
+	}
+	m.db = db
+	m.inst, err = instance.Open(ctx, db, instance.Options{
+		KeyFile: m.Config.MasterKeyFile, MasterKey: m.Config.MasterKey, Salt: m.Config.EncryptionSalt,
+		CreateKey: m.cmd == "serve" || m.cmd == "user", Logger: m.log,
+	})
+	return err
+}
+
+func (m *Main) accounts() *accounts.Service {
+	return accounts.NewService(accounts.Options{Store: m.db, HashParams: m.HashParams, SessionTTL: m.Config.SessionTTL})
+}
+
+func (m *Main) serve(ctx context.Context) error {
+	acc := m.accounts()
+	token, needed, err := acc.PrepareSetup(ctx)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", m.Config.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.ln = ln
+	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope})
+	m.queries = query.NewService(query.Options{
+		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: newDialer(ln).DialContext,
+		Limits:     query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns},
+		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(),
+	})
+	srv := web.New(web.Options{
+		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies,
+		Datasources: datasources, Queries: m.queries,
+		Secure: m.Config.TLSCert != "", Version: version(),
+	})
+	m.srv = &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	m.done = make(chan error, 1)
+	scheme := "http"
+	go func() {
+		var err error
+		if m.Config.TLSCert != "" {
+			err = m.srv.ServeTLS(ln, m.Config.TLSCert, m.Config.TLSKey)
+		} else {
+			err = m.srv.Serve(ln)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		m.done <- err
+	}()
+	if m.Config.TLSCert != "" {
+		scheme = "https"
+	}
+	m.serving = true
+	m.log.InfoContext(ctx, "querygate serving", "version", version(), "url", scheme+"://"+ln.Addr().String(), "data_dir", m.Config.DataDir)
+	if needed {
+		fmt.Fprintf(m.Stderr, "\n  No user exists yet. Create the first admin with this one-time setup token:\n\n"+
+			"    curl -X POST %s://%s/api/setup -H 'Content-Type: application/json' \\\n"+
+			"      -d '{\"token\":\"%s\",\"username\":\"admin\",\"password\":\"...\"}'\n\n"+
+			"  or run: querygate user add --username admin --role admin\n"+
+			"  The token works once, only until the first user exists, and changes at each start.\n\n", scheme, ln.Addr(), token)
+	}
+	return nil
+}
+
+// Close stops the server (letting requests finish for up to 10 seconds)
+// and closes the store.
+func (m *Main) Close() error {
+	var errs []error
+	if m.srv != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		errs = append(errs, m.srv.Shutdown(ctx))
+		errs = append(errs, <-m.done)
+		m.srv = nil
+	}
+	if m.queries != nil {
+		m.queries.Close()
+		m.queries = nil
+	}
+	if m.db != nil {
+		errs = append(errs, m.db.Close())
+		m.db = nil
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Main) userAdd(ctx context.Context) error {
+	if m.Config.Username == "" {
+		return errors.New("--username is required")
+	}
+	pw, err := m.readPassword()
+	if err != nil {
+		return err
+	}
+	u, err := m.accounts().CreateUser(ctx, accounts.CreateUserInput{Username: m.Config.Username, Password: pw, Role: m.Config.Role})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "created user %s (%s) with id %s\n", u.Username, u.Role, u.ID)
+	return nil
+}
+
+// readPassword prompts without echo on a terminal, and otherwise reads the
+// first line of standard input.
+func (m *Main) readPassword() (string, error) {
+	if f, ok := m.Stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		fmt.Fprint(m.Stderr, "Password: ")
+		a, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(m.Stderr)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprint(m.Stderr, "Again: ")
+		b, err := term.ReadPassword(int(f.Fd()))
+		fmt.Fprintln(m.Stderr)
+		if err != nil {
+			return "", err
+		}
+		if string(a) != string(b) {
+			return "", errors.New("the two passwords differ")
+		}
+		return string(a), nil
+	}
+	line, err := bufio.NewReader(io.LimitReader(m.Stdin, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return line, nil
+}
+
+func (m *Main) keysVerify(ctx context.Context) error {
+	checked, failures, err := m.inst.Verify(ctx, m.db)
+	if err != nil {
+		return err
+	}
+	for _, f := range failures {
+		fmt.Fprintf(m.Stdout, "FAIL %s: %s\n", f.Place, f.Err)
+	}
+	fmt.Fprintf(m.Stdout, "checked %d sealed values under key ring %s: %d failed\n", checked, m.inst.Envelope.Ring(), len(failures))
+	if len(failures) > 0 {
+		return fmt.Errorf("%d sealed values cannot be opened", len(failures))
+	}
+	return nil
+}
+
+func (m *Main) keysRotate(ctx context.Context) error {
+	id, n, err := m.inst.Rotate(ctx, m.db, instance.RotateOptions{Logger: m.log})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "rotated to master key %s: re-sealed %d values; the old key is retired. Back up %s now.\n", id, n, m.Config.MasterKeyFile)
+	return nil
+}
+
+// describe turns an error into a sentence for the terminal: the safe
+// message of a domain error, or the error text for operator-side failures.
+func describe(err error) string {
+	var e *querygate.Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return err.Error()
+}

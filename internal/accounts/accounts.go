@@ -1,0 +1,484 @@
+// Package accounts provides users, password hashing (argon2id), login
+// sessions, API tokens, the one-time setup token and the one function that
+// makes every authorization decision (Authorize).
+//
+// It must never store or log a password, session id or token in clear: the
+// store holds argon2id hashes of passwords and SHA-256 hashes of session ids
+// and tokens, which are 256-bit random values.
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/store"
+)
+
+// Roles.
+const (
+	RoleAdmin  = "admin"
+	RoleEditor = "editor"
+	RoleViewer = "viewer"
+)
+
+// ValidRole reports whether r is a role.
+func ValidRole(r string) bool { return r == RoleAdmin || r == RoleEditor || r == RoleViewer }
+
+// User is a user as callers see it: never the password hash.
+type User struct {
+	ID        string
+	Username  string
+	Role      string
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// Token is an API token's metadata; the value is shown only once, at creation.
+type Token struct {
+	ID         string
+	UserID     string
+	Name       string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastUsedAt time.Time
+}
+
+// Service manages accounts.
+type Service struct {
+	store      store.Store
+	params     HashParams
+	sessionTTL time.Duration
+	now        func() time.Time
+	dummyHash  string
+}
+
+// Options configures NewService.
+type Options struct {
+	Store store.Store
+	// HashParams defaults to DefaultHashParams.
+	HashParams HashParams
+	// SessionTTL is the absolute lifetime of a login session (default 12h).
+	SessionTTL time.Duration
+}
+
+// NewService returns the accounts service.
+func NewService(o Options) *Service {
+	if o.HashParams == (HashParams{}) {
+		o.HashParams = DefaultHashParams
+	}
+	if o.SessionTTL <= 0 {
+		o.SessionTTL = 12 * time.Hour
+	}
+	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, now: nowMS}
+	// A hash to verify against when the user does not exist, so that an
+	// unknown user costs the same time as a wrong password.
+	s.dummyHash = HashPassword("querygate-no-such-user", s.params)
+	return s
+}
+
+// SessionTTL returns the lifetime of a new session.
+func (s *Service) SessionTTL() time.Duration { return s.sessionTTL }
+
+var errLogin = querygate.Errorf(querygate.EUNAUTHORIZED, "Wrong user name or password.")
+var errAuth = querygate.Errorf(querygate.EUNAUTHORIZED, "You are not logged in, or your session or token is no longer valid.")
+
+func newID(prefix string) string {
+	var b [10]byte
+	rand.Read(b[:])
+	return prefix + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))
+}
+
+// Hash returns SHA-256 of a random credential (session id, token). These are
+// 256-bit random values, so a fast hash is enough: there is nothing to guess.
+func Hash(b []byte) []byte { h := sha256.Sum256(b); return h[:] }
+
+func validUsername(u string) error {
+	if u == "" || len(u) > 64 {
+		return querygate.FieldErrorf("username", "username: must be 1 to 64 characters")
+	}
+	for _, c := range []byte(u) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("._@+-", c) >= 0) {
+			return querygate.FieldErrorf("username", "username: may hold only letters, digits and . _ @ + -")
+		}
+	}
+	return nil
+}
+
+func validPassword(pw string) error {
+	switch {
+	case utf8.RuneCountInString(pw) < 10:
+		return querygate.FieldErrorf("password", "password: must be at least 10 characters")
+	case len(pw) > 1024:
+		return querygate.FieldErrorf("password", "password: must be at most 1024 bytes")
+	case !utf8.ValidString(pw):
+		return querygate.FieldErrorf("password", "password: must be valid UTF-8")
+	}
+	return nil
+}
+
+func fromRow(u *store.User) *User {
+	return &User{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+// CreateUserInput holds what creating a user takes.
+type CreateUserInput struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+	Role     string `json:"role"`
+}
+
+func (s *Service) newUser(in CreateUserInput) (*store.User, error) {
+	if err := validUsername(in.Username); err != nil {
+		return nil, err
+	}
+	if !ValidRole(in.Role) {
+		return nil, querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
+	}
+	if err := validPassword(in.Password); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	return &store.User{ID: newID("u"), Username: in.Username, PasswordHash: HashPassword(in.Password, s.params),
+		Role: in.Role, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+func userConflict(err error) error {
+	if querygate.ErrorCode(err) == querygate.ECONFLICT {
+		return &querygate.Error{Code: querygate.ECONFLICT, Field: "username", Message: "username: is already taken"}
+	}
+	return err
+}
+
+// CreateUser creates a user. Bad input changes nothing.
+func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, error) {
+	row, err := s.newUser(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.CreateUser(ctx, row); err != nil {
+			return err
+		}
+		// The first user ends the setup window.
+		return tx.DeleteInstance(ctx, store.InstanceSetupToken)
+	}); err != nil {
+		return nil, userConflict(err)
+	}
+	return fromRow(row), nil
+}
+
+// FindUser returns one user.
+func (s *Service) FindUser(ctx context.Context, id string) (*User, error) {
+	var u *store.User
+	err := s.store.View(ctx, func(tx store.Tx) (err error) { u, err = tx.FindUser(ctx, id); return err })
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(u), nil
+}
+
+// ListUsers returns every user.
+func (s *Service) ListUsers(ctx context.Context) ([]*User, error) {
+	var rows []*store.User
+	if err := s.store.View(ctx, func(tx store.Tx) (err error) { rows, err = tx.ListUsers(ctx); return err }); err != nil {
+		return nil, err
+	}
+	out := make([]*User, len(rows))
+	for i, r := range rows {
+		out[i] = fromRow(r)
+	}
+	return out, nil
+}
+
+// UpdateUserInput is a partial update of a user.
+type UpdateUserInput struct {
+	Role     *string `json:"role"`
+	Password *string `json:"password"`
+}
+
+// UpdateUser changes a user's role or password. A new password ends every
+// session of that user. The last admin cannot be demoted.
+func (s *Service) UpdateUser(ctx context.Context, id string, in UpdateUserInput) (*User, error) {
+	var out *store.User
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		u, err := tx.FindUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if in.Role != nil {
+			if !ValidRole(*in.Role) {
+				return querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
+			}
+			if u.Role == RoleAdmin && *in.Role != RoleAdmin {
+				if err := s.keepAnAdmin(ctx, tx, u.ID); err != nil {
+					return err
+				}
+			}
+			u.Role = *in.Role
+		}
+		if in.Password != nil {
+			if err := validPassword(*in.Password); err != nil {
+				return err
+			}
+			u.PasswordHash = HashPassword(*in.Password, s.params)
+			if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+				return err
+			}
+		}
+		u.UpdatedAt = s.now()
+		out = u
+		return tx.UpdateUser(ctx, u)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(out), nil
+}
+
+func (s *Service) keepAnAdmin(ctx context.Context, tx store.Tx, leaving string) error {
+	users, err := tx.ListUsers(ctx)
+	if err != nil {
+		return err
+	}
+	for _, o := range users {
+		if o.Role == RoleAdmin && o.ID != leaving {
+			return nil
+		}
+	}
+	return querygate.Errorf(querygate.ECONFLICT, "This is the last admin; make another user admin first.")
+}
+
+// DeleteUser deletes a user with their sessions and tokens. The last admin
+// cannot be deleted.
+func (s *Service) DeleteUser(ctx context.Context, id string) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		u, err := tx.FindUser(ctx, id)
+		if err != nil {
+			return err
+		}
+		if u.Role == RoleAdmin {
+			if err := s.keepAnAdmin(ctx, tx, u.ID); err != nil {
+				return err
+			}
+		}
+		return tx.DeleteUser(ctx, id)
+	})
+}
+
+// Authenticate checks a user name and password. Unknown users and wrong
+// passwords get the same error after the same work.
+func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
+	var u *store.User
+	err := s.store.View(ctx, func(tx store.Tx) (err error) { u, err = tx.FindUserByName(ctx, username); return err })
+	hash := s.dummyHash
+	if err == nil {
+		hash = u.PasswordHash
+	} else if querygate.ErrorCode(err) != querygate.ENOTFOUND {
+		return nil, err
+	}
+	ok, herr := VerifyPassword(hash, password)
+	if err != nil || herr != nil || !ok {
+		return nil, errLogin
+	}
+	return fromRow(u), nil
+}
+
+// NewSession starts a session for the user and returns its id (256 random
+// bits, to be sealed into a cookie) and expiry. Only a hash is stored.
+func (s *Service) NewSession(ctx context.Context, userID string) ([]byte, time.Time, error) {
+	id := make([]byte, 32)
+	rand.Read(id)
+	now := s.now()
+	exp := now.Add(s.sessionTTL)
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		if err := tx.DeleteExpiredSessions(ctx, now); err != nil {
+			return err
+		}
+		return tx.CreateSession(ctx, &store.Session{IDHash: Hash(id), UserID: userID, CreatedAt: now, ExpiresAt: exp})
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("accounts: new session: %w", err)
+	}
+	return id, exp, nil
+}
+
+// SessionUser returns the user of a live session.
+func (s *Service) SessionUser(ctx context.Context, id []byte) (*User, error) {
+	var u *store.User
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		sess, err := tx.FindSession(ctx, Hash(id))
+		if err != nil {
+			return err
+		}
+		if !s.now().Before(sess.ExpiresAt) {
+			return errAuth
+		}
+		u, err = tx.FindUser(ctx, sess.UserID)
+		return err
+	})
+	if code := querygate.ErrorCode(err); code == querygate.ENOTFOUND || code == querygate.EUNAUTHORIZED {
+		return nil, errAuth
+	} else if err != nil {
+		return nil, err
+	}
+	return fromRow(u), nil
+}
+
+// EndSession deletes a session.
+func (s *Service) EndSession(ctx context.Context, id []byte) error {
+	return s.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, Hash(id)) })
+}
+
+// TokenPrefix starts every API token, so that secret scanners can find them.
+const TokenPrefix = "qgt_"
+
+// CreateToken makes an API token for the user. The returned value is shown
+// once; only its hash is stored. ttl 0 means no expiry.
+func (s *Service) CreateToken(ctx context.Context, userID, name string, ttl time.Duration) (string, *Token, error) {
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 100 || strings.ContainsFunc(name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		return "", nil, querygate.FieldErrorf("name", "name: must be 1 to 100 characters without control characters")
+	}
+	if ttl < 0 {
+		return "", nil, querygate.FieldErrorf("expires_in_days", "expires_in_days: must not be negative")
+	}
+	raw := make([]byte, 32)
+	rand.Read(raw)
+	value := TokenPrefix + base64.RawURLEncoding.EncodeToString(raw)
+	now := s.now()
+	row := &store.Token{ID: newID("tk"), UserID: userID, Name: name, Hash: Hash([]byte(value)), CreatedAt: now}
+	if ttl > 0 {
+		row.ExpiresAt = now.Add(ttl)
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.CreateToken(ctx, row) }); err != nil {
+		return "", nil, err
+	}
+	return value, tokenFromRow(row), nil
+}
+
+func tokenFromRow(t *store.Token) *Token {
+	return &Token{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
+}
+
+// TokenUser returns the user of a valid API token.
+func (s *Service) TokenUser(ctx context.Context, value string) (*User, error) {
+	if !strings.HasPrefix(value, TokenPrefix) || len(value) > 100 {
+		return nil, errAuth
+	}
+	var u *store.User
+	var tok *store.Token
+	err := s.store.View(ctx, func(tx store.Tx) (err error) {
+		if tok, err = tx.FindTokenByHash(ctx, Hash([]byte(value))); err != nil {
+			return err
+		}
+		if !tok.ExpiresAt.IsZero() && !s.now().Before(tok.ExpiresAt) {
+			return errAuth
+		}
+		u, err = tx.FindUser(ctx, tok.UserID)
+		return err
+	})
+	if code := querygate.ErrorCode(err); code == querygate.ENOTFOUND || code == querygate.EUNAUTHORIZED {
+		return nil, errAuth
+	} else if err != nil {
+		return nil, err
+	}
+	// Last use is metadata for the owner; it is recorded at most once a minute.
+	if now := s.now(); now.Sub(tok.LastUsedAt) > time.Minute {
+		_ = s.store.Update(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, tok.ID, now) })
+	}
+	return fromRow(u), nil
+}
+
+// ListTokens returns a user's tokens (never their values).
+func (s *Service) ListTokens(ctx context.Context, userID string) ([]*Token, error) {
+	var rows []*store.Token
+	if err := s.store.View(ctx, func(tx store.Tx) (err error) { rows, err = tx.ListTokens(ctx, userID); return err }); err != nil {
+		return nil, err
+	}
+	out := make([]*Token, len(rows))
+	for i, r := range rows {
+		out[i] = tokenFromRow(r)
+	}
+	return out, nil
+}
+
+// DeleteToken revokes a token of the user.
+func (s *Service) DeleteToken(ctx context.Context, userID, id string) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		list, err := tx.ListTokens(ctx, userID)
+		if err != nil {
+			return err
+		}
+		for _, t := range list {
+			if t.ID == id {
+				return tx.DeleteToken(ctx, id)
+			}
+		}
+		return querygate.Errorf(querygate.ENOTFOUND, "API token not found.")
+	})
+}
+
+// PrepareSetup makes a fresh one-time setup token when the store has no
+// user, and returns it with true. With users present it returns "", false.
+func (s *Service) PrepareSetup(ctx context.Context) (string, bool, error) {
+	var token string
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		n, err := tx.CountUsers(ctx)
+		if err != nil || n > 0 {
+			return err
+		}
+		raw := make([]byte, 24)
+		rand.Read(raw)
+		token = base64.RawURLEncoding.EncodeToString(raw)
+		return tx.SetInstance(ctx, store.InstanceSetupToken, Hash([]byte(token)))
+	})
+	return token, token != "", err
+}
+
+var errSetup = querygate.Errorf(querygate.ESETUP, "The setup token is wrong, or setup is already done.")
+
+// Setup creates the first admin with the one-time setup token. The token
+// stops working once any user exists.
+func (s *Service) Setup(ctx context.Context, token string, in CreateUserInput) (*User, error) {
+	in.Role = RoleAdmin
+	row, err := s.newUser(in)
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		n, err := tx.CountUsers(ctx)
+		if err != nil {
+			return err
+		}
+		want, err := tx.Instance(ctx, store.InstanceSetupToken)
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND || n > 0 {
+			return errSetup
+		} else if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare(Hash([]byte(token)), want) != 1 {
+			return errSetup
+		}
+		if err := tx.CreateUser(ctx, row); err != nil {
+			return err
+		}
+		return tx.DeleteInstance(ctx, store.InstanceSetupToken)
+	})
+	if err != nil {
+		return nil, userConflict(err)
+	}
+	return fromRow(row), nil
+}
+
+// nowMS is the current time at the store's precision (milliseconds), so
+// that what a call returns equals what a later read finds.
+func nowMS() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }

@@ -1,0 +1,131 @@
+// Package connect defines the Connector interface that every datasource
+// kind implements (in the sub-packages postgres, mysql, sqlite), the small
+// set of typed values connectors hand to the result encoders, and the
+// errors they report.
+//
+// A connector must never log or return a secret or a result value in an
+// error message, must build connection settings structurally (never by
+// pasting user text into a DSN), and must dial only through the egress
+// dialer it is given.
+package connect
+
+import (
+	"context"
+	"errors"
+	"net"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// Column describes one result column.
+type Column struct {
+	Name string `json:"name"`
+	// Type is the datasource's own type name, lower case (int8, varchar,
+	// numeric, jsonb, ...).
+	Type string `json:"type"`
+}
+
+// Values a connector hands to a Sink are one of:
+//
+//	nil                  SQL NULL
+//	bool
+//	int64, uint64
+//	float64              (NaN and ±Inf are encoded as strings)
+//	string               text
+//	[]byte               binary data (encoded as base64)
+//	time.Time            timestamps and dates (encoded as RFC 3339)
+//	Numeric              exact numbers that a float would round (encoded as a JSON string)
+//	JSON                 a JSON document, embedded as is
+//	[]any                an array of these values
+//
+// Connectors convert driver values to these so that encoders never need
+// reflection.
+type (
+	// Numeric is an exact decimal number in its text form, such as "12.50".
+	Numeric string
+	// JSON is a valid JSON document.
+	JSON []byte
+)
+
+// Sink receives a result as it streams. Connectors call Columns once, then
+// Row for each row, in order. A Sink may return ErrStop from Row to end the
+// result early (the row limit); the connector then stops reading, releases
+// the statement, and returns nil. The values slice is only valid during the
+// call.
+type Sink interface {
+	Columns(cols []Column) error
+	Row(values []any) error
+}
+
+// ErrStop is returned by a Sink to end a result early without error.
+var ErrStop = errors.New("connect: stop")
+
+// Request is one statement to run.
+type Request struct {
+	Query  string
+	Params []any // JSON-decoded values: nil, bool, float64 or json.Number, string, []any, map[string]any
+	// ReadOnly makes the datasource itself refuse writes (read-only
+	// transaction, read-only file).
+	ReadOnly bool
+}
+
+// Result is what a statement did once the rows are streamed.
+type Result struct {
+	// RowsAffected is set for statements that return no rows; -1 when unknown.
+	RowsAffected int64
+	// HasRows is true when the statement returned a result set.
+	HasRows bool
+}
+
+// Connector runs statements against one datasource, with its own pool. It
+// is safe for concurrent use.
+type Connector interface {
+	// Query runs req and streams its rows into sink. Cancelling ctx
+	// cancels the statement at the datasource, not only in the gateway.
+	Query(ctx context.Context, req Request, sink Sink) (Result, error)
+	// Ping checks that a connection can be made and authenticated.
+	Ping(ctx context.Context) error
+	// Close closes every pooled connection.
+	Close() error
+}
+
+// DialFunc dials a network address. Connectors get one from the egress
+// package and must use it for every connection, including cancel requests.
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+
+// Config is what a connector is built from.
+type Config struct {
+	Datasource *datasource.Datasource
+	Secrets    datasource.Secrets
+	Dial       DialFunc
+	// MaxConns bounds the pool; MaxIdle is how long an idle connection lives.
+	MaxConns int
+	MaxIdle  time.Duration
+	// SQLiteDirs are the directories SQLite files may be opened from;
+	// SQLiteDeny lists paths (the gateway's own store, key file, data
+	// directory) that may never be opened.
+	SQLiteDirs []string
+	SQLiteDeny []string
+}
+
+// Error codes of connectors, beside the querygate codes.
+const (
+	EAUTH        = "auth_failed"          // the datasource refused the credentials
+	EUNREACHABLE = "unreachable"          // the host cannot be reached
+	ENODATABASE  = "database_not_found"   // the database does not exist
+	ETLS         = "tls_failed"           // the TLS handshake or verification failed
+	EREADONLY    = "read_only"            // a write was refused by a read-only datasource
+	ETIMEOUT     = "timeout"              // the query ran out of time
+	ECANCELED    = "canceled"             // the client went away
+	EQUERY       = "query_failed"         // the datasource rejected the statement
+	EEGRESS      = "egress_denied"        // the egress policy refused the destination
+	ECONFIG      = "datasource_misconfig" // the datasource settings cannot be used
+)
+
+// Errorf returns a *querygate.Error with a connector code. The message must
+// be safe to show: no secret, no DSN, no result value.
+func Errorf(code, format string, args ...any) error {
+	return querygate.Errorf(code, format, args...)
+}

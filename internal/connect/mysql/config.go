@@ -1,0 +1,268 @@
+package mysql
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// Pool and connection defaults.
+const (
+	defaultMaxConns = 4
+	defaultMaxIdle  = 5 * time.Minute
+	// connectTimeout bounds one dial (the driver's Config.Timeout); the
+	// caller's context bounds the whole handshake.
+	connectTimeout = 20 * time.Second
+	// maxLifetime retires connections now and then, so that server-side
+	// session state and memory do not live forever.
+	maxLifetime = time.Hour
+)
+
+// settings are a MySQL datasource's settings and secrets, checked.
+type settings struct {
+	host     string
+	port     string
+	database string
+	user     string
+	password string
+	tls      *tls.Config // nil: tls=disable
+}
+
+// parseSettings reads and checks the datasource's settings and secrets.
+// Its messages name settings, never their values.
+func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*settings, error) {
+	if ds == nil {
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	}
+	if ds.Kind != datasource.KindMySQL {
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a MySQL datasource.")
+	}
+	str := func(name string) (string, error) {
+		switch v := ds.Settings[name].(type) {
+		case nil:
+			return "", nil
+		case string:
+			return v, nil
+		}
+		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
+	}
+	s := &settings{port: "3306"}
+	var err error
+	if s.host, err = str("host"); err != nil {
+		return nil, err
+	}
+	// Only TCP is ever dialled (through the egress dialer); a path or a
+	// list of hosts is not a host.
+	if s.host == "" || strings.HasPrefix(s.host, "/") || strings.ContainsAny(s.host, "()/@,? \t\r\n") {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting host must be a host name or an IP address.")
+	}
+	switch p := ds.Settings["port"].(type) {
+	case nil:
+	case int64:
+		if p < 1 || p > 65535 {
+			return nil, connect.Errorf(connect.ECONFIG, "The setting port must be between 1 and 65535.")
+		}
+		s.port = strconv.FormatInt(p, 10)
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting port must be a whole number.")
+	}
+	if s.database, err = str("database"); err != nil {
+		return nil, err
+	}
+	if s.database == "" {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting database is required.")
+	}
+	if s.user, err = str("user"); err != nil {
+		return nil, err
+	}
+	if s.user == "" {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting user is required.")
+	}
+	mode, err := str("tls")
+	if err != nil {
+		return nil, err
+	}
+	if mode == "" {
+		mode = "verify-full"
+	}
+	caPEM, err := str("ca_cert")
+	if err != nil {
+		return nil, err
+	}
+	certPEM, err := str("client_cert")
+	if err != nil {
+		return nil, err
+	}
+	if pw, ok := secrets.Get("password"); ok {
+		s.password = pw.Reveal()
+	}
+	var keyPEM string
+	if k, ok := secrets.Get("client_key"); ok {
+		keyPEM = k.Reveal()
+	}
+	if s.tls, err = tlsConfig(s.host, mode, caPEM, certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// tlsConfig builds the TLS settings for a tls mode:
+//
+//	disable      no TLS
+//	require      TLS, certificate not checked (unless ca_cert is given:
+//	             then the chain is checked against it)
+//	verify-ca    the chain is checked against ca_cert or the system roots,
+//	             the host name is not
+//	verify-full  the chain and the host name are checked
+//
+// The driver never falls back to plaintext (AllowFallbackToPlaintext is
+// off): a server without TLS fails every mode but disable.
+func tlsConfig(host, mode, caPEM, certPEM, keyPEM string) (*tls.Config, error) {
+	switch mode {
+	case "disable":
+		return nil, nil
+	case "require", "verify-ca", "verify-full":
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting tls must be one of disable, require, verify-ca, verify-full.")
+	}
+	var roots *x509.CertPool // nil: the system roots
+	if caPEM != "" {
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(caPEM)) {
+			return nil, connect.Errorf(connect.ECONFIG, "The setting ca_cert holds no PEM certificate.")
+		}
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Sent as SNI for host names, and checked in verify-full. Set
+		// here so that the driver never picks a name itself.
+		ServerName: host,
+		RootCAs:    roots,
+	}
+	switch {
+	case certPEM != "" && keyPEM != "":
+		cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+		if err != nil {
+			// The parser's error may quote the key; never show it.
+			return nil, connect.Errorf(connect.ECONFIG, "The client_cert setting and the client_key secret are not a matching PEM certificate and private key.")
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case certPEM != "":
+		return nil, connect.Errorf(connect.ECONFIG, "The setting client_cert needs the secret client_key.")
+	case keyPEM != "":
+		return nil, connect.Errorf(connect.ECONFIG, "The secret client_key needs the setting client_cert.")
+	}
+	switch {
+	case mode == "verify-full":
+		// crypto/tls checks the chain against RootCAs and the host name
+		// against ServerName.
+	case mode == "require" && roots == nil:
+		// Encrypted, but anyone on the path could pose as the server.
+		cfg.InsecureSkipVerify = true
+	default: // verify-ca, or require with a CA
+		// The default verification would also check the host name, which
+		// verify-ca must not; so verify the chain alone here.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyChain(cs.PeerCertificates, roots)
+		}
+	}
+	return cfg, nil
+}
+
+// verifyChain checks that certs[0] chains up to roots (nil: system roots)
+// through the other certificates the server sent, without checking a name.
+func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
+	if len(certs) == 0 {
+		return &tls.CertificateVerificationError{Err: errors.New("the server sent no certificate")}
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
+}
+
+// driverConfig builds the driver's configuration from checked settings,
+// field by field: no DSN string is ever formatted or parsed, so no user
+// text can add a parameter.
+func driverConfig(s *settings, dial connect.DialFunc) *mysql.Config {
+	mc := mysql.NewConfig()
+	mc.Net = "tcp"
+	mc.Addr = net.JoinHostPort(s.host, s.port)
+	mc.User = s.user
+	mc.Passwd = s.password
+	mc.DBName = s.database
+	mc.TLS = s.tls
+	mc.TLSConfig = ""
+	mc.AllowFallbackToPlaintext = false
+	// Every connection, including the ones that send KILL QUERY, goes
+	// through the egress dialer.
+	mc.DialFunc = (&dialer{dial: dial}).DialContext
+	mc.Timeout = connectTimeout
+	// No read or write timeout: a statement may run as long as its
+	// context allows, and the context cuts the connection when it ends.
+	mc.ReadTimeout, mc.WriteTimeout = 0, 0
+	// LOAD DATA LOCAL INFILE would let the server (or a statement) read
+	// files of the gateway's host: no file is allowed and this package
+	// registers no reader.
+	mc.AllowAllFiles = false
+	// Never send the password in clear or with the broken old hash.
+	mc.AllowCleartextPasswords = false
+	mc.AllowOldPasswords = false
+	mc.AllowNativePasswords = true
+	// One statement per request; parameters are bound by the server, never
+	// pasted into the statement text.
+	mc.MultiStatements = false
+	mc.InterpolateParams = false
+	// Dates and times arrive as text and are converted by column type
+	// (decode.go), so zero dates survive as text.
+	mc.ParseTime = false
+	mc.Loc = time.UTC
+	mc.CheckConnLiveness = true
+	mc.ClientFoundRows = false
+	mc.ColumnsWithAlias = false
+	mc.RejectReadOnly = false
+	mc.ServerPubKey = ""
+	// TIMESTAMP values are sent in the session time zone: make it UTC, so
+	// that they can be handed on as UTC instants. The value is a constant.
+	mc.Params = map[string]string{"time_zone": "'+00:00'"}
+	mc.ConnectionAttributes = "program_name:querygate"
+	// The driver would print some failures to stderr; they are returned
+	// as errors anyway, and logging is the gateway's business.
+	mc.Logger = &mysql.NopLogger{}
+	return mc
+}
+
+// dialer dials through the egress dialer and marks its failures, so that
+// they can be told apart from the server's.
+type dialer struct {
+	dial connect.DialFunc
+}
+
+// dialError marks a failure of the egress dialer.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := d.dial(ctx, network, addr)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	return conn, nil
+}

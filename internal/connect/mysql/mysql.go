@@ -1,0 +1,347 @@
+// Package mysql provides the MySQL and MariaDB connector: a database/sql
+// pool of go-sql-driver/mysql connections to one datasource that runs one
+// statement at a time per connection and streams its rows, converted to
+// the values of package connect, into a connect.Sink.
+//
+// It dials only through the egress dialer it is given (the connections
+// that send KILL QUERY too), builds the driver's configuration field by
+// field and never from a DSN string, refuses LOAD DATA LOCAL INFILE,
+// clear-text and old passwords, and never falls back from TLS to
+// plaintext. Cancelling a query's context kills the statement on the
+// server (KILL QUERY), not only the connection. Read-only requests run in
+// a read-only session and transaction that the server enforces.
+//
+// It must never put a secret, a connection setting or driver text in an
+// error (messages are the package's own sentences, plus the server's
+// message for a statement it rejected), and never buffer a result.
+package mysql
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
+)
+
+const (
+	// killTimeout bounds sending one KILL QUERY, connecting included.
+	killTimeout = 5 * time.Second
+	// cleanupTimeout bounds the statements run after the user's one
+	// (ROLLBACK, restoring the session), which run even when the query's
+	// context has ended.
+	cleanupTimeout = 5 * time.Second
+)
+
+// Connector runs statements on one MySQL or MariaDB datasource. It is safe
+// for concurrent use.
+type Connector struct {
+	// db runs the statements. Its size is the datasource's connection
+	// bound.
+	db *sql.DB
+	// killDB sends KILL QUERY for statements whose context ended. It is a
+	// pool of its own (one connection, closed when idle for a minute) so
+	// that a cancel never waits for a connection of db, which may all be
+	// busy with the very statements to kill.
+	killDB   *sql.DB
+	readOnly bool
+	closed   atomic.Bool
+}
+
+var _ connect.Connector = (*Connector)(nil)
+
+// New returns a connector for cfg.Datasource. It does not connect: the
+// pool opens connections when queries need them. Settings it cannot use
+// are reported as connect.ECONFIG.
+func New(cfg connect.Config) (*Connector, error) {
+	if cfg.Dial == nil {
+		return nil, connect.Errorf(connect.ECONFIG, "No egress dialer was given to the MySQL connector.")
+	}
+	s, err := parseSettings(cfg.Datasource, cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	dc, err := mysql.NewConnector(driverConfig(s, cfg.Dial))
+	if err != nil {
+		// Only a driver change could make the configuration invalid; the
+		// driver's message might hold a setting, so it is not shown.
+		return nil, connect.Errorf(connect.ECONFIG, "The MySQL connection settings cannot be used.")
+	}
+	maxConns, maxIdle := cfg.MaxConns, cfg.MaxIdle
+	if maxConns <= 0 {
+		maxConns = defaultMaxConns
+	}
+	if maxIdle <= 0 {
+		maxIdle = defaultMaxIdle
+	}
+	db := sql.OpenDB(dc)
+	db.SetMaxOpenConns(maxConns)
+	db.SetMaxIdleConns(maxConns)
+	db.SetConnMaxIdleTime(maxIdle)
+	db.SetConnMaxLifetime(maxLifetime)
+	killDB := sql.OpenDB(dc)
+	killDB.SetMaxOpenConns(1)
+	killDB.SetMaxIdleConns(1)
+	killDB.SetConnMaxIdleTime(min(maxIdle, time.Minute))
+	return &Connector{db: db, killDB: killDB, readOnly: cfg.Datasource.ReadOnly}, nil
+}
+
+// Ping connects (or takes an idle connection) and checks that the server
+// answers.
+func (c *Connector) Ping(ctx context.Context) error {
+	if err := c.db.PingContext(ctx); err != nil {
+		return c.connError(ctx, err)
+	}
+	return nil
+}
+
+// Close closes the pools. Connections in use are closed when released.
+func (c *Connector) Close() error {
+	c.closed.Store(true)
+	c.killDB.Close()
+	return c.db.Close()
+}
+
+// connError maps a failure to get a connection.
+func (c *Connector) connError(ctx context.Context, err error) error {
+	if c.closed.Load() && ctx.Err() == nil {
+		return querygate.Errorf(querygate.EUNAVAILABLE, "The connections to this datasource were closed; try again.")
+	}
+	return mapError(ctx, err, phaseConnect)
+}
+
+// kill asks the server to stop the statement running on connection id,
+// over a connection of killDB. Failures are ignored: the statement's own
+// connection is closed by the driver anyway, and the server stops the
+// statement when it next notices.
+func (c *Connector) kill(id uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+	defer cancel()
+	// id is a number the server gave; it is formatted, never user text.
+	c.killDB.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(id, 10))
+}
+
+// Query runs req and streams its rows into sink.
+//
+// Each statement runs on a connection of its own for its whole life: the
+// connection's server-side id is read first, and if ctx ends before the
+// statement is done a KILL QUERY for that id is sent over another
+// connection, so that the server stops working (the driver only closes
+// its socket). A read-only request sets the session and then a
+// transaction read-only (START TRANSACTION READ ONLY alone lets DDL
+// through on MariaDB, which commits implicitly and runs outside it) and
+// rolls back afterwards.
+//
+// Without params the statement is sent as text and results come in the
+// text protocol; with params it is prepared on the server and its
+// parameters are bound there. A statement without a result set is
+// followed by SELECT ROW_COUNT() on the same connection, so that it runs
+// once and its affected-row count is still known.
+func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect.Sink) (connect.Result, error) {
+	args, err := bindParams(req.Params)
+	if err != nil {
+		return connect.Result{}, err
+	}
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		return connect.Result{}, c.connError(ctx, err)
+	}
+	// qctx can cut the statement's connection without ending ctx: the
+	// driver closes a connection whose statement's context ends.
+	qctx, cut := context.WithCancel(ctx)
+	defer cut()
+	r := &run{c: c, ctx: ctx, conn: conn, cut: cut, readOnly: req.ReadOnly || c.readOnly}
+	defer r.finish()
+	if err := r.start(); err != nil {
+		return connect.Result{}, err
+	}
+	rows, err := conn.QueryContext(qctx, req.Query, args...)
+	if err != nil {
+		return connect.Result{}, r.fail(err)
+	}
+	return r.stream(rows, sink)
+}
+
+// run is one statement on one connection.
+type run struct {
+	c        *Connector
+	ctx      context.Context // the caller's
+	conn     *sql.Conn
+	cut      context.CancelFunc // ends the user statement's context
+	readOnly bool
+	id       uint64 // the connection's id on the server
+	// stopKill unregisters the KILL QUERY sent when ctx ends.
+	stopKill  func() bool
+	sessionRO bool // the session was set read-only
+	inTx      bool // a read-only transaction is open
+	bad       bool // the connection must not be reused
+}
+
+// start reads the connection's id, arms the KILL QUERY, and makes the
+// session and a transaction read-only when asked.
+func (r *run) start() error {
+	if err := r.conn.QueryRowContext(r.ctx, "SELECT CONNECTION_ID()").Scan(&r.id); err != nil {
+		return r.fail(err)
+	}
+	id := r.id
+	r.stopKill = context.AfterFunc(r.ctx, func() { r.c.kill(id) })
+	if !r.readOnly {
+		return nil
+	}
+	// The session setting makes every transaction read-only, also the one
+	// a DDL statement runs in after committing the explicit one.
+	r.sessionRO = true
+	if _, err := r.conn.ExecContext(r.ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
+		return r.fail(err)
+	}
+	if _, err := r.conn.ExecContext(r.ctx, "START TRANSACTION READ ONLY"); err != nil {
+		return r.fail(err)
+	}
+	r.inTx = true
+	return nil
+}
+
+// fail maps an error of a statement on the connection. A connection on
+// which something failed other than by the server's refusal is dropped.
+func (r *run) fail(err error) error {
+	if _, ok := errors.AsType[*mysql.MySQLError](err); !ok || r.ctx.Err() != nil {
+		r.bad = true
+	}
+	return mapError(r.ctx, err, phaseQuery)
+}
+
+// finish disarms the KILL QUERY, ends the read-only transaction, and
+// returns the connection to the pool, or drops it when its state is
+// unknown.
+func (r *run) finish() {
+	if r.stopKill != nil && !r.stopKill() {
+		// The KILL QUERY was sent, or is on its way, and could hit
+		// whatever runs next on this connection.
+		r.bad = true
+	}
+	// A read-only request on a datasource that is not read-only leaves
+	// the session as it found it.
+	restore := r.sessionRO && !r.c.readOnly
+	if !r.bad && (r.inTx || restore) {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cleanupTimeout)
+		if r.inTx {
+			if _, err := r.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+				r.bad = true
+			}
+		}
+		if !r.bad && restore {
+			if _, err := r.conn.ExecContext(ctx, "SET SESSION TRANSACTION READ WRITE"); err != nil {
+				r.bad = true
+			}
+		}
+		cancel()
+	}
+	if r.bad {
+		// database/sql closes a connection whose Raw callback reports
+		// ErrBadConn (a broken one it would drop by itself).
+		r.conn.Raw(func(any) error { return driver.ErrBadConn })
+	}
+	r.conn.Close()
+}
+
+// stream sends the columns and rows of rows to sink.
+func (r *run) stream(rows *sql.Rows, sink connect.Sink) (connect.Result, error) {
+	types, err := rows.ColumnTypes()
+	if err != nil {
+		rows.Close()
+		return connect.Result{}, r.fail(err)
+	}
+	if len(types) == 0 {
+		// A statement without a result set (INSERT, CREATE, ...): it ran
+		// to its end when QueryContext returned.
+		if err := closeRows(rows); err != nil {
+			return connect.Result{}, r.fail(err)
+		}
+		return r.affected()
+	}
+	cols := make([]column, len(types))
+	out := make([]connect.Column, len(types))
+	for i, t := range types {
+		cols[i] = newColumn(t.Name(), t.DatabaseTypeName())
+		out[i] = cols[i].Column
+	}
+	res := connect.Result{HasRows: true, RowsAffected: -1}
+	if err := sink.Columns(out); err != nil {
+		return res, r.stop(rows, err)
+	}
+	raw := make([]sql.RawBytes, len(cols)) // reused for every row
+	dest := make([]any, len(cols))
+	for i := range raw {
+		dest[i] = &raw[i]
+	}
+	vals := make([]any, len(cols)) // reused for every row
+	for rows.Next() {
+		if err := rows.Scan(dest...); err != nil {
+			rows.Close()
+			return res, r.fail(err)
+		}
+		for i, b := range raw {
+			if b == nil {
+				vals[i] = nil
+			} else {
+				vals[i] = cols[i].decode(b)
+			}
+		}
+		if err := sink.Row(vals); err != nil {
+			return res, r.stop(rows, err)
+		}
+	}
+	if err := closeRows(rows); err != nil {
+		return res, r.fail(err)
+	}
+	return res, nil
+}
+
+// closeRows closes rows and reports the error that ended them.
+func closeRows(rows *sql.Rows) error {
+	err := rows.Err()
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// affected returns the affected-row count of the statement that just ran.
+func (r *run) affected() (connect.Result, error) {
+	var n int64
+	if err := r.conn.QueryRowContext(r.ctx, "SELECT ROW_COUNT()").Scan(&n); err != nil {
+		return connect.Result{}, r.fail(err)
+	}
+	if n < 0 {
+		n = -1
+	}
+	return connect.Result{RowsAffected: n}, nil
+}
+
+// stop ends a result whose remaining rows are not wanted: the sink
+// returned err (connect.ErrStop for the row limit). Closing the rows would
+// read them all, so the server is first told to stop the statement; what
+// it had already sent is then drained, and the connection stays usable.
+// If the kill cannot be sent, the statement's connection is cut instead.
+func (r *run) stop(rows *sql.Rows, err error) error {
+	kctx, cancel := context.WithTimeout(r.ctx, killTimeout)
+	_, kerr := r.c.killDB.ExecContext(kctx, "KILL QUERY "+strconv.FormatUint(r.id, 10))
+	cancel()
+	if kerr != nil {
+		r.bad = true
+		r.cut()
+	}
+	// Ends with 1317 (query interrupted) or at the last row.
+	rows.Close()
+	if errors.Is(err, connect.ErrStop) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,394 @@
+package postgres
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgconn/ctxwatch"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// Pool and connection defaults.
+const (
+	defaultMaxConns = 4
+	defaultMaxIdle  = 5 * time.Minute
+	// connectTimeout bounds one connection attempt (dial, TLS, startup),
+	// also when it runs in the pool's background after the caller gave up.
+	connectTimeout = 20 * time.Second
+	// cancelDeadlineDelay is how long a cancelled statement may take to
+	// stop after the cancel request was sent before the connection is cut
+	// (and the pool replaces it).
+	cancelDeadlineDelay = 3 * time.Second
+	applicationName     = "querygate"
+)
+
+// settings are a PostgreSQL datasource's settings and secrets, checked.
+type settings struct {
+	host     string
+	port     uint16
+	database string
+	user     string
+	password string
+	tls      *tls.Config // nil: sslmode=disable
+}
+
+// baseConnString is the only connection string this package ever parses.
+// pgxpool.NewWithConfig accepts only configs made by ParseConfig, and
+// ParseConfig also reads the PG* environment variables, ~/.pgpass, the
+// service file and the ~/.postgresql certificates. This constant holds no
+// user text; it names every key the environment or those files could set
+// that would otherwise make ParseConfig read a file (passfile, sslrootcert,
+// sslcert, sslkey) or fail, and parseConfig then overwrites every field of
+// the result anyway. (PGSERVICE cannot be neutralised this way: pgconn
+// always reads the service it names, so an invalid one fails New.)
+const baseConnString = "host=127.0.0.1 port=5432 dbname=querygate user=querygate password=unused " +
+	"passfile='' sslmode=disable sslrootcert='' sslcert='' sslkey='' sslpassword='' sslcertmode=allow " +
+	"sslnegotiation=postgres sslsni=1 target_session_attrs=any channel_binding=prefer require_auth='' " +
+	"connect_timeout=0 min_protocol_version=3.0 max_protocol_version=3.0"
+
+// parseSettings reads and checks the datasource's settings and secrets.
+// Its messages name settings, never their values.
+func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*settings, error) {
+	if ds == nil {
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	}
+	if ds.Kind != datasource.KindPostgres {
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a PostgreSQL datasource.")
+	}
+	str := func(name string) (string, error) {
+		switch v := ds.Settings[name].(type) {
+		case nil:
+			return "", nil
+		case string:
+			if strings.IndexByte(v, 0) >= 0 {
+				// The protocol ends strings with NUL.
+				return "", connect.Errorf(connect.ECONFIG, "The setting %s must not contain a NUL character.", name)
+			}
+			return v, nil
+		}
+		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
+	}
+	s := &settings{port: 5432}
+	var err error
+	if s.host, err = str("host"); err != nil {
+		return nil, err
+	}
+	// An absolute path would make pgconn use a Unix socket, which the
+	// egress dialer cannot check; host names never start with these.
+	if s.host == "" || strings.HasPrefix(s.host, "/") || strings.HasPrefix(s.host, "@") || strings.ContainsAny(s.host, ", \t\r\n") {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting host must be a host name or an IP address.")
+	}
+	switch p := ds.Settings["port"].(type) {
+	case nil:
+	case int64:
+		if p < 1 || p > 65535 {
+			return nil, connect.Errorf(connect.ECONFIG, "The setting port must be between 1 and 65535.")
+		}
+		s.port = uint16(p)
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting port must be a whole number.")
+	}
+	if s.database, err = str("database"); err != nil {
+		return nil, err
+	}
+	if s.database == "" {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting database is required.")
+	}
+	if s.user, err = str("user"); err != nil {
+		return nil, err
+	}
+	if s.user == "" {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting user is required.")
+	}
+	mode, err := str("sslmode")
+	if err != nil {
+		return nil, err
+	}
+	if mode == "" {
+		mode = "verify-full"
+	}
+	caPEM, err := str("ca_cert")
+	if err != nil {
+		return nil, err
+	}
+	certPEM, err := str("client_cert")
+	if err != nil {
+		return nil, err
+	}
+	if pw, ok := secrets.Get("password"); ok {
+		s.password = pw.Reveal()
+		if strings.IndexByte(s.password, 0) >= 0 {
+			return nil, connect.Errorf(connect.ECONFIG, "The password must not contain a NUL character.")
+		}
+	}
+	var keyPEM string
+	if k, ok := secrets.Get("client_key"); ok {
+		keyPEM = k.Reveal()
+	}
+	if s.tls, err = tlsConfig(s.host, mode, caPEM, certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// tlsConfig builds the TLS settings for an sslmode:
+//
+//	disable      no TLS
+//	require      TLS, certificate not checked (unless ca_cert is given:
+//	             then the chain is checked against it, as libpq does)
+//	verify-ca    the chain is checked against ca_cert or the system roots,
+//	             the host name is not
+//	verify-full  the chain and the host name are checked
+//
+// There is no mode that falls back to plaintext.
+func tlsConfig(host, mode, caPEM, certPEM, keyPEM string) (*tls.Config, error) {
+	switch mode {
+	case "disable":
+		return nil, nil
+	case "require", "verify-ca", "verify-full":
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting sslmode must be one of disable, require, verify-ca, verify-full.")
+	}
+	var roots *x509.CertPool // nil: the system roots
+	if caPEM != "" {
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(caPEM)) {
+			return nil, connect.Errorf(connect.ECONFIG, "The setting ca_cert holds no PEM certificate.")
+		}
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Sent as SNI for host names, and checked in verify-full.
+		ServerName: host,
+		RootCAs:    roots,
+	}
+	switch {
+	case certPEM != "" && keyPEM != "":
+		cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+		if err != nil {
+			// The parser's error may quote the key; never show it.
+			return nil, connect.Errorf(connect.ECONFIG, "The client_cert setting and the client_key secret are not a matching PEM certificate and private key.")
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case certPEM != "":
+		return nil, connect.Errorf(connect.ECONFIG, "The setting client_cert needs the secret client_key.")
+	case keyPEM != "":
+		return nil, connect.Errorf(connect.ECONFIG, "The secret client_key needs the setting client_cert.")
+	}
+	switch {
+	case mode == "verify-full":
+		// crypto/tls checks the chain against RootCAs and the host name
+		// against ServerName.
+	case mode == "require" && roots == nil:
+		// Encrypted, but anyone on the path could pose as the server.
+		cfg.InsecureSkipVerify = true
+	default: // verify-ca, or require with a CA
+		// The default verification would also check the host name, which
+		// verify-ca must not; so verify the chain alone here.
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyChain(cs.PeerCertificates, roots)
+		}
+	}
+	return cfg, nil
+}
+
+// verifyChain checks that certs[0] chains up to roots (nil: system roots)
+// through the other certificates the server sent, without checking a name.
+func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
+	if len(certs) == 0 {
+		return &tls.CertificateVerificationError{Err: errors.New("the server sent no certificate")}
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
+}
+
+// poolConfig builds the pool configuration from checked settings. Every
+// field that ParseConfig may have taken from the environment is set here.
+func poolConfig(s *settings, dial connect.DialFunc, maxConns int, maxIdle time.Duration) (*pgxpool.Config, error) {
+	pc, err := pgxpool.ParseConfig(baseConnString)
+	if err != nil {
+		// Only the environment (PGSERVICE) can make the constant fail.
+		return nil, connect.Errorf(connect.ECONFIG, "The PostgreSQL driver cannot be set up: check the PG* environment variables of the gateway (PGSERVICE is not supported).")
+	}
+	if maxConns <= 0 {
+		maxConns = defaultMaxConns
+	}
+	if maxIdle <= 0 {
+		maxIdle = defaultMaxIdle
+	}
+	pc.MaxConns = int32(min(maxConns, 1<<20))
+	pc.MinConns = 0 // lazy: New never connects
+	pc.MinIdleConns = 0
+	pc.MaxConnIdleTime = maxIdle
+	pc.MaxConnLifetime = time.Hour
+	pc.MaxConnLifetimeJitter = 5 * time.Minute
+	pc.HealthCheckPeriod = time.Minute
+	pc.PingTimeout = 10 * time.Second
+	pc.BeforeConnect, pc.AfterConnect, pc.BeforeAcquire, pc.PrepareConn = nil, nil, nil, nil
+	// ShouldPing nil: pgxpool pings a connection idle for a second or more
+	// before handing it out, and drops a connection that broke in use
+	// (closed, or released inside a transaction), so a killed backend
+	// costs at most the one query that was using it.
+	pc.AfterRelease, pc.BeforeClose, pc.ShouldPing = nil, nil, nil
+
+	cc := pc.ConnConfig
+	cc.Tracer = nil
+	// No per-connection statement cache. User statements are arbitrary
+	// text, rarely repeated verbatim: the statement cache would keep a
+	// named prepared statement on the server for each (backend memory,
+	// up to its capacity per connection), and the description cache
+	// assumes result types never change (after an ALTER TABLE a binary
+	// value could be read as another type). Query therefore parses and
+	// describes each statement as the unnamed statement and then executes
+	// it (what DescribeExec does), so the result types are known and the
+	// fixed-size ones come in binary, at the cost of one round trip. The
+	// mode and zero capacities below make pgx's own statements (BEGIN,
+	// ping) follow the same rule.
+	cc.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+	cc.StatementCacheCapacity = 0
+	cc.DescriptionCacheCapacity = 0
+
+	c := &cc.Config
+	c.Host = s.host
+	c.Port = s.port
+	c.Database = s.database
+	c.User = s.user
+	c.Password = s.password
+	// TLS is done by the dialer (see dialer), so pgconn sees a connection
+	// that is already encrypted, or plaintext for sslmode=disable.
+	c.TLSConfig = nil
+	c.Fallbacks = nil
+	c.SSLNegotiation = "postgres"
+	c.SSLCertMode = "allow"
+	c.ChannelBinding = "prefer"
+	c.RequireAuth = ""
+	c.KerberosSrvName, c.KerberosSpn = "", ""
+	c.OAuthTokenProvider = nil
+	c.MinProtocolVersion, c.MaxProtocolVersion = "3.0", "3.0"
+	c.ConnectTimeout = connectTimeout
+	// Text must come as UTF-8 whatever the database's encoding (the
+	// server converts); nothing else of the session comes from here.
+	c.RuntimeParams = map[string]string{"application_name": applicationName, "client_encoding": "UTF8"}
+	c.ValidateConnect = nil
+	c.AfterConnect = nil
+	c.AfterNetConnect = nil
+	c.OnNotice = nil
+	c.OnNotification = nil
+	d := &dialer{dial: dial, tls: s.tls}
+	c.DialFunc = d.DialContext
+	// pgconn would otherwise resolve the host itself and dial the address,
+	// so the egress dialer would check an address it did not resolve.
+	// Handing the name on unchanged lets the dialer resolve and check it.
+	c.LookupFunc = func(_ context.Context, host string) ([]string, error) {
+		return []string{host}, nil
+	}
+	// A cancelled or expired context sends a cancel request to the server
+	// (dialled through DialFunc, so through the egress dialer and TLS), so
+	// the statement stops there too; if the server has not answered within
+	// cancelDeadlineDelay the connection is cut.
+	c.BuildContextWatcherHandler = func(pgConn *pgconn.PgConn) ctxwatch.Handler {
+		return &pgconn.CancelRequestContextWatcherHandler{
+			Conn:               pgConn,
+			CancelRequestDelay: 0,
+			DeadlineDelay:      cancelDeadlineDelay,
+		}
+	}
+	return pc, nil
+}
+
+// dialer dials through the egress dialer and, unless sslmode=disable,
+// negotiates TLS itself before pgconn sees the connection. Doing TLS here
+// rather than in pgconn makes every failure of that step a typed error
+// (tlsError), including a server that refuses TLS, and there is no code
+// path that continues in plaintext. Cancel requests dial through here too,
+// so they are encrypted and verified like the connection they cancel.
+type dialer struct {
+	dial connect.DialFunc
+	tls  *tls.Config
+}
+
+// dialError marks a failure of the egress dialer.
+type dialError struct{ err error }
+
+func (e *dialError) Error() string { return "dial: " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// tlsError marks a failure of the TLS negotiation or handshake.
+type tlsError struct{ err error }
+
+func (e *tlsError) Error() string { return "tls: " + e.err.Error() }
+func (e *tlsError) Unwrap() error { return e.err }
+
+// errTLSRefused is the server answering an SSLRequest with anything but 'S'.
+var errTLSRefused = errors.New("the server does not accept TLS connections")
+
+// sslRequest is the SSLRequest message: length 8, code 80877103.
+var sslRequest = [8]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}
+
+// aLongTimeAgo is a deadline in the past, to interrupt blocked I/O.
+var aLongTimeAgo = time.Unix(1, 0)
+
+func (d *dialer) DialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := d.dial(ctx, network, addr)
+	if err != nil {
+		return nil, &dialError{err}
+	}
+	if d.tls == nil {
+		return conn, nil
+	}
+	tc, err := startTLS(ctx, conn, d.tls)
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return tc, nil
+}
+
+// startTLS asks the server for TLS and does the handshake, within ctx.
+func startTLS(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	stop := context.AfterFunc(ctx, func() { conn.SetDeadline(aLongTimeAgo) })
+	tc, err := negotiateTLS(ctx, conn, cfg)
+	if !stop() {
+		// ctx ended meanwhile and the deadline may have been cut.
+		return nil, ctx.Err()
+	}
+	return tc, err
+}
+
+func negotiateTLS(ctx context.Context, conn net.Conn, cfg *tls.Config) (*tls.Conn, error) {
+	if _, err := conn.Write(sslRequest[:]); err != nil {
+		return nil, &tlsError{err}
+	}
+	// Read exactly one byte: anything the server sends after 'S' must be
+	// part of the TLS handshake, never plaintext taken as a reply.
+	var b [1]byte
+	if _, err := io.ReadFull(conn, b[:]); err != nil {
+		return nil, &tlsError{err}
+	}
+	if b[0] != 'S' {
+		return nil, &tlsError{errTLSRefused}
+	}
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return nil, &tlsError{err}
+	}
+	return tc, nil
+}

@@ -1,0 +1,270 @@
+// Package postgres provides the PostgreSQL connector: a pool of pgx
+// connections to one datasource that runs one statement at a time per
+// connection and streams its rows, converted to the values of package
+// connect, into a connect.Sink.
+//
+// It dials only through the egress dialer it is given (cancel requests
+// too), builds its connection settings from the datasource's fields,
+// never from user text pasted into a connection string, nor from the
+// environment (PG* variables), a password file or a service file, and
+// negotiates TLS itself so that no sslmode ever falls back to plaintext. Read-only datasources run every
+// statement in a read-only transaction that the server enforces.
+//
+// It must never put a secret, a connection string or driver text in an
+// error (messages are the package's own sentences, plus the server's
+// message for a statement it rejected), never buffer a result, and never
+// keep a prepared statement per user statement on the server.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
+)
+
+// rollbackTimeout bounds the rollback of a read-only transaction, which
+// runs even when the query's context has ended.
+const rollbackTimeout = 5 * time.Second
+
+// Connector runs statements on one PostgreSQL datasource. It is safe for
+// concurrent use.
+type Connector struct {
+	pool   *pgxpool.Pool
+	closed atomic.Bool
+}
+
+var _ connect.Connector = (*Connector)(nil)
+
+// New returns a connector for cfg.Datasource. It does not connect: the
+// pool opens connections when queries need them. Settings it cannot use
+// are reported as connect.ECONFIG.
+func New(cfg connect.Config) (*Connector, error) {
+	if cfg.Dial == nil {
+		return nil, connect.Errorf(connect.ECONFIG, "No egress dialer was given to the PostgreSQL connector.")
+	}
+	s, err := parseSettings(cfg.Datasource, cfg.Secrets)
+	if err != nil {
+		return nil, err
+	}
+	pc, err := poolConfig(s, cfg.Dial, cfg.MaxConns, cfg.MaxIdle)
+	if err != nil {
+		return nil, err
+	}
+	return newConnector(pc)
+}
+
+func newConnector(pc *pgxpool.Config) (*Connector, error) {
+	// With MinConns 0 this starts only the health check, no connection.
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, connect.Errorf(connect.ECONFIG, "The PostgreSQL connection pool cannot be set up.")
+	}
+	return &Connector{pool: pool}, nil
+}
+
+// acquire takes a connection from the pool, connecting when needed.
+func (c *Connector) acquire(ctx context.Context) (*pgxpool.Conn, error) {
+	pc, err := c.pool.Acquire(ctx)
+	if err == nil {
+		return pc, nil
+	}
+	if c.closed.Load() && ctx.Err() == nil {
+		return nil, querygate.Errorf(querygate.EUNAVAILABLE, "The connections to this datasource were closed; try again.")
+	}
+	return nil, mapError(ctx, err, phaseConnect, false)
+}
+
+// Ping connects (or takes an idle connection) and checks that the server
+// answers.
+func (c *Connector) Ping(ctx context.Context) error {
+	pc, err := c.acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer pc.Release()
+	if err := pc.Ping(ctx); err != nil {
+		return mapError(ctx, err, phaseQuery, pc.Conn().IsClosed())
+	}
+	return nil
+}
+
+// Close closes the pool. It waits for the connections in use to be
+// released.
+func (c *Connector) Close() error {
+	c.closed.Store(true)
+	c.pool.Close()
+	return nil
+}
+
+// Query runs req and streams its rows into sink. A read-only request runs
+// in a read-only transaction that is rolled back afterwards; any other
+// runs on its own (autocommit). Cancelling ctx sends a cancel request to
+// the server.
+//
+// The statement is parsed and described as the unnamed statement, then
+// bound and executed: two round trips, nothing kept on the server or in a
+// cache (see poolConfig), every parameter bound by the type the server
+// described for it (see encodeParams), and each result column asked in
+// the format its decoder reads (see resultFormat).
+func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect.Sink) (connect.Result, error) {
+	pc, err := c.acquire(ctx)
+	if err != nil {
+		return connect.Result{}, err
+	}
+	// qctx is cancelled to stop a statement whose rows are no longer
+	// wanted: pgconn then sends the server a cancel request.
+	qctx, cancel := context.WithCancel(ctx)
+	r := &run{ctx: ctx, conn: pc, cancel: cancel}
+	if req.ReadOnly {
+		r.tx, err = pc.BeginTx(qctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+		if err != nil {
+			return connect.Result{}, r.fail(err)
+		}
+	}
+	pg := pc.Conn().PgConn()
+	sd, err := pg.Prepare(qctx, "", req.Query, nil)
+	if err != nil {
+		return connect.Result{}, r.fail(err)
+	}
+	params, err := encodeParams(sd.ParamOIDs, req.Params)
+	if err != nil {
+		r.finish()
+		return connect.Result{}, err
+	}
+	formats := make([]int16, len(sd.Fields))
+	for i, f := range sd.Fields {
+		formats[i] = resultFormat(f.DataTypeOID)
+	}
+	rr := pg.ExecStatement(qctx, sd, params, nil, formats)
+	return r.stream(rr, sink)
+}
+
+// run is one statement on one pooled connection.
+type run struct {
+	ctx    context.Context // the caller's
+	conn   *pgxpool.Conn
+	tx     pgx.Tx // nil unless read-only
+	cancel context.CancelFunc
+}
+
+// fail maps an error of the statement and finishes the run.
+func (r *run) fail(err error) error {
+	err = mapError(r.ctx, err, phaseQuery, r.conn.Conn().IsClosed())
+	r.finish()
+	return err
+}
+
+// finish rolls back the read-only transaction and releases the
+// connection; the pool drops it if it broke.
+func (r *run) finish() {
+	if r.tx != nil {
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), rollbackTimeout)
+		r.tx.Rollback(ctx) // on failure pgx closes the connection
+		cancel()
+	}
+	r.cancel()
+	if pg := r.conn.Conn().PgConn(); pg.ParameterStatus("client_encoding") != "UTF8" {
+		// The statement changed the encoding (SET client_encoding):
+		// the connection's text would no longer be UTF-8, so it is
+		// closed instead of going back to the pool.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), time.Second)
+		pg.Close(ctx)
+		cancel()
+	}
+	r.conn.Release()
+}
+
+// abandon stops a statement whose remaining rows are not wanted, without
+// making the caller wait: cancelling its context makes pgconn send the
+// server a cancel request, and what is still in flight is discarded in
+// the background before the connection goes back to the pool.
+func (r *run) abandon(rr *pgconn.ResultReader) {
+	r.cancel()
+	go func() {
+		rr.Close()
+		r.finish()
+	}()
+}
+
+func (r *run) stream(rr *pgconn.ResultReader, sink connect.Sink) (connect.Result, error) {
+	fds := rr.FieldDescriptions()
+	if len(fds) == 0 {
+		// A statement without a result set (INSERT, CREATE, ...).
+		tag, err := rr.Close()
+		if err != nil {
+			return connect.Result{}, r.fail(err)
+		}
+		r.finish()
+		return connect.Result{RowsAffected: affected(tag)}, nil
+	}
+	m := r.conn.Conn().TypeMap()
+	cols := make([]connect.Column, len(fds))
+	decs := make([]decoder, len(fds))
+	for i, fd := range fds {
+		cols[i] = connect.Column{Name: fd.Name, Type: typeName(m, fd.DataTypeOID)}
+		decs[i] = newDecoder(m, fd.DataTypeOID, fd.Format)
+	}
+	res := connect.Result{HasRows: true, RowsAffected: -1}
+	if err := sink.Columns(cols); err != nil {
+		r.abandon(rr)
+		if errors.Is(err, connect.ErrStop) {
+			return res, nil
+		}
+		return res, err
+	}
+	vals := make([]any, len(fds)) // reused for every row
+	for rr.NextRow() {
+		for i, b := range rr.Values() {
+			if b == nil {
+				vals[i] = nil
+				continue
+			}
+			v, err := decs[i].decode(b)
+			if err != nil {
+				r.abandon(rr)
+				return res, connect.Errorf(connect.EQUERY, "A value of column %d (%s) could not be read.", i+1, cols[i].Type)
+			}
+			vals[i] = v
+		}
+		if err := sink.Row(vals); err != nil {
+			r.abandon(rr)
+			if errors.Is(err, connect.ErrStop) {
+				return res, nil
+			}
+			return res, err
+		}
+	}
+	tag, err := rr.Close()
+	if err != nil {
+		return res, r.fail(err)
+	}
+	res.RowsAffected = affected(tag)
+	r.finish()
+	return res, nil
+}
+
+// affected is the row count of a command tag ("INSERT 0 5", "UPDATE 3",
+// "SELECT 7"), or -1 for commands that report none ("CREATE TABLE").
+func affected(tag pgconn.CommandTag) int64 { return affectedText(tag.String()) }
+
+func affectedText(s string) int64 {
+	i := strings.LastIndexByte(s, ' ')
+	if i < 0 {
+		return -1
+	}
+	n, err := strconv.ParseInt(s[i+1:], 10, 64)
+	if err != nil {
+		return -1
+	}
+	return n
+}

@@ -1,0 +1,293 @@
+// Package query runs statements against datasources and streams their
+// results: it owns the per-datasource connection pools, the row and time
+// limits, cancellation, and the result encoders (NDJSON and CSV).
+//
+// It must never keep a result: rows pass from the connector to the client
+// through one bounded buffer and are forgotten. It never logs a query text,
+// a parameter or a value.
+package query
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// Opener builds a connector for one kind.
+type Opener func(connect.Config) (connect.Connector, error)
+
+// Limits are the operator's bounds.
+type Limits struct {
+	DefaultRows    int64         // rows when the caller names no limit (default 1000)
+	MaxRows        int64         // the cap on any limit (default 1,000,000)
+	DefaultTimeout time.Duration // when the caller names no timeout (default 30 s)
+	MaxTimeout     time.Duration // the cap on any timeout (default 5 min)
+	MaxConns       int           // pool size per datasource (default 4)
+	MaxIdle        time.Duration // idle connection lifetime (default 5 min)
+}
+
+// Options configures NewService.
+type Options struct {
+	Logger      *slog.Logger
+	Datasources *datasource.Service
+	Openers     map[string]Opener
+	Dial        connect.DialFunc
+	Limits      Limits
+	SQLiteDirs  []string
+	SQLiteDeny  []string
+}
+
+// Service runs queries.
+type Service struct {
+	log         *slog.Logger
+	datasources *datasource.Service
+	openers     map[string]Opener
+	dial        connect.DialFunc
+	limits      Limits
+	sqliteDirs  []string
+	sqliteDeny  []string
+
+	mu    sync.Mutex
+	pools map[string]*pool
+}
+
+// pool is the connector of one version of one datasource. A datasource
+// updated anywhere (on any replica) gets a new UpdatedAt, so the next query
+// builds a new pool and the stale one is closed.
+type pool struct {
+	conn    connect.Connector
+	version time.Time
+}
+
+// NewService returns a query service.
+func NewService(o Options) *Service {
+	l := &o.Limits
+	if l.DefaultRows <= 0 {
+		l.DefaultRows = 1000
+	}
+	if l.MaxRows <= 0 {
+		l.MaxRows = 1_000_000
+	}
+	if l.DefaultRows > l.MaxRows {
+		l.DefaultRows = l.MaxRows
+	}
+	if l.DefaultTimeout <= 0 {
+		l.DefaultTimeout = 30 * time.Second
+	}
+	if l.MaxTimeout <= 0 {
+		l.MaxTimeout = 5 * time.Minute
+	}
+	if l.DefaultTimeout > l.MaxTimeout {
+		l.DefaultTimeout = l.MaxTimeout
+	}
+	if l.MaxConns <= 0 {
+		l.MaxConns = 4
+	}
+	if l.MaxIdle <= 0 {
+		l.MaxIdle = 5 * time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
+		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, pools: map[string]*pool{}}
+}
+
+// Limits returns the effective limits.
+func (s *Service) Limits() Limits { return s.limits }
+
+// Request is one query from a client.
+type Request struct {
+	Query   string
+	Params  []any
+	Limit   int64 // 0: the default
+	Timeout time.Duration
+}
+
+func (s *Service) validate(req *Request) error {
+	if req.Query == "" {
+		return querygate.FieldErrorf("query", "query: must not be empty")
+	}
+	if len(req.Query) > 1<<20 {
+		return querygate.FieldErrorf("query", "query: is longer than 1 MiB")
+	}
+	if len(req.Params) > 10000 {
+		return querygate.FieldErrorf("params", "params: at most 10000")
+	}
+	switch {
+	case req.Limit < 0:
+		return querygate.FieldErrorf("limit", "limit: must not be negative")
+	case req.Limit == 0:
+		req.Limit = s.limits.DefaultRows
+	case req.Limit > s.limits.MaxRows:
+		return querygate.FieldErrorf("limit", "limit: the operator allows at most %d rows (--row-limit-max)", s.limits.MaxRows)
+	}
+	switch {
+	case req.Timeout < 0:
+		return querygate.FieldErrorf("timeout_ms", "timeout_ms: must not be negative")
+	case req.Timeout == 0:
+		req.Timeout = s.limits.DefaultTimeout
+	case req.Timeout > s.limits.MaxTimeout:
+		return querygate.FieldErrorf("timeout_ms", "timeout_ms: the operator allows at most %d ms (--query-timeout-max)", s.limits.MaxTimeout.Milliseconds())
+	}
+	return nil
+}
+
+// connector returns the pooled connector for the datasource's current
+// version, building it (and opening its secrets) when needed.
+func (s *Service) connector(ctx context.Context, ds *datasource.Datasource) (connect.Connector, error) {
+	s.mu.Lock()
+	p, ok := s.pools[ds.ID]
+	if ok && p.version.Equal(ds.UpdatedAt) {
+		s.mu.Unlock()
+		return p.conn, nil
+	}
+	s.mu.Unlock()
+	conn, err := s.open(ctx, ds, s.limits.MaxConns)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if cur, ok := s.pools[ds.ID]; ok {
+		if cur.version.Equal(ds.UpdatedAt) {
+			// Another request built it meanwhile; keep theirs.
+			go conn.Close()
+			return cur.conn, nil
+		}
+		go cur.conn.Close() // waits for queries still running on it
+	}
+	s.pools[ds.ID] = &pool{conn: conn, version: ds.UpdatedAt}
+	return conn, nil
+}
+
+func (s *Service) open(ctx context.Context, ds *datasource.Datasource, maxConns int) (connect.Connector, error) {
+	if ds.Custody == datasource.CustodyDevice {
+		return nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "This datasource is in device custody: its password is entered on each device, and device unlock is not available in this version of querygate yet.")
+	}
+	opener, ok := s.openers[ds.Kind]
+	if !ok {
+		return nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)
+	}
+	secrets, err := s.datasources.OpenSecrets(ctx, ds.ID)
+	if err != nil {
+		return nil, err
+	}
+	return opener(connect.Config{Datasource: ds, Secrets: secrets, Dial: s.dial, MaxConns: maxConns,
+		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny})
+}
+
+// Forget closes the pool of a datasource (after an update or delete).
+func (s *Service) Forget(id string) {
+	s.mu.Lock()
+	p, ok := s.pools[id]
+	delete(s.pools, id)
+	s.mu.Unlock()
+	if ok {
+		go p.conn.Close()
+	}
+}
+
+// Close closes every pool.
+func (s *Service) Close() {
+	s.mu.Lock()
+	pools := s.pools
+	s.pools = map[string]*pool{}
+	s.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, p := range pools {
+		wg.Go(func() { p.conn.Close() })
+	}
+	wg.Wait()
+}
+
+// Test opens a fresh connection with the datasource's settings (not a pooled
+// one, so that it proves the current settings) and closes it.
+func (s *Service) Test(ctx context.Context, ds *datasource.Datasource) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := s.open(ctx, ds, 1)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	return timeoutError(ctx, conn.Ping(ctx))
+}
+
+// Output is where a result goes.
+type Output struct {
+	Format Format
+	W      io.Writer
+	// Flush pushes written bytes to the client (http.Flusher).
+	Flush func()
+	// Start is called once, right before the first byte is written.
+	Start func()
+}
+
+// ErrNotStarted wraps an error that happened before any byte of the result
+// was written: the caller may still answer with an error status.
+type notStarted struct{ err error }
+
+func (e *notStarted) Error() string { return e.err.Error() }
+func (e *notStarted) Unwrap() error { return e.err }
+
+// Started reports whether err came after the result began streaming (the
+// error line is then already written).
+func Started(err error) bool {
+	var ns *notStarted
+	return !errors.As(err, &ns)
+}
+
+// Run runs req on ds and streams the result to out. Closing the client's
+// connection (cancelling ctx) cancels the statement at the datasource.
+func (s *Service) Run(ctx context.Context, ds *datasource.Datasource, req Request, out Output) (Summary, error) {
+	start := time.Now()
+	if err := s.validate(&req); err != nil {
+		return Summary{}, &notStarted{err}
+	}
+	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
+	defer cancel()
+	conn, err := s.connector(ctx, ds)
+	if err != nil {
+		return Summary{}, &notStarted{timeoutError(ctx, err)}
+	}
+	enc := newEncoder(out.Format, out.W, out.Flush, out.Start, req.Limit)
+	res, err := conn.Query(ctx, connect.Request{Query: req.Query, Params: req.Params, ReadOnly: ds.ReadOnly}, enc)
+	sum := Summary{Rows: enc.rows, Truncated: enc.trunc, RowsAffected: res.RowsAffected, HasRows: res.HasRows, Elapsed: time.Since(start)}
+	if err != nil {
+		err = timeoutError(ctx, err)
+		if !enc.started {
+			return sum, &notStarted{err}
+		}
+		enc.fail(err)
+		sum.Bytes = enc.w.n
+		return sum, err
+	}
+	err = enc.done(sum)
+	sum.Bytes = enc.w.n
+	return sum, err
+}
+
+// timeoutError makes sure a query stopped by its deadline or by the client
+// reports so, whatever the connector said.
+func timeoutError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	switch code := querygate.ErrorCode(err); {
+	case code != querygate.EINTERNAL:
+		return err
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
+	case errors.Is(ctx.Err(), context.Canceled):
+		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	}
+	return err
+}

@@ -1,0 +1,186 @@
+// Package sqlite implements store.Store on an embedded SQLite database
+// (modernc.org/sqlite, no cgo) in WAL mode. It is the default store.
+//
+// It never stores plaintext secrets or query results: it only keeps what the
+// layers above hand it, which are hashes and sealed blobs.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/store"
+	sqlite3 "modernc.org/sqlite"
+	sqlite3lib "modernc.org/sqlite/lib"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is a SQLite store. Writes go through one connection in IMMEDIATE
+// transactions, so they are serialised and never fail half-way with a busy
+// upgrade; reads use a separate pool.
+type DB struct {
+	path string
+	w    *sql.DB
+	r    *sql.DB
+}
+
+var _ store.Store = (*DB)(nil)
+
+// Open opens (creating if needed, with mode 0600) the database at path and
+// runs pending migrations.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, errors.New("sqlite: no path")
+	}
+	// Create the file ourselves so that it, and the -wal and -shm files
+	// SQLite derives from it, are readable by the owner only.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	f.Close()
+
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" +
+		"_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	r, err := sql.Open("sqlite", base+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	r.SetMaxOpenConns(8)
+	db := &DB{path: path, w: w, r: r}
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Path returns the database file path.
+func (db *DB) Path() string { return db.path }
+
+// Files returns the database file and the WAL and shared-memory files next to
+// it (they may not exist).
+func (db *DB) Files() []string {
+	return []string{db.path, db.path + "-wal", db.path + "-shm"}
+}
+
+// Close closes both pools.
+func (db *DB) Close() error {
+	return errors.Join(db.r.Close(), db.w.Close())
+}
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.r.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store is not reachable."}
+	}
+	return nil
+}
+
+// SchemaVersion is the newest migration this build knows.
+func SchemaVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(names)
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	defer tx.Rollback()
+	var current int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	if current > len(names) {
+		return fmt.Errorf("sqlite: the store is at schema version %d, newer than this build knows (%d); run a newer querygate", current, len(names))
+	}
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("sqlite: migration %s: bad name", name)
+		}
+		if v <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, strftime('%s','now'))`, v); err != nil {
+			return fmt.Errorf("sqlite: migration %s: %w", name, err)
+		}
+	}
+	return tx.Commit()
+}
+
+// Update runs fn in an IMMEDIATE (write-locked) transaction.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.w, fn)
+}
+
+// View runs fn in a read transaction on the read pool.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, db.r, fn)
+}
+
+func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(store.Tx) error) error {
+	sqlTx, err := pool.BeginTx(ctx, nil)
+	if err != nil {
+		return translate(fmt.Errorf("sqlite: begin: %w", err))
+	}
+	defer sqlTx.Rollback()
+	if err := fn(&tx{tx: sqlTx}); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return translate(fmt.Errorf("sqlite: commit: %w", err))
+	}
+	return nil
+}
+
+// translate maps driver errors to domain errors by their code, never by text.
+func translate(err error) error {
+	var se *sqlite3.Error
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3lib.SQLITE_CONSTRAINT_UNIQUE, sqlite3lib.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return &querygate.Error{Code: querygate.ECONFLICT, Message: "That name is already taken."}
+		case sqlite3lib.SQLITE_BUSY, sqlite3lib.SQLITE_LOCKED:
+			return &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store is busy; try again."}
+		}
+	}
+	return err
+}

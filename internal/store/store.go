@@ -1,0 +1,123 @@
+// Package store defines the metadata store: the only place where querygate
+// keeps anything. It holds instance settings, users, sessions (as hashes),
+// API tokens (as hashes) and datasources (plain settings plus one sealed
+// secrets blob). It must never hold a query result, a request body, a
+// plaintext secret or a session id.
+//
+// Implementations live in sub-packages named for what they wrap (sqlite).
+package store
+
+import (
+	"context"
+	"time"
+)
+
+// Store is a transactional metadata store.
+//
+// Errors: a missing row is a *querygate.Error with code ENOTFOUND; a unique
+// name taken is ECONFLICT; an unreachable store is EUNAVAILABLE. Other
+// errors are internal and must not be shown to clients.
+type Store interface {
+	// Update runs fn in a read-write transaction. Write transactions are
+	// serialised: two Updates never interleave. If fn returns an error the
+	// transaction is rolled back and nothing changes.
+	Update(ctx context.Context, fn func(Tx) error) error
+	// View runs fn in a read-only transaction.
+	View(ctx context.Context, fn func(Tx) error) error
+	// Ping reports whether the store is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store.
+	Close() error
+}
+
+// Instance setting names.
+const (
+	InstanceSalt       = "salt"        // 32 random bytes, unless the operator sets the salt
+	InstanceSaltSource = "salt_source" // "store" or "operator"
+	InstanceKeyCheck   = "key_check"   // a sealed known value: proves the master key and salt fit
+	InstanceRootKey    = "root_key"    // a sealed random key from which cookie keys are derived
+	InstancePrimaryKey = "primary_key" // id of the master key new seals must use
+	InstanceSetupToken = "setup_token" // SHA-256 of the one-time setup token, while no user exists
+	InstanceCreatedAt  = "created_at"  // RFC 3339
+)
+
+// Tx is a transaction. Every method takes the context of the call.
+type Tx interface {
+	Instance(ctx context.Context, name string) ([]byte, error)
+	SetInstance(ctx context.Context, name string, value []byte) error
+	DeleteInstance(ctx context.Context, name string) error
+
+	CountUsers(ctx context.Context) (int, error)
+	CreateUser(ctx context.Context, u *User) error
+	FindUser(ctx context.Context, id string) (*User, error)
+	FindUserByName(ctx context.Context, username string) (*User, error)
+	ListUsers(ctx context.Context) ([]*User, error)
+	UpdateUser(ctx context.Context, u *User) error
+	DeleteUser(ctx context.Context, id string) error
+
+	CreateSession(ctx context.Context, s *Session) error
+	FindSession(ctx context.Context, idHash []byte) (*Session, error)
+	DeleteSession(ctx context.Context, idHash []byte) error
+	DeleteUserSessions(ctx context.Context, userID string) error
+	DeleteExpiredSessions(ctx context.Context, now time.Time) error
+
+	CreateToken(ctx context.Context, t *Token) error
+	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	ListTokens(ctx context.Context, userID string) ([]*Token, error)
+	DeleteToken(ctx context.Context, id string) error
+	TouchToken(ctx context.Context, id string, at time.Time) error
+
+	CreateDatasource(ctx context.Context, d *Datasource) error
+	FindDatasource(ctx context.Context, id string) (*Datasource, error)
+	ListDatasources(ctx context.Context) ([]*Datasource, error)
+	UpdateDatasource(ctx context.Context, d *Datasource) error
+	DeleteDatasource(ctx context.Context, id string) error
+	// SetDatasourceSecrets replaces only the sealed blob (key rotation).
+	SetDatasourceSecrets(ctx context.Context, id string, sealed []byte) error
+}
+
+// User is a person or robot who logs in.
+type User struct {
+	ID           string
+	Username     string
+	PasswordHash string // argon2id, PHC string format
+	Role         string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is a login session. Only a hash of its id is kept.
+type Session struct {
+	IDHash    []byte
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Token is an API token. Only a hash of its value is kept.
+type Token struct {
+	ID         string
+	UserID     string
+	Name       string
+	Hash       []byte
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // zero: never
+	LastUsedAt time.Time // zero: never used
+}
+
+// Datasource is the stored form of a datasource: plain settings as JSON, the
+// names of the secrets that are configured (so listing never opens them), and
+// one sealed blob holding every secret value.
+type Datasource struct {
+	ID          string
+	Name        string
+	Kind        string
+	Custody     string
+	ReadOnly    bool
+	Settings    []byte   // JSON object, non-secret settings only
+	SecretNames []string // names of configured secrets, never their values
+	Secrets     []byte   // sealed blob (seal.Envelope), nil when no secret is set
+	OwnerID     string
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}

@@ -1,0 +1,155 @@
+package web
+
+import (
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+)
+
+var errNoAuth = querygate.Errorf(querygate.EUNAUTHORIZED, "You are not logged in, or your session or token is no longer valid.")
+
+// sessionCookie is the name of the login cookie: with the __Host- prefix
+// when serving HTTPS (the browser then pins it to this host, path / and
+// Secure).
+func (s *Server) sessionCookie() string {
+	if s.secure {
+		return "__Host-qg-session"
+	}
+	return "qg_session"
+}
+
+// authenticate returns the user of the request: an API token in the
+// Authorization header, or else the sealed session cookie. A request that
+// offers a credential which fails is refused; it never falls back to the
+// other one.
+func (s *Server) authenticate(r *http.Request) (*accounts.User, error) {
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, value, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return nil, errNoAuth
+		}
+		return s.accounts.TokenUser(r.Context(), strings.TrimSpace(value))
+	}
+	c, err := r.Cookie(s.sessionCookie())
+	if err != nil {
+		return nil, errNoAuth
+	}
+	id, _, err := s.cookies.Open(c.Name, c.Value)
+	if err != nil {
+		return nil, errNoAuth
+	}
+	return s.accounts.SessionUser(r.Context(), id)
+}
+
+func (s *Server) requireUser(h userHandlerFunc) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		u, err := s.authenticate(r)
+		if err != nil {
+			return err
+		}
+		return h(w, r, u)
+	}
+}
+
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, userID string) error {
+	id, exp, err := s.accounts.NewSession(r.Context(), userID)
+	if err != nil {
+		return err
+	}
+	// A browser-session cookie (no Expires): the expiry is inside the
+	// sealed value and in the store.
+	http.SetCookie(w, &http.Cookie{
+		Name: s.sessionCookie(), Value: s.cookies.Seal(s.sessionCookie(), id, exp),
+		Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
+	})
+	return nil
+}
+
+func (s *Server) clearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+}
+
+type userResponse struct {
+	ID        string    `json:"id"`
+	Username  string    `json:"username"`
+	Role      string    `json:"role"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newUserResponse(u *accounts.User) userResponse {
+	return userResponse{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+}
+
+type loginRequest struct {
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
+	var req loginRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	u, err := s.accounts.Authenticate(r.Context(), req.Username, req.Password)
+	if err != nil {
+		return err
+	}
+	// A fresh session id at every login: a planted cookie never becomes a
+	// logged-in one.
+	if c, err := r.Cookie(s.sessionCookie()); err == nil {
+		if old, _, err := s.cookies.Open(c.Name, c.Value); err == nil {
+			s.accounts.EndSession(r.Context(), old)
+		}
+	}
+	if err := s.setSession(w, r, u.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newUserResponse(u))
+	return nil
+}
+
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if c, err := r.Cookie(s.sessionCookie()); err == nil {
+		if id, _, err := s.cookies.Open(c.Name, c.Value); err == nil {
+			if err := s.accounts.EndSession(r.Context(), id); err != nil {
+				return err
+			}
+		}
+	}
+	s.clearSession(w)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) me(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	writeJSON(w, http.StatusOK, newUserResponse(u))
+	return nil
+}
+
+type setupRequest struct {
+	Token    string `json:"token"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+}
+
+func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
+	var req setupRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	u, err := s.accounts.Setup(r.Context(), req.Token, accounts.CreateUserInput{Username: req.Username, Password: req.Password})
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "first admin created", "request_id", requestID(r.Context()), "user_id", u.ID)
+	if err := s.setSession(w, r, u.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newUserResponse(u))
+	return nil
+}

@@ -1,0 +1,148 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// secretState is all the API ever says about a secret.
+type secretState struct {
+	Configured bool `json:"configured"`
+}
+
+// datasourceResponse is the only shape in which a datasource leaves the
+// gateway. It has no field that could hold a secret value.
+type datasourceResponse struct {
+	ID       string                 `json:"id"`
+	Name     string                 `json:"name"`
+	Kind     string                 `json:"kind"`
+	Custody  string                 `json:"custody"`
+	ReadOnly bool                   `json:"read_only"`
+	Settings map[string]any         `json:"settings"`
+	Secrets  map[string]secretState `json:"secrets"`
+	// Insecure lists settings that weaken security and are turned on.
+	Insecure  []string  `json:"insecure"`
+	OwnerID   string    `json:"owner_id"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+}
+
+func newDatasourceResponse(d *datasource.Datasource) datasourceResponse {
+	k, _ := datasource.FindKind(d.Kind)
+	secrets := map[string]secretState{}
+	for _, f := range k.Fields {
+		if f.Secret {
+			secrets[f.Name] = secretState{}
+		}
+	}
+	for _, n := range d.SecretNames {
+		secrets[n] = secretState{Configured: true}
+	}
+	insecure := d.Insecure()
+	if insecure == nil {
+		insecure = []string{}
+	}
+	return datasourceResponse{ID: d.ID, Name: d.Name, Kind: d.Kind, Custody: d.Custody, ReadOnly: d.ReadOnly,
+		Settings: d.Settings, Secrets: secrets, Insecure: insecure, OwnerID: d.OwnerID, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
+}
+
+func (s *Server) listKinds(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	writeJSON(w, http.StatusOK, map[string]any{"kinds": datasource.Kinds()})
+	return nil
+}
+
+func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
+		return err
+	}
+	list, err := s.datasources.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := []datasourceResponse{}
+	for _, d := range list {
+		if accounts.Authorize(u, accounts.ActionDatasourceRead, resourceOf(d)) == nil {
+			out = append(out, newDatasourceResponse(d))
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"datasources": out})
+	return nil
+}
+
+func resourceOf(d *datasource.Datasource) accounts.Resource {
+	return accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
+}
+
+// findAuthorized loads a datasource and checks the action on it.
+func (s *Server) findAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
+	d, err := s.datasources.Find(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return nil, err
+	}
+	if err := accounts.Authorize(u, a, resourceOf(d)); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionDatasourceCreate, accounts.Resource{}); err != nil {
+		return err
+	}
+	var req datasource.CreateInput
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	d, err := s.datasources.Create(r.Context(), u.ID, req)
+	if err != nil {
+		return err
+	}
+	s.log.InfoContext(r.Context(), "datasource created", "request_id", requestID(r.Context()), "datasource_id", d.ID, "kind", d.Kind, "user_id", u.ID)
+	writeJSON(w, http.StatusCreated, newDatasourceResponse(d))
+	return nil
+}
+
+func (s *Server) findDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceRead)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newDatasourceResponse(d))
+	return nil
+}
+
+func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	if err != nil {
+		return err
+	}
+	var req datasource.UpdateInput
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	d, err = s.datasources.Update(r.Context(), d.ID, req)
+	if err != nil {
+		return err
+	}
+	s.queries.Forget(d.ID)
+	s.log.InfoContext(r.Context(), "datasource updated", "request_id", requestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
+	writeJSON(w, http.StatusOK, newDatasourceResponse(d))
+	return nil
+}
+
+func (s *Server) deleteDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	if err != nil {
+		return err
+	}
+	if err := s.datasources.Delete(r.Context(), d.ID); err != nil {
+		return err
+	}
+	s.queries.Forget(d.ID)
+	s.log.InfoContext(r.Context(), "datasource deleted", "request_id", requestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

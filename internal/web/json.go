@@ -1,0 +1,94 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+
+	"github.com/querygate/querygate"
+)
+
+const maxBody = 1 << 20
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(true)
+	if err := enc.Encode(v); err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, `{"error":{"code":"internal","message":"An internal error occurred."}}`+"\n")
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// decode reads one JSON object into v. It requires application/json, caps
+// the body, and refuses fields v does not declare, naming them.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if mt != "application/json" {
+		return querygate.Errorf(querygate.EUNSUPPORTED, "Send the request body as application/json.")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return querygate.Errorf(querygate.ETOOLARGE, "The request body is larger than %d bytes.", maxBody)
+	} else if err != nil {
+		return querygate.Errorf(querygate.EINVALID, "The request body could not be read.")
+	}
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
+		return querygate.Errorf(querygate.EINVALID, "The request body must be one JSON object.")
+	}
+	allowed := jsonFields(reflect.TypeOf(v).Elem())
+	for _, name := range sortedKeys(fields) {
+		if !slices.Contains(allowed, name) {
+			return querygate.FieldErrorf(name, "%s: is not a field of this request", name)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // keep big integers exact in free-form values (query params)
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return querygate.FieldErrorf(te.Field, "%s: has the wrong type", te.Field)
+		}
+		return querygate.Errorf(querygate.EINVALID, "The request body must be one JSON object.")
+	}
+	return nil
+}
+
+func sortedKeys(m map[string]json.RawMessage) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// jsonFields returns the JSON names of a struct's fields.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if name == "-" || !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
+}

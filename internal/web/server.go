@@ -1,0 +1,99 @@
+// Package web is the only package that speaks HTTP: routes, middleware
+// (request ids, security headers, cross-origin protection, authentication),
+// the JSON API and its error adapter.
+//
+// It must never write a secret, a session id, a token (other than the one
+// just created, once) or internal error text into a response or a log line.
+package web
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/seal"
+	"github.com/querygate/querygate/internal/store"
+)
+
+// Options are the dependencies of the web layer.
+type Options struct {
+	Logger      *slog.Logger
+	Store       store.Store
+	Accounts    *accounts.Service
+	Datasources *datasource.Service
+	Queries     *query.Service
+	Cookies     *seal.Cookies
+	// Secure is true when the gateway serves HTTPS: cookies then carry the
+	// Secure attribute and the __Host- prefix.
+	Secure  bool
+	Version string
+}
+
+// Server holds the handlers' dependencies.
+type Server struct {
+	log         *slog.Logger
+	store       store.Store
+	accounts    *accounts.Service
+	datasources *datasource.Service
+	queries     *query.Service
+	cookies     *seal.Cookies
+	secure      bool
+	version     string
+}
+
+// New returns a Server.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
+		cookies: o.Cookies, secure: o.Secure, version: o.Version}
+}
+
+// Handler returns the whole HTTP surface with its middleware.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	s.apiRoutes(mux)
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
+		return errCrossOrigin
+	}))
+	return s.recoverer(s.requestLog(securityHeaders(cop.Handler(mux))))
+}
+
+// apiRoutes lists every route. Deny by default: a route is public only if it
+// is registered with public; everything else needs a user.
+func (s *Server) apiRoutes(mux *http.ServeMux) {
+	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, s.adapt(h)) }
+	user := func(pattern string, h userHandlerFunc) { mux.Handle(pattern, s.adapt(s.requireUser(h))) }
+
+	public("GET /healthz", s.healthz)
+	public("GET /readyz", s.readyz)
+	public("POST /api/setup", s.setup)
+	public("POST /api/login", s.login)
+	public("POST /api/logout", s.logout)
+
+	user("GET /api/me", s.me)
+
+	user("GET /api/users", s.listUsers)
+	user("POST /api/users", s.createUser)
+	user("PATCH /api/users/{id}", s.updateUser)
+	user("DELETE /api/users/{id}", s.deleteUser)
+
+	user("GET /api/tokens", s.listTokens)
+	user("POST /api/tokens", s.createToken)
+	user("DELETE /api/tokens/{id}", s.deleteToken)
+
+	user("GET /api/kinds", s.listKinds)
+	user("GET /api/datasources", s.listDatasources)
+	user("POST /api/datasources", s.createDatasource)
+	user("GET /api/datasources/{id}", s.findDatasource)
+	user("PATCH /api/datasources/{id}", s.updateDatasource)
+	user("DELETE /api/datasources/{id}", s.deleteDatasource)
+	user("POST /api/datasources/{id}/test", s.testDatasource)
+	user("POST /api/datasources/{id}/query", s.runQuery)
+
+	public("/", s.notFound)
+}

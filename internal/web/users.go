@@ -1,0 +1,66 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/querygate/querygate/internal/accounts"
+)
+
+func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	list, err := s.accounts.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]userResponse, len(list))
+	for i, x := range list {
+		out[i] = newUserResponse(x)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	return nil
+}
+
+func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	var req accounts.CreateUserInput
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	nu, err := s.accounts.CreateUser(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, newUserResponse(nu))
+	return nil
+}
+
+func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	var req accounts.UpdateUserInput
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	nu, err := s.accounts.UpdateUser(r.Context(), r.PathValue("id"), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, newUserResponse(nu))
+	return nil
+}
+
+func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	if err := s.accounts.DeleteUser(r.Context(), r.PathValue("id")); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
