@@ -11,8 +11,10 @@ package connect
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net"
+	"net/url"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -62,13 +64,31 @@ type Sink interface {
 // ErrStop is returned by a Sink to end a result early without error.
 var ErrStop = errors.New("connect: stop")
 
-// Request is one statement to run.
+// Request is one statement to run. SQL kinds read Query and Params, Redis
+// reads Command, HTTP reads HTTP.
 type Request struct {
 	Query  string
 	Params []any // JSON-decoded values: nil, bool, float64 or json.Number, string, []any, map[string]any
+	// Command is a Redis command and its arguments, such as ["GET", "k"].
+	Command []string
+	// HTTP is a request to an HTTP datasource.
+	HTTP *HTTPRequest
 	// ReadOnly makes the datasource itself refuse writes (read-only
-	// transaction, read-only file).
+	// transaction, read-only file, read commands or methods only).
 	ReadOnly bool
+}
+
+// HTTPRequest is one request to an HTTP datasource, relative to its
+// base_url.
+type HTTPRequest struct {
+	Method  string            // GET when empty
+	Path    string            // resolved under base_url; can never leave it
+	Query   url.Values        // added to the URL's query
+	Headers map[string]string // the caller's headers (never the credentials')
+	// Body is the request body as the caller sent it in JSON: absent
+	// (nil), a JSON string (sent as text), or any other JSON value (sent
+	// as application/json).
+	Body json.RawMessage
 }
 
 // Result is what a statement did once the rows are streamed.

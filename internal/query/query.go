@@ -103,23 +103,49 @@ func NewService(o Options) *Service {
 // Limits returns the effective limits.
 func (s *Service) Limits() Limits { return s.limits }
 
-// Request is one query from a client.
+// Request is one query from a client: Query and Params for the SQL kinds,
+// Command for Redis, HTTP for HTTP datasources.
 type Request struct {
 	Query   string
 	Params  []any
+	Command []string
+	HTTP    *connect.HTTPRequest
 	Limit   int64 // 0: the default
 	Timeout time.Duration
 }
 
-func (s *Service) validate(req *Request) error {
-	if req.Query == "" {
-		return querygate.FieldErrorf("query", "query: must not be empty")
+func (s *Service) validate(kind string, req *Request) error {
+	switch kind {
+	case datasource.KindRedis:
+		if len(req.Command) == 0 {
+			return querygate.FieldErrorf("command", "command: a Redis datasource runs a command such as [\"GET\", \"key\"]")
+		}
+		if req.Query != "" || req.HTTP != nil {
+			return querygate.FieldErrorf("command", "command: a Redis datasource takes a command, not a query")
+		}
+	case datasource.KindHTTP:
+		if req.HTTP == nil {
+			return querygate.FieldErrorf("path", "path: an HTTP datasource takes a request: method, path, query, headers, body")
+		}
+		if len(req.Command) != 0 || len(req.Params) != 0 {
+			return querygate.FieldErrorf("path", "path: an HTTP datasource takes a request, not a command or parameters")
+		}
+	default:
+		if req.Query == "" {
+			return querygate.FieldErrorf("query", "query: must not be empty")
+		}
+		if len(req.Command) != 0 || req.HTTP != nil {
+			return querygate.FieldErrorf("query", "query: a SQL datasource takes a query")
+		}
 	}
 	if len(req.Query) > 1<<20 {
 		return querygate.FieldErrorf("query", "query: is longer than 1 MiB")
 	}
 	if len(req.Params) > 10000 {
 		return querygate.FieldErrorf("params", "params: at most 10000")
+	}
+	if len(req.Command) > 10000 {
+		return querygate.FieldErrorf("command", "command: at most 10000 arguments")
 	}
 	switch {
 	case req.Limit < 0:
@@ -249,7 +275,7 @@ func Started(err error) bool {
 // connection (cancelling ctx) cancels the statement at the datasource.
 func (s *Service) Run(ctx context.Context, ds *datasource.Datasource, req Request, out Output) (Summary, error) {
 	start := time.Now()
-	if err := s.validate(&req); err != nil {
+	if err := s.validate(ds.Kind, &req); err != nil {
 		return Summary{}, &notStarted{err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
@@ -259,7 +285,8 @@ func (s *Service) Run(ctx context.Context, ds *datasource.Datasource, req Reques
 		return Summary{}, &notStarted{timeoutError(ctx, err)}
 	}
 	enc := newEncoder(out.Format, out.W, out.Flush, out.Start, req.Limit)
-	res, err := conn.Query(ctx, connect.Request{Query: req.Query, Params: req.Params, ReadOnly: ds.ReadOnly}, enc)
+	res, err := conn.Query(ctx, connect.Request{Query: req.Query, Params: req.Params,
+		Command: req.Command, HTTP: req.HTTP, ReadOnly: ds.ReadOnly}, enc)
 	sum := Summary{Rows: enc.rows, Truncated: enc.trunc, RowsAffected: res.RowsAffected, HasRows: res.HasRows, Elapsed: time.Since(start)}
 	if err != nil {
 		err = timeoutError(ctx, err)

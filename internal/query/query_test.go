@@ -96,7 +96,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	f := &fixture{ds: datasource.NewService(datasource.ServiceOptions{Store: st, Envelope: inst.Envelope})}
 	f.next = func() *fakeConn { return &fakeConn{errAt: -1} }
 	f.svc = NewService(Options{Datasources: f.ds, Limits: limits, Openers: map[string]Opener{
-		datasource.KindRedis: func(c connect.Config) (connect.Connector, error) {
+		datasource.KindPostgres: func(c connect.Config) (connect.Connector, error) {
 			if p, _ := c.Secrets.Get("password"); p.Reveal() != "pw-secret" {
 				t.Errorf("connector got the wrong secret")
 			}
@@ -108,8 +108,8 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 		},
 	}})
 	t.Cleanup(f.svc.Close)
-	f.d, err = f.ds.Create(t.Context(), "u1", datasource.CreateInput{Name: "r", Kind: "redis",
-		Settings: map[string]json.RawMessage{"host": json.RawMessage(`"127.0.0.1"`)},
+	f.d, err = f.ds.Create(t.Context(), "u1", datasource.CreateInput{Name: "r", Kind: "postgres",
+		Settings: map[string]json.RawMessage{"host": json.RawMessage(`"127.0.0.1"`), "database": json.RawMessage(`"d"`), "user": json.RawMessage(`"u"`)},
 		Secrets:  map[string]json.RawMessage{"password": json.RawMessage(`"pw-secret"`)}})
 	if err != nil {
 		t.Fatal(err)

@@ -1,20 +1,108 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
 )
 
+// queryRequest is the body of a query (DESIGN section 5). "query" is the
+// statement text for SQL kinds and the URL query object for HTTP ones.
 type queryRequest struct {
-	Query     string `json:"query"`
-	Params    []any  `json:"params"`
-	Limit     int64  `json:"limit"`
-	TimeoutMS int64  `json:"timeout_ms"`
+	Query     json.RawMessage   `json:"query"`
+	Params    []any             `json:"params"`
+	Command   []string          `json:"command"`
+	Method    string            `json:"method"`
+	Path      *string           `json:"path"`
+	Headers   map[string]string `json:"headers"`
+	Body      json.RawMessage   `json:"body"`
+	Limit     int64             `json:"limit"`
+	TimeoutMS int64             `json:"timeout_ms"`
+}
+
+// toQuery reads the request for a datasource of kind.
+func (q *queryRequest) toQuery(kind string) (query.Request, error) {
+	out := query.Request{Params: q.Params, Command: q.Command, Limit: q.Limit,
+		Timeout: time.Duration(q.TimeoutMS) * time.Millisecond}
+	if q.TimeoutMS < 0 {
+		return out, querygate.FieldErrorf("timeout_ms", "timeout_ms: must not be negative")
+	}
+	if kind == datasource.KindHTTP {
+		h := &connect.HTTPRequest{Method: q.Method, Headers: q.Headers, Body: q.Body}
+		if q.Path != nil {
+			h.Path = *q.Path
+		}
+		v, err := urlValues(q.Query)
+		if err != nil {
+			return out, err
+		}
+		h.Query = v
+		out.HTTP = h
+		return out, nil
+	}
+	if q.Method != "" || q.Path != nil || q.Headers != nil || q.Body != nil {
+		return out, querygate.FieldErrorf("method", "method, path, headers and body are only for HTTP datasources")
+	}
+	if len(q.Query) > 0 && string(q.Query) != "null" {
+		if err := json.Unmarshal(q.Query, &out.Query); err != nil {
+			return out, querygate.FieldErrorf("query", "query: must be a string")
+		}
+	}
+	return out, nil
+}
+
+// urlValues reads an HTTP request's "query" object: each value a string,
+// number or boolean, or an array of them.
+func urlValues(raw json.RawMessage) (url.Values, error) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		return nil, querygate.FieldErrorf("query", "query: must be an object of names and values")
+	}
+	out := url.Values{}
+	scalar := func(name string, v any) (string, error) {
+		switch v := v.(type) {
+		case string:
+			return v, nil
+		case json.Number:
+			return v.String(), nil
+		case bool:
+			return strconv.FormatBool(v), nil
+		}
+		return "", querygate.FieldErrorf("query", "query.%s: must be a string, number or boolean, or an array of them", name)
+	}
+	for k, v := range m {
+		if arr, ok := v.([]any); ok {
+			for _, e := range arr {
+				s, err := scalar(k, e)
+				if err != nil {
+					return nil, err
+				}
+				out.Add(k, s)
+			}
+			continue
+		}
+		s, err := scalar(k, v)
+		if err != nil {
+			return nil, err
+		}
+		out.Add(k, s)
+	}
+	return out, nil
 }
 
 // wantsCSV reports whether the client asked for CSV (Accept: text/csv, or
@@ -39,12 +127,13 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 	if err != nil {
 		return err
 	}
-	var req queryRequest
-	if err := decode(w, r, &req); err != nil {
+	var body queryRequest
+	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if req.TimeoutMS < 0 {
-		return querygate.FieldErrorf("timeout_ms", "timeout_ms: must not be negative")
+	req, err := body.toQuery(d.Kind)
+	if err != nil {
+		return err
 	}
 	format := query.NDJSON
 	if wantsCSV(r) {
@@ -64,9 +153,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 			w.WriteHeader(http.StatusOK)
 		},
 	}
-	sum, err := s.queries.Run(r.Context(), d, query.Request{
-		Query: req.Query, Params: req.Params, Limit: req.Limit, Timeout: time.Duration(req.TimeoutMS) * time.Millisecond,
-	}, out)
+	sum, err := s.queries.Run(r.Context(), d, req, out)
 	outcome := "ok"
 	if err != nil {
 		outcome = querygate.ErrorCode(err)
