@@ -22,6 +22,7 @@ const (
 	EKEY            = "key_mismatch"    // the master key or salt cannot open the store
 	ESETUP          = "setup_invalid"   // setup token wrong, or setup already done
 	ENOTIMPLEMENTED = "not_implemented" // this build cannot do that yet
+	EDEVICELOCKED   = "device_locked"   // a device-custody datasource needs its password on this device
 )
 
 // Error is a domain error. Code is a stable snake_case identifier; Message is a

@@ -32,6 +32,10 @@ type Config struct {
 	PoolMaxConns    int
 	SQLiteDirs      stringList
 
+	// device custody
+	DeviceRememberMax time.Duration
+	DevicePoolIdle    time.Duration
+
 	// user add
 	Username string
 	Role     string
@@ -57,6 +61,8 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
 	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections per datasource pool")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
+	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")
+	fs.DurationVar(&c.DevicePoolIdle, "device-pool-idle", time.Minute, "close the connection pool of a device-custody unlock after this long unused")
 }
 
 func (c *Config) userFlags(fs *flag.FlagSet) {
@@ -150,6 +156,12 @@ func (c *Config) validate(cmd string) error {
 		}
 		if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
 			return errors.New("--session-ttl must be between 1m and 720h")
+		}
+		if c.DeviceRememberMax < time.Minute || c.DeviceRememberMax > 60*24*time.Hour {
+			return errors.New("--device-remember-max must be between 1m and 1440h (60 days)")
+		}
+		if c.DevicePoolIdle < time.Second || c.DevicePoolIdle > time.Hour {
+			return errors.New("--device-pool-idle must be between 1s and 1h")
 		}
 	}
 	return nil

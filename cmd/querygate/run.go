@@ -21,6 +21,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/store/sqlite"
@@ -206,11 +207,14 @@ func (m *Main) serve(ctx context.Context) error {
 	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope})
 	m.queries = query.NewService(query.Options{
 		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: newDialer(ln).DialContext,
-		Limits:     query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns},
+		Limits: query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns,
+			DeviceIdle: m.Config.DevicePoolIdle},
 		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(),
 	})
+	devices := device.NewService(device.Options{Store: m.db, Cookies: m.inst.Cookies, Secure: m.Config.TLSCert != "",
+		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
 	srv := web.New(web.Options{
-		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies,
+		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
 		Datasources: datasources, Queries: m.queries,
 		Secure: m.Config.TLSCert != "", Version: version(),
 	})

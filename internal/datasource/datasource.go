@@ -72,6 +72,15 @@ func (s Secrets) Headers(name string) map[string]seal.Secret {
 	return v
 }
 
+// With returns a copy of s with one more string secret (a device-custody
+// password opened for one request).
+func (s Secrets) With(name string, v seal.Secret) Secrets {
+	m := make(map[string]any, len(s.m)+1)
+	maps.Copy(m, s.m)
+	m[name] = v
+	return Secrets{m: m}
+}
+
 // Names returns the names of the secrets held, sorted.
 func (s Secrets) Names() []string { return slices.Sorted(maps.Keys(s.m)) }
 

@@ -308,6 +308,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Datas
 		if in.ReadOnly != nil {
 			row.ReadOnly = *in.ReadOnly
 		}
+		oldSettings := row.Settings
 		base, err := decodeSettings(row.Settings)
 		if err != nil {
 			return err
@@ -345,6 +346,13 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Datas
 		}
 		if row.Settings, err = json.Marshal(settings); err != nil {
 			return err
+		}
+		if row.Custody == CustodyDevice && !bytes.Equal(oldSettings, row.Settings) {
+			// A password unlocked for one host and user must never be
+			// replayed against another: every device unlocks again.
+			if _, err := tx.DeleteDeviceCredentials(ctx, "", row.ID); err != nil {
+				return err
+			}
 		}
 		row.UpdatedAt = s.now()
 		if err := tx.UpdateDatasource(ctx, row); err != nil {

@@ -12,12 +12,14 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/seal"
 )
 
 // Opener builds a connector for one kind.
@@ -31,6 +33,10 @@ type Limits struct {
 	MaxTimeout     time.Duration // the cap on any timeout (default 5 min)
 	MaxConns       int           // pool size per datasource (default 4)
 	MaxIdle        time.Duration // idle connection lifetime (default 5 min)
+	// DeviceIdle is how long the pool of a device-custody credential
+	// lives unused before it is closed (default 60 s), so that an opened
+	// password does not linger.
+	DeviceIdle time.Duration
 }
 
 // Options configures NewService.
@@ -56,14 +62,35 @@ type Service struct {
 
 	mu    sync.Mutex
 	pools map[string]*pool
+	stop  chan struct{}
+	done  chan struct{}
 }
 
-// pool is the connector of one version of one datasource. A datasource
-// updated anywhere (on any replica) gets a new UpdatedAt, so the next query
-// builds a new pool and the stale one is closed.
+// pool is the connector of one version of one datasource (and, for device
+// custody, one device credential). A datasource updated anywhere (on any
+// replica) gets a new UpdatedAt, so the next query builds a new pool and
+// the stale one is closed.
 type pool struct {
-	conn    connect.Connector
-	version time.Time
+	conn     connect.Connector
+	version  time.Time
+	device   bool
+	active   int       // queries running on it
+	lastUsed time.Time // when the last query ended or began
+}
+
+// Device is a device-custody credential opened for one request: the
+// password is used to connect and dropped with the request.
+type Device struct {
+	ID       string
+	Password seal.Secret
+}
+
+// poolKey names the pool of a datasource, or of one device of it.
+func poolKey(dsID string, dev *Device) string {
+	if dev == nil {
+		return dsID
+	}
+	return dsID + "/" + dev.ID
 }
 
 // NewService returns a query service.
@@ -93,11 +120,39 @@ func NewService(o Options) *Service {
 	if l.MaxIdle <= 0 {
 		l.MaxIdle = 5 * time.Minute
 	}
+	if l.DeviceIdle <= 0 {
+		l.DeviceIdle = time.Minute
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
-		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, pools: map[string]*pool{}}
+	s := &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
+		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, pools: map[string]*pool{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	go s.janitor()
+	return s
+}
+
+// janitor closes device pools that have been idle for DeviceIdle.
+func (s *Service) janitor() {
+	defer close(s.done)
+	t := time.NewTicker(max(s.limits.DeviceIdle/4, 10*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			for k, p := range s.pools {
+				if p.device && p.active == 0 && now.Sub(p.lastUsed) >= s.limits.DeviceIdle {
+					delete(s.pools, k)
+					go p.conn.Close()
+				}
+			}
+			s.mu.Unlock()
+		}
+	}
 }
 
 // Limits returns the effective limits.
@@ -112,6 +167,9 @@ type Request struct {
 	HTTP    *connect.HTTPRequest
 	Limit   int64 // 0: the default
 	Timeout time.Duration
+	// Device is the opened device credential, for device-custody
+	// datasources.
+	Device *Device
 }
 
 func (s *Service) validate(kind string, req *Request) error {
@@ -167,37 +225,47 @@ func (s *Service) validate(kind string, req *Request) error {
 }
 
 // connector returns the pooled connector for the datasource's current
-// version, building it (and opening its secrets) when needed.
-func (s *Service) connector(ctx context.Context, ds *datasource.Datasource) (connect.Connector, error) {
+// version (and device), building it (and opening its secrets) when needed,
+// and marks it in use until release is called.
+func (s *Service) connector(ctx context.Context, ds *datasource.Datasource, dev *Device) (connect.Connector, func(), error) {
+	key := poolKey(ds.ID, dev)
+	acquire := func(p *pool) (connect.Connector, func(), error) {
+		p.active++
+		p.lastUsed = time.Now()
+		return p.conn, func() {
+			s.mu.Lock()
+			p.active--
+			p.lastUsed = time.Now()
+			s.mu.Unlock()
+		}, nil
+	}
 	s.mu.Lock()
-	p, ok := s.pools[ds.ID]
+	p, ok := s.pools[key]
 	if ok && p.version.Equal(ds.UpdatedAt) {
-		s.mu.Unlock()
-		return p.conn, nil
+		defer s.mu.Unlock()
+		return acquire(p)
 	}
 	s.mu.Unlock()
-	conn, err := s.open(ctx, ds, s.limits.MaxConns)
+	conn, err := s.open(ctx, ds, dev, s.limits.MaxConns)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if cur, ok := s.pools[ds.ID]; ok {
+	if cur, ok := s.pools[key]; ok {
 		if cur.version.Equal(ds.UpdatedAt) {
 			// Another request built it meanwhile; keep theirs.
 			go conn.Close()
-			return cur.conn, nil
+			return acquire(cur)
 		}
 		go cur.conn.Close() // waits for queries still running on it
 	}
-	s.pools[ds.ID] = &pool{conn: conn, version: ds.UpdatedAt}
-	return conn, nil
+	p = &pool{conn: conn, version: ds.UpdatedAt, device: dev != nil}
+	s.pools[key] = p
+	return acquire(p)
 }
 
-func (s *Service) open(ctx context.Context, ds *datasource.Datasource, maxConns int) (connect.Connector, error) {
-	if ds.Custody == datasource.CustodyDevice {
-		return nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "This datasource is in device custody: its password is entered on each device, and device unlock is not available in this version of querygate yet.")
-	}
+func (s *Service) open(ctx context.Context, ds *datasource.Datasource, dev *Device, maxConns int) (connect.Connector, error) {
 	opener, ok := s.openers[ds.Kind]
 	if !ok {
 		return nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)
@@ -206,23 +274,50 @@ func (s *Service) open(ctx context.Context, ds *datasource.Datasource, maxConns 
 	if err != nil {
 		return nil, err
 	}
+	if ds.Custody == datasource.CustodyDevice {
+		k, ok := datasource.FindKind(ds.Kind)
+		if dev == nil || !ok || k.DevicePassword == "" {
+			return nil, querygate.Errorf(querygate.EDEVICELOCKED, "This datasource's password is kept on your devices only: enter it on this device to unlock the datasource.")
+		}
+		secrets = secrets.With(k.DevicePassword, dev.Password)
+	}
 	return opener(connect.Config{Datasource: ds, Secrets: secrets, Dial: s.dial, MaxConns: maxConns,
 		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny})
 }
 
-// Forget closes the pool of a datasource (after an update or delete).
+// Forget closes the pools of a datasource, its device pools included
+// (after an update or delete).
 func (s *Service) Forget(id string) {
 	s.mu.Lock()
-	p, ok := s.pools[id]
-	delete(s.pools, id)
+	defer s.mu.Unlock()
+	for k, p := range s.pools {
+		if k == id || strings.HasPrefix(k, id+"/") {
+			delete(s.pools, k)
+			go p.conn.Close()
+		}
+	}
+}
+
+// ForgetDevice closes the pool of one device credential (forget, logout).
+func (s *Service) ForgetDevice(dsID, deviceID string) {
+	key := poolKey(dsID, &Device{ID: deviceID})
+	s.mu.Lock()
+	p, ok := s.pools[key]
+	delete(s.pools, key)
 	s.mu.Unlock()
 	if ok {
 		go p.conn.Close()
 	}
 }
 
-// Close closes every pool.
+// Close stops the janitor and closes every pool.
 func (s *Service) Close() {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+		<-s.done
+	}
 	s.mu.Lock()
 	pools := s.pools
 	s.pools = map[string]*pool{}
@@ -236,10 +331,10 @@ func (s *Service) Close() {
 
 // Test opens a fresh connection with the datasource's settings (not a pooled
 // one, so that it proves the current settings) and closes it.
-func (s *Service) Test(ctx context.Context, ds *datasource.Datasource) error {
+func (s *Service) Test(ctx context.Context, ds *datasource.Datasource, dev *Device) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, err := s.open(ctx, ds, 1)
+	conn, err := s.open(ctx, ds, dev, 1)
 	if err != nil {
 		return err
 	}
@@ -280,10 +375,11 @@ func (s *Service) Run(ctx context.Context, ds *datasource.Datasource, req Reques
 	}
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
-	conn, err := s.connector(ctx, ds)
+	conn, release, err := s.connector(ctx, ds, req.Device)
 	if err != nil {
 		return Summary{}, &notStarted{timeoutError(ctx, err)}
 	}
+	defer release()
 	enc := newEncoder(out.Format, out.W, out.Flush, out.Start, req.Limit)
 	res, err := conn.Query(ctx, connect.Request{Query: req.Query, Params: req.Params,
 		Command: req.Command, HTTP: req.HTTP, ReadOnly: ds.ReadOnly}, enc)

@@ -17,6 +17,7 @@ import (
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store/sqlite"
 )
 
@@ -358,4 +359,44 @@ func FuzzAppendString(f *testing.F) {
 			t.Fatalf("round trip: got %q, want %q", got, want)
 		}
 	})
+}
+
+func TestDevicePools(t *testing.T) {
+	f := newFixture(t, Limits{DeviceIdle: 50 * time.Millisecond})
+	dev, err := f.ds.Create(t.Context(), "u1", datasource.CreateInput{Name: "dev", Kind: "postgres", Custody: "device",
+		Settings: map[string]json.RawMessage{"host": json.RawMessage(`"127.0.0.1"`), "database": json.RawMessage(`"d"`), "user": json.RawMessage(`"u"`)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.next = func() *fakeConn { return &fakeConn{cols: []connect.Column{{Name: "n"}}, errAt: -1} }
+	// Without a device credential nothing opens.
+	if _, err := f.svc.Run(t.Context(), dev, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); querygate.ErrorCode(err) != querygate.EDEVICELOCKED {
+		t.Fatalf("no device: got %v", err)
+	}
+	// The connector gets the device's password (the fixture's opener
+	// checks "pw-secret"); each device has its own pool.
+	for _, id := range []string{"dva", "dvb", "dva"} {
+		if _, err := f.svc.Run(t.Context(), dev, Request{Query: "q", Device: &Device{ID: id, Password: seal.NewSecret("pw-secret")}}, Output{W: &bytes.Buffer{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(f.opened) != 2 {
+		t.Fatalf("opened %d pools for two devices, want 2", len(f.opened))
+	}
+	// Forgetting one device closes its pool only; idle pools close by
+	// themselves.
+	f.svc.ForgetDevice(dev.ID, "dvb")
+	deadline := time.Now().Add(5 * time.Second)
+	for !f.opened[1].isClosed() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !f.opened[1].isClosed() {
+		t.Fatal("the forgotten device's pool is open")
+	}
+	for !f.opened[0].isClosed() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !f.opened[0].isClosed() {
+		t.Fatal("the idle device pool was not closed")
+	}
 }

@@ -74,6 +74,18 @@ type Tx interface {
 	DeleteDatasource(ctx context.Context, id string) error
 	// SetDatasourceSecrets replaces only the sealed blob (key rotation).
 	SetDatasourceSecrets(ctx context.Context, id string, sealed []byte) error
+
+	CreateDeviceCredential(ctx context.Context, d *DeviceCredential) error
+	FindDeviceCredential(ctx context.Context, id string) (*DeviceCredential, error)
+	// ListDeviceCredentials lists by user, by datasource, or both (an
+	// empty argument matches any).
+	ListDeviceCredentials(ctx context.Context, userID, datasourceID string) ([]*DeviceCredential, error)
+	DeleteDeviceCredential(ctx context.Context, id string) error
+	// DeleteDeviceCredentials deletes by user, by datasource, or both, and
+	// returns how many were deleted.
+	DeleteDeviceCredentials(ctx context.Context, userID, datasourceID string) (int64, error)
+	DeleteExpiredDeviceCredentials(ctx context.Context, now time.Time) error
+	TouchDeviceCredential(ctx context.Context, id string, at time.Time) error
 }
 
 // User is a person or robot who logs in.
@@ -120,4 +132,16 @@ type Datasource struct {
 	OwnerID     string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
+}
+
+// DeviceCredential is a device-custody password sealed with a key that only
+// the user's device holds (DESIGN section 3). The server cannot open it.
+type DeviceCredential struct {
+	ID           string // the device id, also inside the device's cookie
+	UserID       string
+	DatasourceID string
+	Sealed       []byte // seal.SealWithKey(K, password, device AD)
+	CreatedAt    time.Time
+	ExpiresAt    time.Time
+	LastUsedAt   time.Time // zero: never used
 }

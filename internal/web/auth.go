@@ -122,6 +122,7 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	s.clearSession(w)
+	s.forgetDeviceCookies(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

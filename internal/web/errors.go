@@ -28,7 +28,7 @@ func statusOf(code string) int {
 		return http.StatusConflict
 	case querygate.EUNAUTHORIZED:
 		return http.StatusUnauthorized
-	case querygate.EFORBIDDEN, querygate.ESETUP:
+	case querygate.EFORBIDDEN, querygate.ESETUP, querygate.EDEVICELOCKED:
 		return http.StatusForbidden
 	case querygate.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge

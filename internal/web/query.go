@@ -135,6 +135,9 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 	if err != nil {
 		return err
 	}
+	if req.Device, err = s.deviceFor(r, u, d); err != nil {
+		return err
+	}
 	format := query.NDJSON
 	if wantsCSV(r) {
 		format = query.CSV
@@ -182,7 +185,11 @@ func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	if err := s.queries.Test(r.Context(), d); err != nil {
+	dev, err := s.deviceFor(r, u, d)
+	if err != nil {
+		return err
+	}
+	if err := s.queries.Test(r.Context(), d, dev); err != nil {
 		s.log.InfoContext(r.Context(), "datasource test failed", "request_id", requestID(r.Context()), "datasource_id", d.ID, "outcome", querygate.ErrorCode(err))
 		return err
 	}

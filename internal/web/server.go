@@ -12,6 +12,7 @@ import (
 
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
@@ -25,6 +26,7 @@ type Options struct {
 	Datasources *datasource.Service
 	Queries     *query.Service
 	Cookies     *seal.Cookies
+	Devices     *device.Service
 	// Secure is true when the gateway serves HTTPS: cookies then carry the
 	// Secure attribute and the __Host- prefix.
 	Secure  bool
@@ -39,6 +41,7 @@ type Server struct {
 	datasources *datasource.Service
 	queries     *query.Service
 	cookies     *seal.Cookies
+	devices     *device.Service
 	secure      bool
 	version     string
 }
@@ -49,7 +52,7 @@ func New(o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
-		cookies: o.Cookies, secure: o.Secure, version: o.Version}
+		cookies: o.Cookies, devices: o.Devices, secure: o.Secure, version: o.Version}
 }
 
 // Handler returns the whole HTTP surface with its middleware.
@@ -94,6 +97,11 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("DELETE /api/datasources/{id}", s.deleteDatasource)
 	user("POST /api/datasources/{id}/test", s.testDatasource)
 	user("POST /api/datasources/{id}/query", s.runQuery)
+	user("POST /api/datasources/{id}/unlock", s.unlock)
+	user("DELETE /api/datasources/{id}/unlock", s.forgetDevice)
+	user("DELETE /api/datasources/{id}/devices", s.revokeDevices)
+	user("GET /api/devices", s.listDevices)
+	user("DELETE /api/devices/{id}", s.deleteDevice)
 
 	public("/", s.notFound)
 }
