@@ -32,6 +32,10 @@ type Config struct {
 	PoolMaxConns    int
 	SQLiteDirs      stringList
 
+	// audit
+	AuditQueryText bool
+	AuditSince     string
+
 	// device custody
 	DeviceRememberMax time.Duration
 	DevicePoolIdle    time.Duration
@@ -62,6 +66,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections per datasource pool")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
 	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")
+	fs.BoolVar(&c.AuditQueryText, "audit-query-text", false, "record each query's text in its audit event (off: only metadata)")
 	fs.DurationVar(&c.DevicePoolIdle, "device-pool-idle", time.Minute, "close the connection pool of a device-custody unlock after this long unused")
 }
 

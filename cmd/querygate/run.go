@@ -20,10 +20,12 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/sqlite"
 	"github.com/querygate/querygate/internal/web"
 )
@@ -60,6 +62,7 @@ type Main struct {
 	srv     *http.Server
 	serving bool
 	queries *query.Service
+	audit   *audit.Log
 	done    chan error
 }
 
@@ -75,6 +78,8 @@ Usage:
   querygate user add --username NAME --role ROLE  create a user; the password is read from stdin
   querygate keys verify                           open every sealed secret; exit 1 if any fails
   querygate keys rotate                           add a new master key, re-seal under it, retire the old
+  querygate audit export [--since TIME]           write the audit trail as JSON lines, oldest first
+  querygate audit verify                          check the audit trail's hash chain; exit 1 if broken
   querygate version                               print the version
 
 Every flag can also be set as QUERYGATE_<FLAG> (for example QUERYGATE_DATA_DIR).
@@ -93,12 +98,12 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errHelp
 	case "version":
 		return nil
-	case "user", "keys":
+	case "user", "keys", "audit":
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return fmt.Errorf("%s needs a command (see querygate help)", m.cmd)
 		}
 		m.sub, args = args[0], args[1:]
-		valid := map[string]bool{"user add": true, "keys verify": true, "keys rotate": true}
+		valid := map[string]bool{"user add": true, "keys verify": true, "keys rotate": true, "audit export": true, "audit verify": true}
 		if !valid[m.cmd+" "+m.sub] {
 			return fmt.Errorf("unknown command %q (see querygate help)", m.cmd+" "+m.sub)
 		}
@@ -113,6 +118,8 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		m.Config.serveFlags(fs)
 	case "user":
 		m.Config.userFlags(fs)
+	case "audit":
+		fs.StringVar(&m.Config.AuditSince, "since", "", "export events at or after this RFC 3339 time")
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return err
@@ -161,6 +168,10 @@ func (m *Main) Run(ctx context.Context) error {
 		return m.keysVerify(ctx)
 	case "keys rotate":
 		return m.keysRotate(ctx)
+	case "audit export":
+		return m.auditExport(ctx)
+	case "audit verify":
+		return m.auditVerify(ctx)
 	}
 	return fmt.Errorf("unknown command")
 }
@@ -186,7 +197,39 @@ func (m *Main) open(ctx context.Context) error {
 		KeyFile: m.Config.MasterKeyFile, MasterKey: m.Config.MasterKey, Salt: m.Config.EncryptionSalt,
 		CreateKey: m.cmd == "serve" || m.cmd == "user", Logger: m.log,
 	})
+	if err != nil {
+		return err
+	}
+	m.audit = audit.New(db, m.inst.AuditKey, m.log)
+	return nil
+}
+
+func (m *Main) auditExport(ctx context.Context) error {
+	var f store.AuditFilter
+	if m.Config.AuditSince != "" {
+		t, err := time.Parse(time.RFC3339, m.Config.AuditSince)
+		if err != nil {
+			return errors.New("--since must be an RFC 3339 time such as 2026-01-02T15:04:05Z")
+		}
+		f.Since = t
+	}
+	_, err := m.audit.Export(ctx, m.Stdout, f)
 	return err
+}
+
+func (m *Main) auditVerify(ctx context.Context) error {
+	n, problems, err := m.audit.Verify(ctx)
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		fmt.Fprintf(m.Stdout, "FAIL event %d: %s\n", p.Seq, p.Reason)
+	}
+	fmt.Fprintf(m.Stdout, "checked %d audit events: %d problems\n", n, len(problems))
+	if len(problems) > 0 {
+		return fmt.Errorf("the audit trail was altered (%d problems)", len(problems))
+	}
+	return nil
 }
 
 func (m *Main) accounts() *accounts.Service {
@@ -215,6 +258,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
 	srv := web.New(web.Options{
 		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
+		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText,
 		Datasources: datasources, Queries: m.queries,
 		Secure: m.Config.TLSCert != "", Version: version(),
 	})
@@ -287,6 +331,7 @@ func (m *Main) userAdd(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.audit.Record(ctx, audit.Event{ActorName: "cli", Action: audit.UserCreate, Target: u.ID, Details: map[string]any{"role": u.Role}})
 	fmt.Fprintf(m.Stdout, "created user %s (%s) with id %s\n", u.Username, u.Role, u.ID)
 	return nil
 }
@@ -340,6 +385,11 @@ func (m *Main) keysVerify(ctx context.Context) error {
 
 func (m *Main) keysRotate(ctx context.Context) error {
 	id, n, err := m.inst.Rotate(ctx, m.db, instance.RotateOptions{Logger: m.log})
+	ev := audit.Event{ActorName: "cli", Action: audit.KeysRotate, Target: id, Details: map[string]any{"resealed": n}}
+	if err != nil {
+		ev.Outcome = querygate.ErrorCode(err)
+	}
+	m.audit.Record(ctx, ev)
 	if err != nil {
 		return err
 	}

@@ -49,8 +49,10 @@ type Instance struct {
 	Envelope *seal.Envelope
 	// Cookies seals and opens cookies.
 	Cookies *seal.Cookies
-	keyFile string
-	fromEnv bool
+	// AuditKey authenticates the audit trail's hash chain.
+	AuditKey seal.Key
+	keyFile  string
+	fromEnv  bool
 }
 
 // Open loads the key ring, initialises the store's instance settings on
@@ -149,7 +151,7 @@ func initialise(ctx context.Context, tx store.Tx, ring *seal.KeyRing, o Options,
 			return err
 		}
 	}
-	*inst = &Instance{Envelope: env, Cookies: seal.NewCookies(root, *salt)}
+	*inst = newInstance(env, root, *salt)
 	return nil
 }
 
@@ -179,7 +181,12 @@ func prove(ctx context.Context, tx store.Tx, ring *seal.KeyRing, salt []byte, re
 	if err != nil {
 		return nil, errKeyMismatch
 	}
-	return &Instance{Envelope: env, Cookies: seal.NewCookies(root, salt)}, nil
+	return newInstance(env, root, salt), nil
+}
+
+// newInstance derives the per-purpose keys from the root key.
+func newInstance(env *seal.Envelope, root seal.Key, salt []byte) *Instance {
+	return &Instance{Envelope: env, Cookies: seal.NewCookies(root, salt), AuditKey: seal.DeriveKey(root, salt, "querygate/audit/v1")}
 }
 
 // loadRing reads the key ring from the environment or the key file, making

@@ -3,7 +3,9 @@ package seal
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -303,6 +305,13 @@ func (e *Envelope) OpenKey(b, aad []byte) (Key, error) {
 // Labels look like "querygate/cookie/v1"; each purpose has its own.
 func DeriveKey(root Key, salt []byte, label string) Key {
 	return root.derive(salt, label)
+}
+
+// MAC returns HMAC-SHA256(k, msg).
+func MAC(k Key, msg []byte) []byte {
+	m := hmac.New(sha256.New, k.bytes())
+	m.Write(msg)
+	return m.Sum(nil)
 }
 
 // SealWithKey encrypts plaintext under a caller-held key (a device key) for

@@ -86,6 +86,11 @@ type Tx interface {
 	DeleteDeviceCredentials(ctx context.Context, userID, datasourceID string) (int64, error)
 	DeleteExpiredDeviceCredentials(ctx context.Context, now time.Time) error
 	TouchDeviceCredential(ctx context.Context, id string, at time.Time) error
+
+	// Audit events are only appended, never changed or deleted.
+	LastAuditEvent(ctx context.Context) (*AuditEvent, error)
+	AppendAuditEvent(ctx context.Context, e *AuditEvent) error
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 }
 
 // User is a person or robot who logs in.
@@ -144,4 +149,31 @@ type DeviceCredential struct {
 	CreatedAt    time.Time
 	ExpiresAt    time.Time
 	LastUsedAt   time.Time // zero: never used
+}
+
+// AuditEvent is one entry of the audit trail: metadata only, never a secret
+// or a result (and a query's text only when the operator asks for it).
+type AuditEvent struct {
+	Seq          int64 // 1, 2, 3, ... in order of appending
+	At           time.Time
+	ActorID      string
+	ActorName    string
+	Action       string // login.success, datasource.update, query, ...
+	Target       string // the object acted on (user, token, datasource or device id)
+	DatasourceID string
+	Outcome      string // "ok" or an error code
+	Remote       string // the client's address
+	RequestID    string
+	Details      string // a JSON object
+	Hash         []byte // HMAC over this event and the previous event's Hash
+}
+
+// AuditFilter selects audit events. Zero fields match everything; an
+// Action ending in "." matches that prefix.
+type AuditFilter struct {
+	ActorID, Action, DatasourceID, Outcome string
+	Since, Until                           time.Time
+	BeforeSeq, AfterSeq                    int64
+	Limit                                  int
+	Ascending                              bool
 }

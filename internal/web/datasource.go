@@ -1,10 +1,14 @@
 package web
 
 import (
+	"encoding/json"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 )
 
@@ -98,8 +102,11 @@ func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request, u *acc
 	}
 	d, err := s.datasources.Create(r.Context(), u.ID, req)
 	if err != nil {
+		s.record(r, u, audit.Event{Action: audit.DatasourceCreate, Details: map[string]any{"kind": req.Kind}}, err)
 		return err
 	}
+	s.record(r, u, audit.Event{Action: audit.DatasourceCreate, Target: d.ID, DatasourceID: d.ID,
+		Details: map[string]any{"kind": d.Kind, "custody": d.Custody, "fields": changedFields(req.Name != "", &req.ReadOnly, req.Settings, req.Secrets)}}, nil)
 	s.log.InfoContext(r.Context(), "datasource created", "request_id", requestID(r.Context()), "datasource_id", d.ID, "kind", d.Kind, "user_id", u.ID)
 	writeJSON(w, http.StatusCreated, newDatasourceResponse(d))
 	return nil
@@ -123,7 +130,10 @@ func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *acc
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	d, err = s.datasources.Update(r.Context(), d.ID, req)
+	id := d.ID
+	d, err = s.datasources.Update(r.Context(), id, req)
+	s.record(r, u, audit.Event{Action: audit.DatasourceUpdate, Target: id, DatasourceID: id,
+		Details: map[string]any{"fields": changedFields(req.Name != nil, req.ReadOnly, req.Settings, req.Secrets)}}, err)
 	if err != nil {
 		return err
 	}
@@ -138,11 +148,32 @@ func (s *Server) deleteDatasource(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	if err := s.datasources.Delete(r.Context(), d.ID); err != nil {
+	err = s.datasources.Delete(r.Context(), d.ID)
+	s.record(r, u, audit.Event{Action: audit.DatasourceDelete, Target: d.ID, DatasourceID: d.ID}, err)
+	if err != nil {
 		return err
 	}
 	s.queries.Forget(d.ID)
 	s.log.InfoContext(r.Context(), "datasource deleted", "request_id", requestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
+}
+
+// changedFields names the fields a create or update sent: settings and
+// secrets by name (settings.host, secrets.password), never their values.
+func changedFields(name bool, readOnly *bool, settings, secrets map[string]json.RawMessage) []string {
+	var out []string
+	if name {
+		out = append(out, "name")
+	}
+	if readOnly != nil {
+		out = append(out, "read_only")
+	}
+	for _, k := range slices.Sorted(maps.Keys(settings)) {
+		out = append(out, "settings."+k)
+	}
+	for _, k := range slices.Sorted(maps.Keys(secrets)) {
+		out = append(out, "secrets."+k)
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
@@ -86,14 +87,18 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u *accounts.User
 	}
 	pw := seal.NewSecret(req.Password)
 	if err := s.queries.Test(r.Context(), d, &query.Device{Password: pw}); err != nil {
+		s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: d.ID, DatasourceID: d.ID}, err)
 		s.log.InfoContext(r.Context(), "device unlock refused", "request_id", requestID(r.Context()), "user_id", u.ID,
 			"datasource_id", d.ID, "outcome", querygate.ErrorCode(err))
 		return err
 	}
 	c, cred, err := s.devices.Unlock(r.Context(), u.ID, d.ID, pw, req.Remember)
 	if err != nil {
+		s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: d.ID, DatasourceID: d.ID}, err)
 		return err
 	}
+	s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: cred.ID, DatasourceID: d.ID,
+		Details: map[string]any{"remember": req.Remember, "expires_at": cred.ExpiresAt}}, nil)
 	s.setDeviceCookie(w, c)
 	s.log.InfoContext(r.Context(), "device unlocked", "request_id", requestID(r.Context()), "user_id", u.ID,
 		"datasource_id", d.ID, "device_id", cred.ID, "remember", req.Remember)
@@ -126,6 +131,7 @@ func (s *Server) forgetDevice(w http.ResponseWriter, r *http.Request, u *account
 	if c, err := r.Cookie(name); err == nil {
 		if id, ok := s.devices.Forget(r.Context(), d.ID, c.Value); ok {
 			s.queries.ForgetDevice(d.ID, id)
+			s.record(r, u, audit.Event{Action: audit.DeviceForget, Target: id, DatasourceID: d.ID}, nil)
 			s.log.InfoContext(r.Context(), "device forgotten", "request_id", requestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "device_id", id)
 		}
 	}
@@ -193,6 +199,7 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, u *account
 		return err
 	}
 	s.queries.ForgetDevice(d.DatasourceID, d.ID)
+	s.record(r, u, audit.Event{Action: audit.DeviceForget, Target: d.ID, DatasourceID: d.DatasourceID}, nil)
 	s.log.InfoContext(r.Context(), "device forgotten", "request_id", requestID(r.Context()), "user_id", u.ID, "datasource_id", d.DatasourceID, "device_id", d.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -205,6 +212,7 @@ func (s *Server) revokeDevices(w http.ResponseWriter, r *http.Request, u *accoun
 		return err
 	}
 	ids, err := s.devices.DeleteAll(r.Context(), d.ID)
+	s.record(r, u, audit.Event{Action: audit.DeviceRevoke, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"count": len(ids)}}, err)
 	if err != nil {
 		return err
 	}

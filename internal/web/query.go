@@ -11,6 +11,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
@@ -161,6 +162,15 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 	if err != nil {
 		outcome = querygate.ErrorCode(err)
 	}
+	details := map[string]any{"kind": d.Kind, "rows": sum.Rows, "truncated": sum.Truncated, "bytes": sum.Bytes,
+		"duration_ms": sum.Elapsed.Milliseconds()}
+	if sum.RowsAffected > 0 {
+		details["rows_affected"] = sum.RowsAffected
+	}
+	if s.auditText {
+		details["query"] = auditText(req)
+	}
+	s.record(r, u, audit.Event{Action: audit.Query, Target: d.ID, DatasourceID: d.ID, Details: details}, err)
 	// Metadata only: never the query text, a parameter or a value.
 	s.log.InfoContext(r.Context(), "query", "request_id", requestID(r.Context()), "user_id", u.ID,
 		"datasource_id", d.ID, "kind", d.Kind, "rows", sum.Rows, "truncated", sum.Truncated, "bytes", sum.Bytes,
@@ -189,10 +199,25 @@ func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	if err := s.queries.Test(r.Context(), d, dev); err != nil {
+	err = s.queries.Test(r.Context(), d, dev)
+	s.record(r, u, audit.Event{Action: audit.DatasourceTest, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"kind": d.Kind}}, err)
+	if err != nil {
 		s.log.InfoContext(r.Context(), "datasource test failed", "request_id", requestID(r.Context()), "datasource_id", d.ID, "outcome", querygate.ErrorCode(err))
 		return err
 	}
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	return nil
+}
+
+// auditText is what --audit-query-text records of a query: the statement,
+// the Redis command name, or the HTTP method and path. Never parameters,
+// headers or bodies, which may hold values.
+func auditText(req query.Request) string {
+	switch {
+	case req.HTTP != nil:
+		return req.HTTP.Method + " " + req.HTTP.Path
+	case len(req.Command) > 0:
+		return req.Command[0]
+	}
+	return req.Query
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
@@ -27,6 +28,9 @@ type Options struct {
 	Queries     *query.Service
 	Cookies     *seal.Cookies
 	Devices     *device.Service
+	Audit       *audit.Log
+	// AuditQueryText records each query's text in its audit event.
+	AuditQueryText bool
 	// Secure is true when the gateway serves HTTPS: cookies then carry the
 	// Secure attribute and the __Host- prefix.
 	Secure  bool
@@ -42,6 +46,8 @@ type Server struct {
 	queries     *query.Service
 	cookies     *seal.Cookies
 	devices     *device.Service
+	audit       *audit.Log
+	auditText   bool
 	secure      bool
 	version     string
 }
@@ -52,7 +58,7 @@ func New(o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
-		cookies: o.Cookies, devices: o.Devices, secure: o.Secure, version: o.Version}
+		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, secure: o.Secure, version: o.Version}
 }
 
 // Handler returns the whole HTTP surface with its middleware.
@@ -101,6 +107,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("DELETE /api/datasources/{id}/unlock", s.forgetDevice)
 	user("DELETE /api/datasources/{id}/devices", s.revokeDevices)
 	user("GET /api/devices", s.listDevices)
+	user("GET /api/audit", s.listAudit)
 	user("DELETE /api/devices/{id}", s.deleteDevice)
 
 	public("/", s.notFound)

@@ -1,0 +1,253 @@
+// Package audit keeps the audit trail (promise P11): who did what, to
+// which datasource, when and with what outcome. It records metadata only:
+// never a secret, never a result, and a query's text only when the
+// operator turns that on.
+//
+// Events are appended in the store, each with an HMAC-SHA256 (under a key
+// derived from the instance's root key) over the event and the previous
+// event's hash. Editing, deleting or reordering rows breaks the chain,
+// which Verify finds; forging a row needs the key. Each event is also
+// written to the log, which gives an outside copy of the chain's head.
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/seal"
+	"github.com/querygate/querygate/internal/store"
+)
+
+// Actions. Each is recorded once per occurrence.
+const (
+	LoginSuccess     = "login.success"
+	LoginFailure     = "login.failure"
+	Logout           = "logout"
+	Setup            = "setup"
+	UserCreate       = "user.create"
+	UserUpdate       = "user.update"
+	UserDelete       = "user.delete"
+	TokenCreate      = "token.create"
+	TokenDelete      = "token.delete"
+	DatasourceCreate = "datasource.create"
+	DatasourceUpdate = "datasource.update"
+	DatasourceDelete = "datasource.delete"
+	DatasourceTest   = "datasource.test"
+	GrantUpdate      = "grant.update"
+	DeviceUnlock     = "device.unlock"
+	DeviceForget     = "device.forget"
+	DeviceRevoke     = "device.revoke"
+	KeysRotate       = "keys.rotate"
+	Query            = "query"
+)
+
+// OK is the outcome of an action that succeeded; any other outcome is an
+// error code.
+const OK = "ok"
+
+// Event is one thing that happened.
+type Event struct {
+	ActorID, ActorName string
+	Action             string
+	Target             string
+	DatasourceID       string
+	Outcome            string // OK or an error code
+	Remote             string
+	RequestID          string
+	// Details are small metadata: field names changed, durations, row
+	// and byte counts, error codes. Never values of settings or secrets.
+	Details map[string]any
+}
+
+// Log appends to and reads the audit trail.
+type Log struct {
+	store store.Store
+	key   seal.Key
+	log   *slog.Logger
+	now   func() time.Time
+}
+
+// New returns the audit log of an instance.
+func New(st store.Store, key seal.Key, logger *slog.Logger) *Log {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	if !key.Valid() {
+		panic("audit: no key")
+	}
+	return &Log{store: st, key: key, log: logger, now: time.Now}
+}
+
+// hash is the chained HMAC of an event: every field, length-prefixed, and
+// the previous event's hash.
+func (l *Log) hash(prev []byte, e *store.AuditEvent) []byte {
+	var b []byte
+	field := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	field("querygate/audit/v1")
+	field(string(prev))
+	field(strconv.FormatInt(e.Seq, 10))
+	field(strconv.FormatInt(e.At.UnixMilli(), 10))
+	for _, s := range []string{e.ActorID, e.ActorName, e.Action, e.Target, e.DatasourceID, e.Outcome, e.Remote, e.RequestID, e.Details} {
+		field(s)
+	}
+	return seal.MAC(l.key, b)
+}
+
+// Record appends one event. An event that cannot be written is logged as
+// an error and returned.
+func (l *Log) Record(ctx context.Context, ev Event) error {
+	if ev.Outcome == "" {
+		ev.Outcome = OK
+	}
+	details := []byte("{}")
+	if len(ev.Details) > 0 {
+		var err error
+		if details, err = json.Marshal(ev.Details); err != nil {
+			return fmt.Errorf("audit: details: %w", err)
+		}
+	}
+	e := &store.AuditEvent{At: l.now().UTC().Truncate(time.Millisecond), ActorID: ev.ActorID, ActorName: ev.ActorName,
+		Action: ev.Action, Target: ev.Target, DatasourceID: ev.DatasourceID, Outcome: ev.Outcome, Remote: ev.Remote,
+		RequestID: ev.RequestID, Details: string(details)}
+	// The write must not be lost because the client went away.
+	ctx = context.WithoutCancel(ctx)
+	err := l.store.Update(ctx, func(tx store.Tx) error {
+		var prev []byte
+		last, err := tx.LastAuditEvent(ctx)
+		switch {
+		case err == nil:
+			prev, e.Seq = last.Hash, last.Seq+1
+		case querygate.ErrorCode(err) == querygate.ENOTFOUND:
+			e.Seq = 1
+		default:
+			return err
+		}
+		e.Hash = l.hash(prev, e)
+		return tx.AppendAuditEvent(ctx, e)
+	})
+	if err != nil {
+		l.log.ErrorContext(ctx, "audit event not recorded", "action", ev.Action, "error_type", fmt.Sprintf("%T", err))
+		return err
+	}
+	l.log.InfoContext(ctx, "audit", "seq", e.Seq, "action", e.Action, "actor_id", e.ActorID, "target", e.Target,
+		"datasource_id", e.DatasourceID, "outcome", e.Outcome, "hash", hex.EncodeToString(e.Hash[:8]))
+	return nil
+}
+
+// List returns events, newest first unless the filter says otherwise.
+func (l *Log) List(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
+	var out []*store.AuditEvent
+	err := l.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		out, err = tx.ListAuditEvents(ctx, f)
+		return err
+	})
+	return out, err
+}
+
+// pageSize is how many events Verify and Export read at a time.
+const pageSize = 1000
+
+// each calls fn for every event in order, a page at a time.
+func (l *Log) each(ctx context.Context, f store.AuditFilter, fn func(*store.AuditEvent) error) error {
+	f.Ascending, f.Limit = true, pageSize
+	for {
+		page, err := l.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		for _, e := range page {
+			if err := fn(e); err != nil {
+				return err
+			}
+			f.AfterSeq = e.Seq
+		}
+		if len(page) < pageSize {
+			return nil
+		}
+	}
+}
+
+// Problem is a break in the chain.
+type Problem struct {
+	Seq    int64
+	Reason string
+}
+
+// Verify walks the whole chain and reports every event whose hash does not
+// follow from its content and its predecessor, and every gap in the
+// sequence (a deleted row). It returns the number of events checked.
+func (l *Log) Verify(ctx context.Context) (int64, []Problem, error) {
+	var n, want int64 = 0, 1
+	var prev []byte
+	var problems []Problem
+	err := l.each(ctx, store.AuditFilter{}, func(e *store.AuditEvent) error {
+		n++
+		if e.Seq != want {
+			problems = append(problems, Problem{Seq: e.Seq, Reason: fmt.Sprintf("events %d to %d are missing", want, e.Seq-1)})
+		}
+		if !hmac.Equal(e.Hash, l.hash(prev, e)) {
+			problems = append(problems, Problem{Seq: e.Seq, Reason: "the event was altered, or the one before it was"})
+		}
+		prev, want = e.Hash, e.Seq+1
+		return nil
+	})
+	return n, problems, err
+}
+
+// exported is the JSON form of an event, for the API and for export.
+type exported struct {
+	Seq          int64           `json:"seq"`
+	At           time.Time       `json:"at"`
+	ActorID      string          `json:"actor_id,omitempty"`
+	ActorName    string          `json:"actor_name,omitempty"`
+	Action       string          `json:"action"`
+	Target       string          `json:"target,omitempty"`
+	DatasourceID string          `json:"datasource_id,omitempty"`
+	Outcome      string          `json:"outcome"`
+	Remote       string          `json:"remote,omitempty"`
+	RequestID    string          `json:"request_id,omitempty"`
+	Details      json.RawMessage `json:"details"`
+	Hash         string          `json:"hash"`
+}
+
+// JSON returns the JSON form of an event.
+func JSON(e *store.AuditEvent) any {
+	d := json.RawMessage(e.Details)
+	if !json.Valid(d) {
+		d = json.RawMessage("{}")
+	}
+	return exported{Seq: e.Seq, At: e.At, ActorID: e.ActorID, ActorName: e.ActorName, Action: e.Action, Target: e.Target,
+		DatasourceID: e.DatasourceID, Outcome: e.Outcome, Remote: e.Remote, RequestID: e.RequestID, Details: d,
+		Hash: hex.EncodeToString(e.Hash)}
+}
+
+// Export writes the events f selects as JSON lines, oldest first.
+func (l *Log) Export(ctx context.Context, w io.Writer, f store.AuditFilter) (int64, error) {
+	var n int64
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	err := l.each(ctx, f, func(e *store.AuditEvent) error {
+		buf.Reset()
+		if err := enc.Encode(JSON(e)); err != nil {
+			return err
+		}
+		n++
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+	return n, err
+}

@@ -1,0 +1,133 @@
+package audit_test
+
+import (
+	"bytes"
+	"database/sql"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "modernc.org/sqlite"
+
+	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/seal"
+	"github.com/querygate/querygate/internal/store"
+	"github.com/querygate/querygate/internal/store/sqlite"
+)
+
+func newLog(t *testing.T) (*audit.Log, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "q.db")
+	st, err := sqlite.Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return audit.New(st, seal.GenerateKey(), nil), path
+}
+
+// raw opens the store file behind the application's back, as an attacker
+// with write access to the file would, without the append-only triggers.
+func raw(t *testing.T, path string, stmts ...string) {
+	t.Helper()
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range append([]string{"DROP TRIGGER IF EXISTS audit_events_no_update", "DROP TRIGGER IF EXISTS audit_events_no_delete"}, stmts...) {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+}
+
+func record(t *testing.T, l *audit.Log, n int) {
+	t.Helper()
+	for i := range n {
+		if err := l.Record(t.Context(), audit.Event{ActorID: "u1", Action: audit.Query, DatasourceID: "ds1",
+			Details: map[string]any{"rows": i}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestChainVerifies(t *testing.T) {
+	l, _ := newLog(t)
+	record(t, l, 5)
+	n, problems, err := l.Verify(t.Context())
+	if err != nil || n != 5 || len(problems) != 0 {
+		t.Fatalf("Verify = %d %v %v, want 5 events and no problem", n, problems, err)
+	}
+	var buf bytes.Buffer
+	if n, err := l.Export(t.Context(), &buf, store.AuditFilter{}); err != nil || n != 5 {
+		t.Fatalf("Export = %d %v", n, err)
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	var first struct {
+		Seq     int64
+		Action  string
+		Details map[string]any
+	}
+	if len(lines) != 5 || json.Unmarshal([]byte(lines[0]), &first) != nil || first.Seq != 1 || first.Action != "query" || first.Details["rows"] != float64(0) {
+		t.Fatalf("export: %q", buf.String())
+	}
+	page, err := l.List(t.Context(), store.AuditFilter{Limit: 2})
+	if err != nil || len(page) != 2 || page[0].Seq != 5 {
+		t.Fatalf("List newest first: %v %v", page, err)
+	}
+}
+
+func TestAppendOnly(t *testing.T) {
+	l, path := newLog(t)
+	record(t, l, 1)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("UPDATE audit_events SET outcome = 'x'"); err == nil {
+		t.Fatal("an audit event was updated")
+	}
+	if _, err := db.Exec("DELETE FROM audit_events"); err == nil {
+		t.Fatal("an audit event was deleted")
+	}
+}
+
+func TestTamperingIsFound(t *testing.T) {
+	for _, tc := range []struct {
+		name, stmt string
+		seq        int64
+	}{
+		{"edited outcome", "UPDATE audit_events SET outcome = 'forbidden' WHERE seq = 3", 3},
+		{"edited details", `UPDATE audit_events SET details = '{"rows":99}' WHERE seq = 2`, 2},
+		{"deleted row", "DELETE FROM audit_events WHERE seq = 3", 4},
+		{"renumbered", "UPDATE audit_events SET seq = 10 WHERE seq = 5", 10},
+		{"hash copied", "UPDATE audit_events SET hash = (SELECT hash FROM audit_events WHERE seq = 1) WHERE seq = 2", 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			l, path := newLog(t)
+			record(t, l, 5)
+			raw(t, path, tc.stmt)
+			_, problems, err := l.Verify(t.Context())
+			if err != nil || len(problems) == 0 || problems[0].Seq != tc.seq {
+				t.Fatalf("Verify = %v %v, want a problem at %d", problems, err, tc.seq)
+			}
+		})
+	}
+	// A chain made under another key does not verify.
+	l, path := newLog(t)
+	record(t, l, 2)
+	st, err := sqlite.Open(t.Context(), path+"2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other := audit.New(st, seal.GenerateKey(), nil)
+	record(t, other, 2)
+	_, problems, _ := audit.New(st, seal.GenerateKey(), nil).Verify(t.Context())
+	if len(problems) != 2 {
+		t.Fatalf("another key: %v", problems)
+	}
+}
