@@ -140,7 +140,8 @@ func TestDeviceCustody(t *testing.T) {
 			t.Fatalf("tampered cookie (byte %d): got %d %s", i, r.Status, r.Body)
 		}
 	}
-	admin.must(201, "POST", "/api/users", map[string]any{"username": "bob", "password": "bob password 123", "role": "editor"})
+	bobID := admin.must(201, "POST", "/api/users", map[string]any{"username": "bob", "password": "bob password 123", "role": "editor"})["id"].(string)
+	admin.must(200, "PUT", "/api/datasources/"+id+"/grants", map[string]any{"grants": []any{map[string]any{"type": "user", "id": bobID, "level": "use"}}})
 	bob := g.client(rec)
 	bob.must(200, "POST", "/api/login", map[string]any{"username": "bob", "password": "bob password 123"})
 	bob.setCookie(name, cookie)

@@ -471,13 +471,21 @@ func TestAuthenticationFailures(t *testing.T) {
 func TestRolesAndBadInput(t *testing.T) {
 	g := MustRun(t, t.TempDir(), nil)
 	admin := g.MustSetup(nil)
-	admin.must(201, "POST", "/api/users", map[string]string{"username": "vera", "password": "viewer password", "role": "viewer"})
+	vera := admin.must(201, "POST", "/api/users", map[string]string{"username": "vera", "password": "viewer password", "role": "viewer"})["id"].(string)
 	viewer := g.client(nil)
 	viewer.must(200, "POST", "/api/login", map[string]string{"username": "vera", "password": "viewer password"})
 
 	ds := admin.must(201, "POST", "/api/datasources", map[string]any{
 		"name": "lite", "kind": "sqlite", "read_only": true, "settings": map[string]any{"path": "/srv/data/app.db"}})
 	id := ds["id"].(string)
+	// Not granted: the viewer cannot see it at all.
+	if r := viewer.do("GET", "/api/datasources/"+id, nil); r.Status != 404 {
+		t.Fatalf("viewer without a grant: got %d %s", r.Status, r.Body)
+	}
+	if list := viewer.must(200, "GET", "/api/datasources", nil); len(list["datasources"].([]any)) != 0 {
+		t.Fatalf("viewer list without a grant: got %v", list)
+	}
+	admin.must(200, "PUT", "/api/datasources/"+id+"/grants", map[string]any{"grants": []any{map[string]any{"type": "user", "id": vera, "level": "use"}}})
 
 	viewer.must(200, "GET", "/api/datasources/"+id, nil)
 	if list := viewer.must(200, "GET", "/api/datasources", nil); len(list["datasources"].([]any)) != 1 {

@@ -63,6 +63,7 @@ type Main struct {
 	serving bool
 	queries *query.Service
 	audit   *audit.Log
+	web     *web.Server
 	done    chan error
 }
 
@@ -262,6 +263,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Datasources: datasources, Queries: m.queries,
 		Secure: m.Config.TLSCert != "", Version: version(),
 	})
+	m.web = srv
 	m.srv = &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

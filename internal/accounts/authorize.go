@@ -15,37 +15,91 @@ const (
 	ActionUsersManage      Action = "users.manage"
 )
 
+// Grant levels, from least to most.
+const (
+	LevelRun    = "run"    // run saved queries only
+	LevelUse    = "use"    // also ad-hoc queries and connection tests
+	LevelManage = "manage" // also change, delete and grant
+)
+
+// levelRank orders the levels; an unknown or empty level is 0.
+func levelRank(l string) int {
+	switch l {
+	case LevelRun:
+		return 1
+	case LevelUse:
+		return 2
+	case LevelManage:
+		return 3
+	}
+	return 0
+}
+
+// HigherLevel returns the higher of two levels.
+func HigherLevel(a, b string) string {
+	if levelRank(b) > levelRank(a) {
+		return b
+	}
+	return a
+}
+
+// ValidLevel reports whether l is a grant level.
+func ValidLevel(l string) bool { return levelRank(l) > 0 }
+
 // Resource is what an action is on. The zero Resource means the collection.
 type Resource struct {
 	// DatasourceID and OwnerID identify a datasource.
 	DatasourceID string
 	OwnerID      string
+	// Level is the highest grant the user holds on it, directly or
+	// through a group ("" for none).
+	Level string
 }
 
 // Authorize is the one place where querygate decides whether a user may do
-// something. It returns nil, or an EFORBIDDEN error. (Per-datasource grants
-// slot in here: a datasource the user may not see will then be ENOTFOUND.)
+// something. It returns nil, or an EFORBIDDEN error. Callers answer a
+// datasource the user may not read as ENOTFOUND, so that its existence is
+// not confirmed.
 //
 //	admin:  everything
-//	editor: read, create, manage and use datasources
-//	viewer: list, read and use datasources
-func Authorize(u *User, a Action, _ Resource) error {
+//	editor: list; create datasources; read, use and manage those they own,
+//	        use those granted use, manage those granted manage
+//	viewer: list; read and use datasources granted use or manage
+//
+// A run grant lets a user see a datasource and run its saved queries, but
+// not send it ad-hoc queries.
+func Authorize(u *User, a Action, r Resource) error {
 	if u == nil {
 		return querygate.Errorf(querygate.EUNAUTHORIZED, "You are not logged in.")
 	}
 	switch u.Role {
 	case RoleAdmin:
 		return nil
-	case RoleEditor:
-		switch a {
-		case ActionDatasourceList, ActionDatasourceRead, ActionDatasourceCreate, ActionDatasourceManage, ActionDatasourceUse:
+	case RoleEditor, RoleViewer:
+	default:
+		return querygate.Errorf(querygate.EFORBIDDEN, "Your role (%s) does not allow this.", u.Role)
+	}
+	owner := r.OwnerID != "" && r.OwnerID == u.ID && u.Role == RoleEditor
+	level := levelRank(r.Level)
+	switch a {
+	case ActionDatasourceList:
+		return nil
+	case ActionDatasourceCreate:
+		if u.Role == RoleEditor {
 			return nil
 		}
-	case RoleViewer:
-		switch a {
-		case ActionDatasourceList, ActionDatasourceRead, ActionDatasourceUse:
+	case ActionDatasourceRead:
+		if owner || level >= levelRank(LevelRun) {
+			return nil
+		}
+	case ActionDatasourceUse:
+		if owner || level >= levelRank(LevelUse) {
+			return nil
+		}
+	case ActionDatasourceManage:
+		if owner || u.Role == RoleEditor && level >= levelRank(LevelManage) {
 			return nil
 		}
 	}
-	return querygate.Errorf(querygate.EFORBIDDEN, "Your role (%s) does not allow this.", u.Role)
+	return querygate.Errorf(querygate.EFORBIDDEN, "Your role (%s) and grants do not allow this.", u.Role)
 }

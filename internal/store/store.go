@@ -87,6 +87,21 @@ type Tx interface {
 	DeleteExpiredDeviceCredentials(ctx context.Context, now time.Time) error
 	TouchDeviceCredential(ctx context.Context, id string, at time.Time) error
 
+	CreateGroup(ctx context.Context, g *Group) error
+	FindGroup(ctx context.Context, id string) (*Group, error)
+	ListGroups(ctx context.Context) ([]*Group, error)
+	DeleteGroup(ctx context.Context, id string) error
+	SetGroupMembers(ctx context.Context, groupID string, userIDs []string) error
+	ListGroupMembers(ctx context.Context, groupID string) ([]string, error)
+	ListUserGroups(ctx context.Context, userID string) ([]string, error)
+
+	ListGrants(ctx context.Context, datasourceID string) ([]Grant, error)
+	// SetGrants replaces every grant of a datasource.
+	SetGrants(ctx context.Context, datasourceID string, grants []Grant) error
+	// UserGrantLevels lists the grants that reach a user, directly or
+	// through a group, on one datasource or (with "") all of them.
+	UserGrantLevels(ctx context.Context, userID, datasourceID string) ([]Grant, error)
+
 	// Audit events are only appended, never changed or deleted.
 	LastAuditEvent(ctx context.Context) (*AuditEvent, error)
 	AppendAuditEvent(ctx context.Context, e *AuditEvent) error
@@ -176,4 +191,19 @@ type AuditFilter struct {
 	BeforeSeq, AfterSeq                    int64
 	Limit                                  int
 	Ascending                              bool
+}
+
+// Group is a named set of users that grants can name.
+type Group struct {
+	ID        string
+	Name      string
+	CreatedAt time.Time
+}
+
+// Grant gives a user or a group a level of access to a datasource.
+type Grant struct {
+	DatasourceID string
+	SubjectType  string // "user" or "group"
+	SubjectID    string
+	Level        string // "run", "use" or "manage"
 }

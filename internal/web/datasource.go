@@ -7,6 +7,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
@@ -66,9 +67,14 @@ func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *acco
 	if err != nil {
 		return err
 	}
+	levels, err := s.datasources.Levels(r.Context(), u.ID, "")
+	if err != nil {
+		return err
+	}
 	out := []datasourceResponse{}
 	for _, d := range list {
-		if accounts.Authorize(u, accounts.ActionDatasourceRead, resourceOf(d)) == nil {
+		res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}
+		if accounts.Authorize(u, accounts.ActionDatasourceRead, res) == nil {
 			out = append(out, newDatasourceResponse(d))
 		}
 	}
@@ -76,17 +82,23 @@ func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *acco
 	return nil
 }
 
-func resourceOf(d *datasource.Datasource) accounts.Resource {
-	return accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
-}
-
 // findAuthorized loads a datasource and checks the action on it.
 func (s *Server) findAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
 	d, err := s.datasources.Find(r.Context(), r.PathValue("id"))
+	if querygate.ErrorCode(err) == querygate.ENOTFOUND {
+		return nil, errDatasourceNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	res, err := s.resourceFor(r, u, d)
 	if err != nil {
 		return nil, err
 	}
-	if err := accounts.Authorize(u, a, resourceOf(d)); err != nil {
+	// A datasource the caller may not see does not exist for them.
+	if accounts.Authorize(u, accounts.ActionDatasourceRead, res) != nil {
+		return nil, errDatasourceNotFound
+	}
+	if err := accounts.Authorize(u, a, res); err != nil {
 		return nil, err
 	}
 	return d, nil

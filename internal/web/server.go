@@ -50,7 +50,18 @@ type Server struct {
 	auditText   bool
 	secure      bool
 	version     string
+	routes      []Route
 }
+
+// Route is one API route, as registered.
+type Route struct {
+	Pattern string // "METHOD /path"
+	Public  bool   // reachable without a user
+}
+
+// Routes lists the API routes registered by Handler, so that tests can
+// prove each one is covered (the authorization matrix).
+func (s *Server) Routes() []Route { return s.routes }
 
 // New returns a Server.
 func New(o Options) *Server {
@@ -75,8 +86,14 @@ func (s *Server) Handler() http.Handler {
 // apiRoutes lists every route. Deny by default: a route is public only if it
 // is registered with public; everything else needs a user.
 func (s *Server) apiRoutes(mux *http.ServeMux) {
-	public := func(pattern string, h handlerFunc) { mux.Handle(pattern, s.adapt(h)) }
-	user := func(pattern string, h userHandlerFunc) { mux.Handle(pattern, s.adapt(s.requireUser(h))) }
+	public := func(pattern string, h handlerFunc) {
+		s.routes = append(s.routes, Route{Pattern: pattern, Public: true})
+		mux.Handle(pattern, s.adapt(h))
+	}
+	user := func(pattern string, h userHandlerFunc) {
+		s.routes = append(s.routes, Route{Pattern: pattern})
+		mux.Handle(pattern, s.adapt(s.requireUser(h)))
+	}
 
 	public("GET /healthz", s.healthz)
 	public("GET /readyz", s.readyz)
@@ -108,6 +125,12 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("DELETE /api/datasources/{id}/devices", s.revokeDevices)
 	user("GET /api/devices", s.listDevices)
 	user("GET /api/audit", s.listAudit)
+	user("GET /api/datasources/{id}/grants", s.listGrants)
+	user("PUT /api/datasources/{id}/grants", s.setGrants)
+	user("GET /api/groups", s.listGroups)
+	user("POST /api/groups", s.createGroup)
+	user("PUT /api/groups/{id}/members", s.setGroupMembers)
+	user("DELETE /api/groups/{id}", s.deleteGroup)
 	user("DELETE /api/devices/{id}", s.deleteDevice)
 
 	public("/", s.notFound)

@@ -1,0 +1,149 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// errDatasourceNotFound answers for a datasource that does not exist and
+// for one the caller may not see, alike.
+var errDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "datasource not found.")
+
+// resourceOf describes a datasource without the caller's grants: it can
+// only let through admins and owners. Use resourceFor.
+func resourceOf(d *datasource.Datasource) accounts.Resource {
+	return accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
+}
+
+// resourceFor describes a datasource for Authorize, with the caller's
+// grant level on it.
+func (s *Server) resourceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (accounts.Resource, error) {
+	res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
+	if u.Role == accounts.RoleAdmin {
+		return res, nil
+	}
+	levels, err := s.datasources.Levels(r.Context(), u.ID, d.ID)
+	if err != nil {
+		return res, err
+	}
+	res.Level = levels[d.ID]
+	return res, nil
+}
+
+type grantsBody struct {
+	Grants []datasource.Grant `json:"grants"`
+}
+
+// listGrants answers GET /api/datasources/{id}/grants (those who manage it).
+func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	if err != nil {
+		return err
+	}
+	grants, err := s.datasources.Grants(r.Context(), d.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, grantsBody{Grants: grants})
+	return nil
+}
+
+// setGrants answers PUT /api/datasources/{id}/grants: the new whole list.
+func (s *Server) setGrants(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	if err != nil {
+		return err
+	}
+	var body grantsBody
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	if body.Grants == nil {
+		body.Grants = []datasource.Grant{}
+	}
+	err = s.datasources.SetGrants(r.Context(), d.ID, body.Grants)
+	s.record(r, u, audit.Event{Action: audit.GrantUpdate, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"grants": body.Grants}}, err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, body)
+	return nil
+}
+
+type groupRequest struct {
+	Name string `json:"name"`
+}
+
+type membersRequest struct {
+	UserIDs []string `json:"user_ids"`
+}
+
+func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	list, err := s.accounts.ListGroups(r.Context())
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*accounts.Group{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"groups": list})
+	return nil
+}
+
+func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	var req groupRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	g, err := s.accounts.CreateGroup(r.Context(), req.Name)
+	ev := audit.Event{Action: audit.GroupCreate}
+	if g != nil {
+		ev.Target = g.ID
+	}
+	s.record(r, u, ev, err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, g)
+	return nil
+}
+
+func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	var req membersRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	g, err := s.accounts.SetGroupMembers(r.Context(), r.PathValue("id"), req.UserIDs)
+	s.record(r, u, audit.Event{Action: audit.GroupUpdate, Target: r.PathValue("id"), Details: map[string]any{"members": len(req.UserIDs)}}, err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
+
+func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	err := s.accounts.DeleteGroup(r.Context(), r.PathValue("id"))
+	s.record(r, u, audit.Event{Action: audit.GroupDelete, Target: r.PathValue("id")}, err)
+	if err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
