@@ -128,6 +128,9 @@ type Config struct {
 	// directory) that may never be opened.
 	SQLiteDirs []string
 	SQLiteDeny []string
+	// HTTPResponseMax caps the body of an HTTP datasource's response, in
+	// bytes (--http-response-max); 0 means the connector's default.
+	HTTPResponseMax int64
 }
 
 // Error codes of connectors, beside the querygate codes.

@@ -48,6 +48,8 @@ type Options struct {
 	Limits      Limits
 	SQLiteDirs  []string
 	SQLiteDeny  []string
+	// HTTPResponseMax caps an HTTP datasource's response body (bytes).
+	HTTPResponseMax int64
 }
 
 // Service runs queries.
@@ -59,6 +61,7 @@ type Service struct {
 	limits      Limits
 	sqliteDirs  []string
 	sqliteDeny  []string
+	httpMax     int64
 
 	mu    sync.Mutex
 	pools map[string]*pool
@@ -127,7 +130,7 @@ func NewService(o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
-		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, pools: map[string]*pool{},
+		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, pools: map[string]*pool{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.janitor()
 	return s
@@ -282,7 +285,7 @@ func (s *Service) open(ctx context.Context, ds *datasource.Datasource, dev *Devi
 		secrets = secrets.With(k.DevicePassword, dev.Password)
 	}
 	return opener(connect.Config{Datasource: ds, Secrets: secrets, Dial: s.dial, MaxConns: maxConns,
-		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny})
+		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax})
 }
 
 // Forget closes the pools of a datasource, its device pools included

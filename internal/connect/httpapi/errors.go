@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/http"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
+)
+
+// mapError turns an error of the HTTP exchange into a *querygate.Error with
+// a fixed sentence. The transport's errors (a *url.Error) hold the URL,
+// with the API key of a query, and are never shown; errors are told apart
+// by type, never by their text.
+func mapError(ctx context.Context, err error) error {
+	if err == nil {
+		return nil
+	}
+	// The egress dialer's refusals and checkRedirect's own errors are
+	// already safe and precise.
+	if qe, ok := errors.AsType[*querygate.Error](err); ok {
+		return qe
+	}
+	switch ctxErr := ctx.Err(); {
+	case errors.Is(ctxErr, context.DeadlineExceeded):
+		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
+	case ctxErr != nil:
+		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	}
+	if isTLSError(err) {
+		return connect.Errorf(connect.ETLS, "The TLS connection to the server failed: its certificate could not be verified (see the ca_cert setting), or the handshake failed.")
+	}
+	if _, ok := errors.AsType[*net.DNSError](err); ok {
+		return connect.Errorf(connect.EUNREACHABLE, "The server's host name could not be resolved.")
+	}
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "dial" {
+		return connect.Errorf(connect.EUNREACHABLE, "The server cannot be reached.")
+	}
+	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
+		return connect.Errorf(connect.ETIMEOUT, "The server did not answer in time.")
+	}
+	return connect.Errorf(connect.EUNREACHABLE, "The HTTP exchange with the server failed: the connection was lost or the answer was not valid HTTP.")
+}
+
+// isTLSError reports a failure of the TLS handshake or verification.
+func isTLSError(err error) bool {
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[tls.AlertError](err); ok {
+		return true
+	}
+	// A value type: the server did not answer with TLS at all.
+	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+		return true
+	}
+	if errors.Is(err, http.ErrSchemeMismatch) {
+		return true
+	}
+	// crypto/tls reports an alert received from the peer as a *net.OpError
+	// whose Op is "remote error".
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "remote error" {
+		return true
+	}
+	return false
+}
