@@ -31,6 +31,9 @@ type Config struct {
 	QueryTimeoutMax time.Duration
 	PoolMaxConns    int
 	SQLiteDirs      stringList
+	HTTPResponseMax int64
+
+	ShutdownGrace time.Duration
 
 	// audit
 	AuditQueryText bool
@@ -64,8 +67,10 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
 	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections per datasource pool")
+	fs.Int64Var(&c.HTTPResponseMax, "http-response-max", 10<<20, "the largest response body an HTTP datasource may return, in bytes (larger ones fail with too_large)")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
 	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")
+	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running queries may finish before they are cancelled at their datasources")
 	fs.BoolVar(&c.AuditQueryText, "audit-query-text", false, "record each query's text in its audit event (off: only metadata)")
 	fs.DurationVar(&c.DevicePoolIdle, "device-pool-idle", time.Minute, "close the connection pool of a device-custody unlock after this long unused")
 }
@@ -147,6 +152,9 @@ func (c *Config) validate(cmd string) error {
 		if c.QueryTimeoutMax < time.Second {
 			return errors.New("--query-timeout-max must be at least 1s")
 		}
+		if c.HTTPResponseMax < 1<<10 || c.HTTPResponseMax > 1<<30 {
+			return errors.New("--http-response-max must be between 1024 and 1073741824 bytes (1 GiB)")
+		}
 		if c.PoolMaxConns < 1 || c.PoolMaxConns > 1000 {
 			return errors.New("--pool-max-conns must be between 1 and 1000")
 		}
@@ -164,6 +172,9 @@ func (c *Config) validate(cmd string) error {
 		}
 		if c.DeviceRememberMax < time.Minute || c.DeviceRememberMax > 60*24*time.Hour {
 			return errors.New("--device-remember-max must be between 1m and 1440h (60 days)")
+		}
+		if c.ShutdownGrace < 0 || c.ShutdownGrace > time.Hour {
+			return errors.New("--shutdown-grace must be between 0s and 1h")
 		}
 		if c.DevicePoolIdle < time.Second || c.DevicePoolIdle > time.Hour {
 			return errors.New("--device-pool-idle must be between 1s and 1h")

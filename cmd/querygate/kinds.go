@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/connect/mysql"
 	"github.com/querygate/querygate/internal/connect/postgres"
 	"github.com/querygate/querygate/internal/connect/sqlite"
@@ -20,6 +21,7 @@ func openers() map[string]query.Opener {
 		datasource.KindPostgres: opener(postgres.New),
 		datasource.KindMySQL:    opener(mysql.New),
 		datasource.KindSQLite:   opener(sqlite.New),
+		datasource.KindHTTP:     opener(httpapi.New),
 	}
 }
 

@@ -65,6 +65,8 @@ type Main struct {
 	audit   *audit.Log
 	web     *web.Server
 	done    chan error
+	// cancelRequests cancels the context of every request.
+	cancelRequests context.CancelFunc
 }
 
 // NewMain returns a Main wired to the process's standard streams.
@@ -253,7 +255,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: newDialer(ln).DialContext,
 		Limits: query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns,
 			DeviceIdle: m.Config.DevicePoolIdle},
-		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(),
+		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(), HTTPResponseMax: m.Config.HTTPResponseMax,
 	})
 	devices := device.NewService(device.Options{Store: m.db, Cookies: m.inst.Cookies, Secure: m.Config.TLSCert != "",
 		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
@@ -264,7 +266,13 @@ func (m *Main) serve(ctx context.Context) error {
 		Secure: m.Config.TLSCert != "", Version: version(),
 	})
 	m.web = srv
+	// Every request's context descends from base, so that cancelling it
+	// after the shutdown grace cancels the running queries at their
+	// datasources.
+	base, cancelRequests := context.WithCancel(context.Background())
+	m.cancelRequests = cancelRequests
 	m.srv = &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return base },
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
@@ -299,16 +307,32 @@ func (m *Main) serve(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the server (letting requests finish for up to 10 seconds)
-// and closes the store.
+// Close stops the server: it stops accepting, lets running requests (and
+// their queries) finish for up to --shutdown-grace, then cancels the rest
+// at their datasources and closes the pools and the store. Running out of
+// grace is part of a normal shutdown, not an error.
 func (m *Main) Close() error {
 	var errs []error
 	if m.srv != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		errs = append(errs, m.srv.Shutdown(ctx))
+		grace := m.Config.ShutdownGrace
+		ctx, cancel := context.WithTimeout(context.Background(), grace)
+		err := m.srv.Shutdown(ctx)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			m.log.Warn("shutdown grace is over: cancelling the queries still running", "grace", grace.String())
+			m.cancelRequests()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := m.srv.Shutdown(ctx); err != nil {
+				m.srv.Close()
+			}
+			cancel()
+		} else {
+			errs = append(errs, err)
+		}
+		m.cancelRequests()
 		errs = append(errs, <-m.done)
 		m.srv = nil
+		m.log.Info("querygate stopped")
 	}
 	if m.queries != nil {
 		m.queries.Close()

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/querygate/querygate/internal/testenv"
+)
+
+// TestSIGTERM runs the real binary, sends SIGTERM while queries stream,
+// and checks the grace: a query that ends within it finishes, one that
+// does not is cancelled at PostgreSQL, no new connection is accepted, and
+// the process exits 0.
+func TestSIGTERM(t *testing.T) {
+	pgURL := testenv.PostgresURL(t)
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "querygate")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	data := filepath.Join(dir, "data")
+	add := exec.Command(bin, "user", "add", "--data-dir", data, "--username", "admin", "--role", "admin")
+	add.Stdin = strings.NewReader(adminPassword + "\n")
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("user add: %v\n%s", err, out)
+	}
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(bin, "--data-dir", data, "--listen", addr, "--shutdown-grace", "3s")
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	base := "http://" + addr
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar}
+	post := func(ctx context.Context, path, body string) (*http.Response, error) {
+		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		return hc.Do(req)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		resp, err := post(t.Context(), "/api/login", fmt.Sprintf(`{"username":"admin","password":%q}`, adminPassword))
+		if err == nil && resp.StatusCode == 200 {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway did not start: %v\n%s", err, logs)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	port := 5432
+	fmt.Sscan(pgURL.Port(), &port)
+	body, _ := json.Marshal(map[string]any{"name": "pg", "kind": "postgres", "settings": map[string]any{"host": pgURL.Hostname(), "port": port,
+		"database": strings.TrimPrefix(pgURL.Path, "/"), "user": pgURL.User.Username(), "sslmode": "disable"}})
+	resp, err := post(t.Context(), "/api/datasources", string(body))
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("create: %v %v", err, resp)
+	}
+	var ds struct{ ID string }
+	json.NewDecoder(resp.Body).Decode(&ds)
+	resp.Body.Close()
+
+	marker := fmt.Sprintf("qg_sigterm_%d", time.Now().UnixNano())
+	type result struct {
+		lines []string
+		err   error
+	}
+	query := func(sql string) chan result {
+		ch := make(chan result, 1)
+		go func() {
+			q, _ := json.Marshal(map[string]any{"query": sql, "timeout_ms": 60000})
+			resp, err := post(context.Background(), "/api/datasources/"+ds.ID+"/query", string(q))
+			if err != nil {
+				ch <- result{err: err}
+				return
+			}
+			defer resp.Body.Close()
+			var r result
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				r.lines = append(r.lines, sc.Text())
+			}
+			ch <- r
+		}()
+		return ch
+	}
+	short := query("SELECT pg_sleep(1) AS " + marker + "_short")
+	long := query("SELECT pg_sleep(60) AS " + marker + "_long")
+	conn, err := pgx.Connect(t.Context(), pgURL.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	running := func() int {
+		var n int
+		conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_stat_activity WHERE query LIKE '%'||$1||'_long%' AND pid <> pg_backend_pid()", marker).Scan(&n)
+		return n
+	}
+	for running() == 0 {
+		if time.Now().After(deadline.Add(10 * time.Second)) {
+			t.Fatal("the long query never started")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	time.Sleep(300 * time.Millisecond)
+	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+		c.Close()
+		t.Error("the gateway still accepts connections after SIGTERM")
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- cmd.Wait() }()
+	select {
+	case err := <-waited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, logs)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatalf("the gateway did not exit\n%s", logs)
+	}
+	if d := time.Since(start); d < 3*time.Second || d > 15*time.Second {
+		t.Errorf("exited after %v, want just after the 3s grace", d)
+	}
+	s := <-short
+	if s.err != nil || len(s.lines) != 3 || !strings.HasPrefix(s.lines[2], `{"done"`) {
+		t.Errorf("the short query did not finish within the grace: %v %q", s.err, s.lines)
+	}
+	l := <-long
+	if l.err == nil && len(l.lines) > 0 && strings.HasPrefix(l.lines[len(l.lines)-1], `{"done"`) {
+		t.Errorf("the long query completed: %q", l.lines)
+	}
+	for i := 0; running() != 0; i++ {
+		if i > 100 {
+			t.Fatal("the long query still runs at PostgreSQL after the shutdown")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
