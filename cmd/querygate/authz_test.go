@@ -119,6 +119,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/users":           func(role string) (string, any, int) { return "/api/users", nil, adminOnly(role, 200) },
 		"GET /api/audit":           func(role string) (string, any, int) { return "/api/audit", nil, adminOnly(role, 200) },
 		"GET /api/groups":          func(role string) (string, any, int) { return "/api/groups", nil, adminOnly(role, 200) },
+		"GET /metrics":             func(role string) (string, any, int) { return "/metrics", nil, adminOnly(role, 200) },
 		"POST /api/datasources": func(role string) (string, any, int) {
 			k++
 			want := 201

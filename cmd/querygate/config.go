@@ -34,6 +34,7 @@ type Config struct {
 	HTTPResponseMax int64
 
 	ShutdownGrace time.Duration
+	MetricsListen string
 
 	// audit
 	AuditQueryText bool
@@ -70,6 +71,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.HTTPResponseMax, "http-response-max", 10<<20, "the largest response body an HTTP datasource may return, in bytes (larger ones fail with too_large)")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
 	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")
+	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "also serve /metrics, without authentication, on this address (such as 127.0.0.1:9090); /metrics on --listen needs an admin")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running queries may finish before they are cancelled at their datasources")
 	fs.BoolVar(&c.AuditQueryText, "audit-query-text", false, "record each query's text in its audit event (off: only metadata)")
 	fs.DurationVar(&c.DevicePoolIdle, "device-pool-idle", time.Minute, "close the connection pool of a device-custody unlock after this long unused")

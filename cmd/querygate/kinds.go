@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"path/filepath"
 
+	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/connect/mysql"
@@ -12,6 +14,7 @@ import (
 	"github.com/querygate/querygate/internal/connect/sqlite"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/egress"
+	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 )
 
@@ -58,4 +61,15 @@ func (m *Main) ownFiles() []string {
 		}
 	}
 	return out
+}
+
+// countDenials counts the egress policy's refusals in the metrics.
+func countDenials(dial connect.DialFunc, met *metrics.Metrics) connect.DialFunc {
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := dial(ctx, network, address)
+		if querygate.ErrorCode(err) == connect.EEGRESS {
+			met.EgressDenied()
+		}
+		return c, err
+	}
 }

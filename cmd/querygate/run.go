@@ -24,6 +24,7 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/sqlite"
@@ -64,7 +65,9 @@ type Main struct {
 	queries *query.Service
 	audit   *audit.Log
 	web     *web.Server
-	done    chan error
+	// metricsSrv serves /metrics on --metrics-listen.
+	metricsSrv *http.Server
+	done       chan error
 	// cancelRequests cancels the context of every request.
 	cancelRequests context.CancelFunc
 }
@@ -251,8 +254,15 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	m.ln = ln
 	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope})
+	// The pool gauge reads m.queries, set just below.
+	met := metrics.New(func() int {
+		if q := m.queries; q != nil {
+			return q.PoolCount()
+		}
+		return 0
+	})
 	m.queries = query.NewService(query.Options{
-		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: newDialer(ln).DialContext,
+		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: countDenials(newDialer(ln).DialContext, met),
 		Limits: query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns,
 			DeviceIdle: m.Config.DevicePoolIdle},
 		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(), HTTPResponseMax: m.Config.HTTPResponseMax,
@@ -261,7 +271,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
 	srv := web.New(web.Options{
 		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
-		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText,
+		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries,
 		Secure: m.Config.TLSCert != "", Version: version(),
 	})
@@ -294,6 +304,17 @@ func (m *Main) serve(ctx context.Context) error {
 	}()
 	if m.Config.TLSCert != "" {
 		scheme = "https"
+	}
+	if m.Config.MetricsListen != "" {
+		mln, err := net.Listen("tcp", m.Config.MetricsListen)
+		if err != nil {
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", met.Handler())
+		m.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go m.metricsSrv.Serve(mln)
+		m.log.InfoContext(ctx, "metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
 	m.serving = true
 	m.log.InfoContext(ctx, "querygate serving", "version", version(), "url", scheme+"://"+ln.Addr().String(), "data_dir", m.Config.DataDir)
@@ -333,6 +354,10 @@ func (m *Main) Close() error {
 		errs = append(errs, <-m.done)
 		m.srv = nil
 		m.log.Info("querygate stopped")
+	}
+	if m.metricsSrv != nil {
+		m.metricsSrv.Close()
+		m.metricsSrv = nil
 	}
 	if m.queries != nil {
 		m.queries.Close()

@@ -288,6 +288,13 @@ func (s *Service) open(ctx context.Context, ds *datasource.Datasource, dev *Devi
 		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax})
 }
 
+// PoolCount returns the number of open pools.
+func (s *Service) PoolCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.pools)
+}
+
 // Forget closes the pools of a datasource, its device pools included
 // (after an update or delete).
 func (s *Service) Forget(id string) {

@@ -171,6 +171,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 		details["query"] = auditText(req)
 	}
 	s.record(r, u, audit.Event{Action: audit.Query, Target: d.ID, DatasourceID: d.ID, Details: details}, err)
+	s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	// Metadata only: never the query text, a parameter or a value.
 	s.log.InfoContext(r.Context(), "query", "request_id", requestID(r.Context()), "user_id", u.ID,
 		"datasource_id", d.ID, "kind", d.Kind, "rows", sum.Rows, "truncated", sum.Truncated, "bytes", sum.Bytes,
