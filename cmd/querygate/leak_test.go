@@ -27,6 +27,7 @@ func TestLeakSweep(t *testing.T) {
 		return "-----BEGIN PRIVATE KEY-----\n" + secret(name) + "\n-----END PRIVATE KEY-----\n"
 	}
 
+	up := newHTTPUpstream(t) // echoes every request header back, in headers and body
 	kinds := []map[string]any{
 		{"name": "pg", "kind": "postgres", "settings": map[string]any{"host": "db.internal", "database": "app", "user": "app"},
 			"secrets": map[string]any{"password": secret("pg-password"), "client_key": pem("pg-client-key")}},
@@ -38,6 +39,12 @@ func TestLeakSweep(t *testing.T) {
 			"api_key_name": "X-Key", "headers": map[string]string{"Accept": "application/json"}},
 			"secrets": map[string]any{"bearer_token": secret("http-bearer"), "basic_password": secret("http-basic"),
 				"api_key": secret("http-apikey"), "secret_headers": map[string]string{"X-Secret": secret("http-secret-header")}}},
+		{"name": "api-live", "kind": "http", "settings": map[string]any{"base_url": up.URL + "/v1/", "api_key_name": "X-Key"},
+			"secrets": map[string]any{"bearer_token": secret("http-live-bearer"), "api_key": secret("http-live-apikey"),
+				"secret_headers": map[string]string{"X-Secret": secret("http-live-secret-header")}}},
+		{"name": "api-live-basic", "kind": "http", "settings": map[string]any{"base_url": up.URL + "/v1/", "basic_user": "svc",
+			"api_key_name": "key", "api_key_in": "query"},
+			"secrets": map[string]any{"basic_password": secret("http-live-basic"), "api_key": secret("http-live-query-key")}},
 		{"name": "lite", "kind": "sqlite", "settings": map[string]any{"path": "/srv/app.db"}},
 		{"name": "dev-pg", "kind": "postgres", "custody": "device", "settings": map[string]any{"host": "db2", "database": "d", "user": "u"}},
 	}
@@ -61,6 +68,27 @@ func TestLeakSweep(t *testing.T) {
 	admin.must(200, "GET", "/api/datasources", nil)
 	for _, id := range ids {
 		admin.must(200, "GET", "/api/datasources/"+id, nil)
+	}
+	// HTTP datasources against an upstream that echoes the credentials:
+	// answers, redirects, refusals and the connection test.
+	for _, name := range []string{"api-live", "api-live-basic"} {
+		q := "/api/datasources/" + ids[name] + "/query"
+		for _, body := range []map[string]any{{"method": "POST", "path": "echo", "body": "text"},
+			{"path": "redirect", "query": map[string]any{"to": "/v1/echo"}}} {
+			if r := admin.do("POST", q, body); r.Status != 200 {
+				t.Fatalf("%s: got %d %s", name, r.Status, r.Body)
+			}
+		}
+		admin.do("POST", q, map[string]any{"path": "echo"}, "Accept", "text/csv")
+		admin.do("POST", q, map[string]any{"path": "redirect", "query": map[string]any{"to": g.url + "/api/me"}})
+		admin.do("POST", q, map[string]any{"path": "../x"})
+		admin.do("POST", q, map[string]any{"path": "echo", "headers": map[string]string{"authorization": "x", "x-key": "x"}})
+		admin.do("POST", q, map[string]any{"path": "echo", "query": map[string]any{"key": "x"}})
+		admin.do("POST", q, map[string]any{"path": "big", "query": map[string]any{"n": 11 << 20}})
+		admin.must(200, "POST", "/api/datasources/"+ids[name]+"/test", nil)
+	}
+	if up.lastHeader().Get("Authorization") == "" {
+		t.Fatal("the HTTP upstream never received the credentials")
 	}
 	admin.must(200, "PATCH", "/api/datasources/"+ids["pg"], map[string]any{"name": "pg-main", "read_only": true})
 	admin.must(200, "PATCH", "/api/datasources/"+ids["my"], map[string]any{"secrets": map[string]any{"password": secret("mysql-password-2")}})
