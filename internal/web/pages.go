@@ -1,0 +1,419 @@
+package web
+
+import (
+	"bytes"
+	"embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"maps"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/store"
+)
+
+// The pages are server-rendered with html/template; small ES modules under
+// static/js talk to the JSON API. Nothing is built: the files below are
+// served as they are.
+//
+//go:embed templates static
+var uiFiles embed.FS
+
+// pageCSP is the policy of every page: scripts, styles and fetches from
+// this origin only, no inline script or style, no eval, no framing.
+const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// pageFiles lists each page's template; each is parsed with the layout at
+// start, so a broken template stops the gateway instead of a request.
+var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error"}
+
+var pageTemplates = func() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"fmtTime": func(t any) string {
+			switch t := t.(type) {
+			case time.Time:
+				if t.IsZero() {
+					return "never"
+				}
+				return t.UTC().Format("2006-01-02 15:04 UTC")
+			case *time.Time:
+				if t == nil || t.IsZero() {
+					return "never"
+				}
+				return t.UTC().Format("2006-01-02 15:04 UTC")
+			}
+			return ""
+		},
+	}
+	out := map[string]*template.Template{}
+	for _, name := range pageFiles {
+		out[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(uiFiles, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return out
+}()
+
+// page is what every page template gets; Data is the page's own struct.
+type page struct {
+	Title  string
+	Nav    string // the active nav entry
+	Script string // the page's module under /static/js/, if any
+	User   *userResponse
+	Admin  bool
+	Data   any
+}
+
+// pageFunc is a page handler for a logged-in user.
+type pageFunc func(w http.ResponseWriter, r *http.Request, u *accounts.User) error
+
+// render executes a page into a buffer, then writes it with the page CSP.
+func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	var buf bytes.Buffer
+	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		s.log.ErrorContext(r.Context(), "template failed", "request_id", requestID(r.Context()), "page", name, "error", err.Error())
+		http.Error(w, "An internal error occurred.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+func withUser(p page, u *accounts.User) page {
+	if u != nil {
+		ur := newUserResponse(u)
+		p.User = &ur
+		p.Admin = accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}) == nil
+	}
+	return p
+}
+
+// userPage wraps a page that needs a logged-in user: without one the
+// browser goes to the login page (or to setup when there is no user yet).
+// Errors become an error page with the error's safe message.
+func (s *Server) userPage(h pageFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, err := s.authenticate(r)
+		if err != nil {
+			if s.needsSetup(r) {
+				http.Redirect(w, r, "/setup", http.StatusSeeOther)
+				return
+			}
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if err := h(w, r, u); err != nil {
+			s.errorPage(w, r, u, err)
+		}
+	})
+}
+
+func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, u *accounts.User, err error) {
+	code := querygate.ErrorCode(err)
+	msg := querygate.ErrorMessage(err)
+	if code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
+		s.log.ErrorContext(r.Context(), "page failed", "request_id", requestID(r.Context()), "error", err.Error())
+		code, msg = querygate.EINTERNAL, "An internal error occurred."
+	}
+	s.render(w, r, statusOf(code), "error", withUser(page{Title: "Error", Data: errorDetail{Code: code, Message: msg}}, u))
+}
+
+// needsSetup reports whether the gateway has no user yet.
+func (s *Server) needsSetup(r *http.Request) bool {
+	n := 1
+	s.store.View(r.Context(), func(tx store.Tx) error {
+		var err error
+		n, err = tx.CountUsers(r.Context())
+		return err
+	})
+	return n == 0
+}
+
+// pageRoutes lists the pages and the static files.
+func (s *Server) pageRoutes(mux *http.ServeMux) {
+	static, _ := fs.Sub(uiFiles, "static")
+	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /setup", s.setupPage)
+	mux.HandleFunc("GET /login", s.loginPage)
+	mux.Handle("GET /datasources", s.userPage(s.datasourcesPage))
+	mux.Handle("GET /datasources/new", s.userPage(s.newDatasourcePage))
+	mux.Handle("GET /datasources/{id}", s.userPage(s.workspacePage))
+	mux.Handle("GET /datasources/{id}/edit", s.userPage(s.editDatasourcePage))
+	mux.Handle("GET /users", s.userPage(s.usersPage))
+	mux.Handle("GET /tokens", s.userPage(s.tokensPage))
+	mux.Handle("GET /devices", s.userPage(s.devicesPage))
+}
+
+func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
+	if !s.needsSetup(r) {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "setup", page{Title: "Set up querygate", Script: "setup.js"})
+}
+
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if s.needsSetup(r) {
+		http.Redirect(w, r, "/setup", http.StatusSeeOther)
+		return
+	}
+	if _, err := s.authenticate(r); err == nil {
+		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
+		return
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Script: "login.js"})
+}
+
+// datasourceRow is one line of the datasource list.
+type datasourceRow struct {
+	datasourceResponse
+	KindLabel string
+	Owner     string
+	CanManage bool
+}
+
+func (s *Server) datasourcesPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
+		return err
+	}
+	list, err := s.datasources.List(r.Context())
+	if err != nil {
+		return err
+	}
+	levels, err := s.datasources.Levels(r.Context(), u.ID, "")
+	if err != nil {
+		return err
+	}
+	owners := map[string]string{}
+	rows := []datasourceRow{}
+	for _, d := range list {
+		res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}
+		if accounts.Authorize(u, accounts.ActionDatasourceRead, res) != nil {
+			continue
+		}
+		if _, ok := owners[d.OwnerID]; !ok {
+			owners[d.OwnerID] = d.OwnerID
+			if o, err := s.accounts.FindUser(r.Context(), d.OwnerID); err == nil {
+				owners[d.OwnerID] = o.Username
+			}
+		}
+		label := d.Kind
+		if k, ok := datasource.FindKind(d.Kind); ok {
+			label = k.Label
+		}
+		rows = append(rows, datasourceRow{datasourceResponse: newDatasourceResponse(d), KindLabel: label, Owner: owners[d.OwnerID],
+			CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil})
+	}
+	data := struct {
+		Datasources []datasourceRow
+		CanCreate   bool
+	}{rows, accounts.Authorize(u, accounts.ActionDatasourceCreate, accounts.Resource{}) == nil}
+	s.render(w, r, http.StatusOK, "datasources", withUser(page{Title: "Datasources", Nav: "datasources", Script: "datasources.js", Data: data}, u))
+	return nil
+}
+
+// formField is one field of a datasource form, generated from the kind's
+// schema. Value holds a plain setting's current value; a secret's value is
+// never here: only whether one is stored (Configured).
+type formField struct {
+	datasource.Field
+	ID             string
+	Key            string // "settings.host" or "secrets.password", as the API names it in errors
+	Value          string
+	Checked        bool
+	Configured     bool
+	DevicePassword bool // the secret that device custody keeps on devices
+	Options        []string
+}
+
+type datasourceForm struct {
+	Kinds      []*datasource.Kind
+	Kind       *datasource.Kind
+	Datasource *datasourceResponse // nil when creating
+	Settings   []formField
+	Secrets    []formField
+	Created    bool
+	Saved      bool
+}
+
+func (s *Server) newDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionDatasourceCreate, accounts.Resource{}); err != nil {
+		return err
+	}
+	data := datasourceForm{Kinds: datasource.Kinds()}
+	if name := r.URL.Query().Get("kind"); name != "" {
+		k, ok := datasource.FindKind(name)
+		if !ok {
+			return querygate.Errorf(querygate.ENOTFOUND, "No such datasource kind.")
+		}
+		data.Kind = k
+		data.Settings, data.Secrets = formFields(k, nil)
+	}
+	s.render(w, r, http.StatusOK, "datasource_form", withUser(page{Title: "New datasource", Nav: "datasources", Script: "datasource_form.js", Data: data}, u))
+	return nil
+}
+
+func (s *Server) editDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	if err != nil {
+		return err
+	}
+	k, ok := datasource.FindKind(d.Kind)
+	if !ok {
+		return querygate.Errorf(querygate.EINTERNAL, "unknown kind")
+	}
+	resp := newDatasourceResponse(d)
+	data := datasourceForm{Kinds: datasource.Kinds(), Kind: k, Datasource: &resp, Created: r.URL.Query().Get("created") != "",
+		Saved: r.URL.Query().Get("saved") != ""}
+	data.Settings, data.Secrets = formFields(k, &resp)
+	s.render(w, r, http.StatusOK, "datasource_form", withUser(page{Title: "Edit " + d.Name, Nav: "datasources", Script: "datasource_form.js", Data: data}, u))
+	return nil
+}
+
+// formFields builds the form of a kind, filled from d's plain settings
+// when editing.
+func formFields(k *datasource.Kind, d *datasourceResponse) (settings, secrets []formField) {
+	for _, f := range k.Fields {
+		prefix := "settings"
+		if f.Secret {
+			prefix = "secrets"
+		}
+		ff := formField{Field: f, ID: "f-" + prefix + "-" + f.Name, Key: prefix + "." + f.Name, Options: f.Enum,
+			DevicePassword: f.Secret && f.Name == k.DevicePassword}
+		var v any = f.Default
+		if d != nil {
+			v = d.Settings[f.Name]
+		}
+		if f.Secret {
+			if d != nil {
+				ff.Configured = d.Secrets[f.Name].Configured
+			}
+			secrets = append(secrets, ff)
+			continue
+		}
+		switch v := v.(type) {
+		case nil:
+		case bool:
+			ff.Checked = v
+		case map[string]string:
+			for _, name := range slices.Sorted(maps.Keys(v)) {
+				ff.Value += name + ": " + v[name] + "\n"
+			}
+		case map[string]any:
+			for _, name := range slices.Sorted(maps.Keys(v)) {
+				ff.Value += fmt.Sprintf("%s: %v\n", name, v[name])
+			}
+		default:
+			ff.Value = fmt.Sprint(v)
+		}
+		if f.Type == datasource.TypeEnum && ff.Value == "" && f.Default != nil {
+			ff.Value = fmt.Sprint(f.Default)
+		}
+		// On a new form a default shows as the placeholder: left empty,
+		// the gateway applies it.
+		if d == nil && f.Type != datasource.TypeEnum && f.Type != datasource.TypeBool {
+			ff.Value = ""
+		}
+		settings = append(settings, ff)
+	}
+	return settings, secrets
+}
+
+type workspaceData struct {
+	Datasource datasourceResponse
+	KindLabel  string
+	SQL        bool
+	Redis      bool
+	HTTP       bool
+	CanManage  bool
+}
+
+func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceUse)
+	if err != nil {
+		return err
+	}
+	res, err := s.resourceFor(r, u, d)
+	if err != nil {
+		return err
+	}
+	data := workspaceData{Datasource: newDatasourceResponse(d), KindLabel: d.Kind,
+		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil}
+	if k, ok := datasource.FindKind(d.Kind); ok {
+		data.KindLabel = k.Label
+	}
+	switch d.Kind {
+	case datasource.KindRedis:
+		data.Redis = true
+	case datasource.KindHTTP:
+		data.HTTP = true
+	default:
+		data.SQL = true
+	}
+	s.render(w, r, http.StatusOK, "workspace", withUser(page{Title: d.Name, Nav: "datasources", Script: "workspace.js", Data: data}, u))
+	return nil
+}
+
+func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	list, err := s.accounts.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	users := make([]userResponse, len(list))
+	for i, x := range list {
+		users[i] = newUserResponse(x)
+	}
+	data := struct {
+		Users []userResponse
+		Roles []string
+		Self  string
+	}{users, []string{accounts.RoleAdmin, accounts.RoleEditor, accounts.RoleViewer}, u.ID}
+	s.render(w, r, http.StatusOK, "users", withUser(page{Title: "Users", Nav: "users", Script: "users.js", Data: data}, u))
+	return nil
+}
+
+func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	list, err := s.accounts.ListTokens(r.Context(), u.ID)
+	if err != nil {
+		return err
+	}
+	tokens := make([]tokenResponse, len(list))
+	for i, t := range list {
+		tokens[i] = newTokenResponse(t)
+	}
+	s.render(w, r, http.StatusOK, "tokens", withUser(page{Title: "API tokens", Nav: "tokens", Script: "tokens.js", Data: tokens}, u))
+	return nil
+}
+
+func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	list, err := s.devices.List(r.Context(), u.ID, "")
+	if err != nil {
+		return err
+	}
+	names := map[string]string{}
+	if all, err := s.datasources.List(r.Context()); err == nil {
+		for _, d := range all {
+			names[d.ID] = d.Name
+		}
+	}
+	out := make([]deviceResponse, 0, len(list))
+	for _, d := range list {
+		out = append(out, s.newDeviceResponse(r, d, names))
+	}
+	s.render(w, r, http.StatusOK, "devices", withUser(page{Title: "My devices", Nav: "devices", Script: "devices.js", Data: out}, u))
+	return nil
+}
