@@ -10,10 +10,12 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
@@ -29,6 +31,7 @@ type Options struct {
 	Cookies     *seal.Cookies
 	Devices     *device.Service
 	Audit       *audit.Log
+	Metrics     *metrics.Metrics
 	// AuditQueryText records each query's text in its audit event.
 	AuditQueryText bool
 	// Secure is true when the gateway serves HTTPS: cookies then carry the
@@ -48,6 +51,7 @@ type Server struct {
 	devices     *device.Service
 	audit       *audit.Log
 	auditText   bool
+	metrics     *metrics.Metrics
 	secure      bool
 	version     string
 	routes      []Route
@@ -69,7 +73,7 @@ func New(o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
-		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, secure: o.Secure, version: o.Version}
+		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, secure: o.Secure, version: o.Version}
 }
 
 // Handler returns the whole HTTP surface with its middleware.
@@ -81,7 +85,7 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return errCrossOrigin
 	}))
-	return s.recoverer(s.requestLog(securityHeaders(cop.Handler(mux))))
+	return s.recoverer(s.requestLog(securityHeaders(cop.Handler(s.metrics.Middleware(mux)))))
 }
 
 // apiRoutes lists every route. Deny by default: a route is public only if it
@@ -126,6 +130,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("DELETE /api/datasources/{id}/devices", s.revokeDevices)
 	user("GET /api/devices", s.listDevices)
 	user("GET /api/audit", s.listAudit)
+	user("GET /metrics", s.serveMetrics)
 	user("GET /api/datasources/{id}/grants", s.listGrants)
 	user("PUT /api/datasources/{id}/grants", s.setGrants)
 	user("GET /api/groups", s.listGroups)
@@ -135,4 +140,18 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("DELETE /api/devices/{id}", s.deleteDevice)
 
 	public("/", s.notFound)
+}
+
+// serveMetrics answers GET /metrics on the main listener, for admins (a
+// scraper uses an admin's API token); --metrics-listen serves them on a
+// separate address instead.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	if s.metrics == nil {
+		return querygate.Errorf(querygate.ENOTFOUND, "Metrics are not enabled.")
+	}
+	s.metrics.Handler().ServeHTTP(w, r)
+	return nil
 }
