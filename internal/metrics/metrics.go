@@ -35,7 +35,7 @@ func New(pools func() int) *Metrics {
 	m.httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "querygate_http_requests_total",
 		Help: "HTTP requests by route pattern and status code."}, []string{"route", "code"})
 	m.httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "querygate_http_request_duration_seconds",
-		Help: "Time to answer an HTTP request (a streamed query counts until its last byte), by route pattern.",
+		Help:    "Time to answer an HTTP request (a streamed query counts until its last byte), by route pattern.",
 		Buckets: prometheus.ExponentialBuckets(0.001, 4, 10)}, []string{"route"})
 	m.queries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "querygate_queries_total",
 		Help: "Queries by datasource kind and outcome (ok or an error code)."}, []string{"kind", "outcome"})
