@@ -152,6 +152,17 @@ func (r response) json(t testing.TB) map[string]any {
 	return m
 }
 
+// streamErrorCode is the error code of a query answer, whether it failed
+// before streaming (an error body) or during it (a last NDJSON error
+// line): which one depends on when the datasource sends column metadata.
+func (r response) streamErrorCode() string {
+	if code := r.errorCode(); code != "" {
+		return code
+	}
+	lines := strings.Split(strings.TrimSpace(string(r.Body)), "\n")
+	return response{Body: []byte(lines[len(lines)-1])}.errorCode()
+}
+
 func (r response) errorCode() string {
 	var e struct {
 		Error struct{ Code string } `json:"error"`

@@ -243,7 +243,7 @@ func TestPostgresQuery(t *testing.T) {
 	}
 
 	// Timeout.
-	if r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT pg_sleep(5)", "timeout_ms": 200}); r.errorCode() != "timeout" {
+	if r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT pg_sleep(5)", "timeout_ms": 200}); r.streamErrorCode() != "timeout" {
 		t.Fatalf("timeout: got %d %s", r.Status, r.Body)
 	}
 }
@@ -264,7 +264,7 @@ func TestMySQLQuery(t *testing.T) {
 	if r := c.do("POST", "/api/datasources/"+ro+"/query", map[string]any{"query": "INSERT INTO " + table + " VALUES (1)"}); r.errorCode() != "read_only" {
 		t.Fatalf("read-only insert: got %d %s", r.Status, r.Body)
 	}
-	if r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT SLEEP(5)", "timeout_ms": 200}); r.errorCode() != "timeout" {
+	if r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT SLEEP(5)", "timeout_ms": 200}); r.streamErrorCode() != "timeout" {
 		t.Fatalf("timeout: got %d %s", r.Status, r.Body)
 	}
 }
