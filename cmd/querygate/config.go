@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,7 @@ type Config struct {
 
 	ShutdownGrace time.Duration
 	MetricsListen string
+	AllowedHosts  hostList
 
 	// audit
 	AuditQueryText bool
@@ -71,6 +73,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.HTTPResponseMax, "http-response-max", 10<<20, "the largest response body an HTTP datasource may return, in bytes (larger ones fail with too_large)")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
 	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")
+	fs.Var(&c.AllowedHosts, "allowed-hosts", "host names the gateway answers for, against DNS rebinding (repeatable or comma-separated; localhost, 127.0.0.1, ::1 and the --listen host always); default: those only when --listen is a loopback address, else any")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "also serve /metrics, without authentication, on this address (such as 127.0.0.1:9090); /metrics on --listen needs an admin")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running queries may finish before they are cancelled at their datasources")
 	fs.BoolVar(&c.AuditQueryText, "audit-query-text", false, "record each query's text in its audit event (off: only metadata)")
@@ -181,6 +184,27 @@ func (c *Config) validate(cmd string) error {
 		if c.DevicePoolIdle < time.Second || c.DevicePoolIdle > time.Hour {
 			return errors.New("--device-pool-idle must be between 1s and 1h")
 		}
+	}
+	return nil
+}
+
+// hostList is a repeatable flag of host names, each value comma-separated
+// (QUERYGATE_ALLOWED_HOSTS=a.example,b.example). Names go without scheme,
+// path or port; IPv6 addresses may be bracketed.
+type hostList []string
+
+func (l *hostList) String() string { return strings.Join(*l, ",") }
+
+func (l *hostList) Set(v string) error {
+	for h := range strings.SplitSeq(v, ",") {
+		h = strings.TrimSpace(h)
+		if _, _, err := net.SplitHostPort(h); err == nil {
+			return fmt.Errorf("%q: give host names without a port", h)
+		}
+		if h == "" || strings.ContainsAny(h, "/ @") {
+			return fmt.Errorf("%q: not a host name", h)
+		}
+		*l = append(*l, h)
 	}
 	return nil
 }

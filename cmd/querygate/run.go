@@ -274,7 +274,12 @@ func (m *Main) serve(ctx context.Context) error {
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries,
 		Secure: m.Config.TLSCert != "", Version: version(),
+		AllowedHosts: allowedHosts(m.Config.Listen, ln.Addr(), m.Config.AllowedHosts),
 	})
+	if len(m.Config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
+		m.log.WarnContext(ctx, "listening on a non-loopback address without --allowed-hosts: requests for any host name are answered; "+
+			"set --allowed-hosts to the names clients use, against DNS rebinding", "listen", ln.Addr().String())
+	}
 	m.web = srv
 	// Every request's context descends from base, so that cancelling it
 	// after the shutdown grace cancels the running queries at their
@@ -282,9 +287,17 @@ func (m *Main) serve(ctx context.Context) error {
 	base, cancelRequests := context.WithCancel(context.Background())
 	m.cancelRequests = cancelRequests
 	m.srv = &http.Server{
-		BaseContext:       func(net.Listener) context.Context { return base },
-		Handler:           srv.Handler(),
+		BaseContext: func(net.Listener) context.Context { return base },
+		Handler:     srv.Handler(),
+		// Slow clients cannot hold connections open: the headers must come
+		// within 10s and the whole request (bodies are at most 1 MiB)
+		// within 60s. ReadTimeout covers reading the request only: Go
+		// clears the deadline once the body is read, so long result
+		// streams are not cut. There is no WriteTimeout for that reason;
+		// queries have their own timeouts.
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
@@ -456,4 +469,28 @@ func describe(err error) string {
 		return e.Message
 	}
 	return err.Error()
+}
+
+// allowedHosts returns the host names the gateway answers for (web
+// AllowedHosts): with an operator list, or when listening on loopback only,
+// that list plus the loopback names and the --listen host; otherwise nil,
+// which answers any host name.
+func allowedHosts(listen string, addr net.Addr, list []string) []string {
+	if len(list) == 0 && !isLoopback(addr) {
+		return nil
+	}
+	hosts := append([]string{"localhost", "127.0.0.1", "::1"}, list...)
+	if h, _, err := net.SplitHostPort(listen); err == nil && h != "" && !net.ParseIP(h).IsUnspecified() {
+		hosts = append(hosts, h)
+	}
+	if a, ok := addr.(*net.TCPAddr); ok && !a.IP.IsUnspecified() {
+		hosts = append(hosts, a.IP.String())
+	}
+	return hosts
+}
+
+// isLoopback reports whether the gateway listens on a loopback address only.
+func isLoopback(addr net.Addr) bool {
+	a, ok := addr.(*net.TCPAddr)
+	return ok && a.IP.IsLoopback()
 }

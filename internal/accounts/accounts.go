@@ -15,6 +15,7 @@ import (
 	"encoding/base32"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -59,6 +60,10 @@ type Service struct {
 	sessionTTL time.Duration
 	now        func() time.Time
 	dummyHash  string
+	// hashSlots bounds the argon2id hashes running at once: each takes
+	// params.Memory, so unbounded concurrent logins could exhaust memory.
+	hashSlots chan struct{}
+	hashWait  time.Duration
 }
 
 // Options configures NewService.
@@ -68,6 +73,12 @@ type Options struct {
 	HashParams HashParams
 	// SessionTTL is the absolute lifetime of a login session (default 12h).
 	SessionTTL time.Duration
+	// MaxConcurrentHashes bounds the password hashes (logins, setup,
+	// password changes) computed at once (default max(2, GOMAXPROCS)).
+	MaxConcurrentHashes int
+	// HashWait is how long a hash waits for a free slot before the request
+	// is refused as unavailable (default 2s).
+	HashWait time.Duration
 }
 
 // NewService returns the accounts service.
@@ -78,7 +89,14 @@ func NewService(o Options) *Service {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
-	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, now: nowMS}
+	if o.MaxConcurrentHashes <= 0 {
+		o.MaxConcurrentHashes = max(2, runtime.GOMAXPROCS(0))
+	}
+	if o.HashWait <= 0 {
+		o.HashWait = 2 * time.Second
+	}
+	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, now: nowMS,
+		hashSlots: make(chan struct{}, o.MaxConcurrentHashes), hashWait: o.HashWait}
 	// A hash to verify against when the user does not exist, so that an
 	// unknown user costs the same time as a wrong password.
 	s.dummyHash = HashPassword("querygate-no-such-user", s.params)
@@ -87,6 +105,49 @@ func NewService(o Options) *Service {
 
 // SessionTTL returns the lifetime of a new session.
 func (s *Service) SessionTTL() time.Duration { return s.sessionTTL }
+
+var errBusy = querygate.Errorf(querygate.EUNAVAILABLE, "Too many logins at once; try again in a moment.")
+
+// hashSlot waits up to hashWait for a free hashing slot and returns the
+// function that frees it, or errBusy.
+func (s *Service) hashSlot(ctx context.Context) (func(), error) {
+	release := func() { <-s.hashSlots }
+	select {
+	case s.hashSlots <- struct{}{}:
+		return release, nil
+	default:
+	}
+	t := time.NewTimer(s.hashWait)
+	defer t.Stop()
+	select {
+	case s.hashSlots <- struct{}{}:
+		return release, nil
+	case <-t.C:
+		return nil, errBusy
+	case <-ctx.Done():
+		return nil, errBusy
+	}
+}
+
+// hashPassword is HashPassword within a hashing slot.
+func (s *Service) hashPassword(ctx context.Context, pw string) (string, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return "", err
+	}
+	defer release()
+	return HashPassword(pw, s.params), nil
+}
+
+// verifyPassword is VerifyPassword within a hashing slot.
+func (s *Service) verifyPassword(ctx context.Context, hash, pw string) (bool, error) {
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer release()
+	return VerifyPassword(hash, pw)
+}
 
 var errLogin = querygate.Errorf(querygate.EUNAUTHORIZED, "Wrong user name or password.")
 var errAuth = querygate.Errorf(querygate.EUNAUTHORIZED, "You are not logged in, or your session or token is no longer valid.")
@@ -136,18 +197,27 @@ type CreateUserInput struct {
 	Role     string `json:"role"`
 }
 
-func (s *Service) newUser(in CreateUserInput) (*store.User, error) {
+func validUser(in CreateUserInput) error {
 	if err := validUsername(in.Username); err != nil {
-		return nil, err
+		return err
 	}
 	if !ValidRole(in.Role) {
-		return nil, querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
+		return querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
 	}
-	if err := validPassword(in.Password); err != nil {
+	return validPassword(in.Password)
+}
+
+// newUser checks in and hashes its password.
+func (s *Service) newUser(ctx context.Context, in CreateUserInput) (*store.User, error) {
+	if err := validUser(in); err != nil {
+		return nil, err
+	}
+	hash, err := s.hashPassword(ctx, in.Password)
+	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	return &store.User{ID: newID("u"), Username: in.Username, PasswordHash: HashPassword(in.Password, s.params),
+	return &store.User{ID: newID("u"), Username: in.Username, PasswordHash: hash,
 		Role: in.Role, CreatedAt: now, UpdatedAt: now}, nil
 }
 
@@ -160,7 +230,7 @@ func userConflict(err error) error {
 
 // CreateUser creates a user. Bad input changes nothing.
 func (s *Service) CreateUser(ctx context.Context, in CreateUserInput) (*User, error) {
-	row, err := s.newUser(in)
+	row, err := s.newUser(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -206,8 +276,24 @@ type UpdateUserInput struct {
 }
 
 // UpdateUser changes a user's role or password. A new password ends every
-// session of that user. The last admin cannot be demoted.
+// session of that user and revokes every API token of theirs, so that a
+// credential taken before the change stops working. The last admin cannot
+// be demoted.
 func (s *Service) UpdateUser(ctx context.Context, id string, in UpdateUserInput) (*User, error) {
+	if in.Role != nil && !ValidRole(*in.Role) {
+		return nil, querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
+	}
+	var hash string
+	if in.Password != nil {
+		if err := validPassword(*in.Password); err != nil {
+			return nil, err
+		}
+		// Hash before the write transaction, which must stay short.
+		var err error
+		if hash, err = s.hashPassword(ctx, *in.Password); err != nil {
+			return nil, err
+		}
+	}
 	var out *store.User
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		u, err := tx.FindUser(ctx, id)
@@ -215,9 +301,6 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UpdateUserInput)
 			return err
 		}
 		if in.Role != nil {
-			if !ValidRole(*in.Role) {
-				return querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
-			}
 			if u.Role == RoleAdmin && *in.Role != RoleAdmin {
 				if err := s.keepAnAdmin(ctx, tx, u.ID); err != nil {
 					return err
@@ -226,11 +309,11 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UpdateUserInput)
 			u.Role = *in.Role
 		}
 		if in.Password != nil {
-			if err := validPassword(*in.Password); err != nil {
+			u.PasswordHash = hash
+			if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
 				return err
 			}
-			u.PasswordHash = HashPassword(*in.Password, s.params)
-			if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+			if err := tx.DeleteUserTokens(ctx, u.ID); err != nil {
 				return err
 			}
 		}
@@ -275,7 +358,8 @@ func (s *Service) DeleteUser(ctx context.Context, id string) error {
 }
 
 // Authenticate checks a user name and password. Unknown users and wrong
-// passwords get the same error after the same work.
+// passwords get the same error after the same work. When every hashing slot
+// stays taken for HashWait, it returns an EUNAVAILABLE error.
 func (s *Service) Authenticate(ctx context.Context, username, password string) (*User, error) {
 	var u *store.User
 	err := s.store.View(ctx, func(tx store.Tx) (err error) { u, err = tx.FindUserByName(ctx, username); return err })
@@ -285,7 +369,10 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	} else if querygate.ErrorCode(err) != querygate.ENOTFOUND {
 		return nil, err
 	}
-	ok, herr := VerifyPassword(hash, password)
+	ok, herr := s.verifyPassword(ctx, hash, password)
+	if querygate.ErrorCode(herr) == querygate.EUNAVAILABLE {
+		return nil, herr
+	}
 	if err != nil || herr != nil || !ok {
 		return nil, errLogin
 	}
@@ -411,19 +498,23 @@ func (s *Service) ListTokens(ctx context.Context, userID string) ([]*Token, erro
 	return out, nil
 }
 
-// DeleteToken revokes a token of the user.
-func (s *Service) DeleteToken(ctx context.Context, userID, id string) error {
+var errTokenNotFound = querygate.Errorf(querygate.ENOTFOUND, "API token not found.")
+
+// DeleteToken revokes a token: the caller's own, or anyone's for a caller
+// who may manage users. Any other token is ENOTFOUND, so that its existence
+// is not confirmed.
+func (s *Service) DeleteToken(ctx context.Context, actor *User, id string) error {
 	return s.store.Update(ctx, func(tx store.Tx) error {
-		list, err := tx.ListTokens(ctx, userID)
-		if err != nil {
+		t, err := tx.FindToken(ctx, id)
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND {
+			return errTokenNotFound
+		} else if err != nil {
 			return err
 		}
-		for _, t := range list {
-			if t.ID == id {
-				return tx.DeleteToken(ctx, id)
-			}
+		if t.UserID != actor.ID && Authorize(actor, ActionUsersManage, Resource{}) != nil {
+			return errTokenNotFound
 		}
-		return querygate.Errorf(querygate.ENOTFOUND, "API token not found.")
+		return tx.DeleteToken(ctx, id)
 	})
 }
 
@@ -446,27 +537,44 @@ func (s *Service) PrepareSetup(ctx context.Context) (string, bool, error) {
 
 var errSetup = querygate.Errorf(querygate.ESETUP, "The setup token is wrong, or setup is already done.")
 
+// checkSetup returns errSetup unless no user exists and token is the
+// setup token.
+func checkSetup(ctx context.Context, tx store.Tx, token string) error {
+	n, err := tx.CountUsers(ctx)
+	if err != nil {
+		return err
+	}
+	want, err := tx.Instance(ctx, store.InstanceSetupToken)
+	if querygate.ErrorCode(err) == querygate.ENOTFOUND || n > 0 {
+		return errSetup
+	} else if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare(Hash([]byte(token)), want) != 1 {
+		return errSetup
+	}
+	return nil
+}
+
 // Setup creates the first admin with the one-time setup token. The token
-// stops working once any user exists.
+// stops working once any user exists. The token is checked before the
+// password is hashed, so that guessing costs the gateway no hashing.
 func (s *Service) Setup(ctx context.Context, token string, in CreateUserInput) (*User, error) {
 	in.Role = RoleAdmin
-	row, err := s.newUser(in)
+	if err := validUser(in); err != nil {
+		return nil, err
+	}
+	if err := s.store.View(ctx, func(tx store.Tx) error { return checkSetup(ctx, tx, token) }); err != nil {
+		return nil, err
+	}
+	row, err := s.newUser(ctx, in)
 	if err != nil {
 		return nil, err
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		n, err := tx.CountUsers(ctx)
-		if err != nil {
+		// Again, under the write lock: another setup may have won.
+		if err := checkSetup(ctx, tx, token); err != nil {
 			return err
-		}
-		want, err := tx.Instance(ctx, store.InstanceSetupToken)
-		if querygate.ErrorCode(err) == querygate.ENOTFOUND || n > 0 {
-			return errSetup
-		} else if err != nil {
-			return err
-		}
-		if subtle.ConstantTimeCompare(Hash([]byte(token)), want) != 1 {
-			return errSetup
 		}
 		if err := tx.CreateUser(ctx, row); err != nil {
 			return err

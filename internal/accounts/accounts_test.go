@@ -457,21 +457,60 @@ func TestTokens(t *testing.T) {
 
 	t.Run("revoked", func(t *testing.T) {
 		v, tk := MustCreateToken(t, s, alice.ID)
-		if err := s.DeleteToken(ctx, alice.ID, tk.ID); err != nil {
+		if err := s.DeleteToken(ctx, alice, tk.ID); err != nil {
 			t.Fatalf("DeleteToken: %v", err)
 		}
 		_, err := s.TokenUser(ctx, v)
 		wantErr(t, err, querygate.EUNAUTHORIZED, "")
-		wantErr(t, s.DeleteToken(ctx, alice.ID, tk.ID), querygate.ENOTFOUND, "")
+		wantErr(t, s.DeleteToken(ctx, alice, tk.ID), querygate.ENOTFOUND, "")
 	})
 
 	t.Run("another user's token cannot be deleted", func(t *testing.T) {
 		dave := MustCreateUser(t, s, "dave", RoleViewer)
 		MustCreateToken(t, s, dave.ID) // dave has tokens of his own
 		v, tk := MustCreateToken(t, s, alice.ID)
-		wantErr(t, s.DeleteToken(ctx, dave.ID, tk.ID), querygate.ENOTFOUND, "")
+		wantErr(t, s.DeleteToken(ctx, dave, tk.ID), querygate.ENOTFOUND, "")
 		if _, err := s.TokenUser(ctx, v); err != nil {
 			t.Errorf("TokenUser after a refused delete: %v, want the token to work", err)
+		}
+	})
+
+	t.Run("an admin revokes another user's token", func(t *testing.T) {
+		root := MustCreateUser(t, s, "root", RoleAdmin)
+		v, tk := MustCreateToken(t, s, bob.ID)
+		if err := s.DeleteToken(ctx, root, tk.ID); err != nil {
+			t.Fatalf("DeleteToken by an admin: %v", err)
+		}
+		_, err := s.TokenUser(ctx, v)
+		wantErr(t, err, querygate.EUNAUTHORIZED, "")
+		wantErr(t, s.DeleteToken(ctx, root, "tk-no-such-token"), querygate.ENOTFOUND, "")
+	})
+
+	t.Run("a password change revokes the user's tokens only", func(t *testing.T) {
+		erin := MustCreateUser(t, s, "erin", RoleEditor)
+		v1, _ := MustCreateToken(t, s, erin.ID)
+		v2, _ := MustCreateToken(t, s, erin.ID)
+		other, _ := MustCreateToken(t, s, alice.ID)
+		role := RoleViewer
+		if _, err := s.UpdateUser(ctx, erin.ID, UpdateUserInput{Role: &role}); err != nil {
+			t.Fatalf("UpdateUser(role): %v", err)
+		}
+		if _, err := s.TokenUser(ctx, v1); err != nil {
+			t.Errorf("after a role change: TokenUser: %v, want the token kept", err)
+		}
+		pw := goodPassword + " new"
+		if _, err := s.UpdateUser(ctx, erin.ID, UpdateUserInput{Password: &pw}); err != nil {
+			t.Fatalf("UpdateUser(password): %v", err)
+		}
+		for _, v := range []string{v1, v2} {
+			_, err := s.TokenUser(ctx, v)
+			wantErr(t, err, querygate.EUNAUTHORIZED, "")
+		}
+		if list, err := s.ListTokens(ctx, erin.ID); err != nil || len(list) != 0 {
+			t.Errorf("ListTokens after a password change = %+v, %v; want none", list, err)
+		}
+		if _, err := s.TokenUser(ctx, other); err != nil {
+			t.Errorf("another user's token after erin's password change: %v, want kept", err)
 		}
 	})
 
@@ -731,5 +770,106 @@ func TestListUsers(t *testing.T) {
 	}
 	if want := "alice bob carol"; strings.Join(got, " ") != want {
 		t.Errorf("ListUsers = %q, want %q", got, want)
+	}
+}
+
+// fillHashSlots takes every hashing slot of s until the test ends.
+func fillHashSlots(tb testing.TB, s *Service) {
+	tb.Helper()
+	for range cap(s.hashSlots) {
+		s.hashSlots <- struct{}{}
+	}
+	tb.Cleanup(func() {
+		for range cap(s.hashSlots) {
+			<-s.hashSlots
+		}
+	})
+}
+
+// TestHashSlots checks that password hashing is bounded: when every slot
+// stays taken, a login, a user creation and a password change are refused
+// as unavailable after the wait, without hashing.
+func TestHashSlots(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "querygate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := NewService(Options{Store: db, HashParams: fastHash, MaxConcurrentHashes: 2, HashWait: 50 * time.Millisecond})
+	if got := cap(s.hashSlots); got != 2 {
+		t.Fatalf("hash slots = %d, want 2", got)
+	}
+	if d := NewService(Options{Store: db, HashParams: fastHash}); cap(d.hashSlots) < 2 {
+		t.Errorf("default hash slots = %d, want at least 2", cap(d.hashSlots))
+	}
+	alice := MustCreateUser(t, s, "alice", RoleAdmin)
+
+	fillHashSlots(t, s)
+	pw := goodPassword + " new"
+	tests := []struct {
+		name string
+		op   func() error
+	}{
+		{"login", func() error { _, err := s.Authenticate(ctx, "alice", goodPassword); return err }},
+		{"login of an unknown user", func() error { _, err := s.Authenticate(ctx, "nobody", goodPassword); return err }},
+		{"create user", func() error {
+			_, err := s.CreateUser(ctx, CreateUserInput{Username: "bob", Password: goodPassword, Role: RoleViewer})
+			return err
+		}},
+		{"password change", func() error { _, err := s.UpdateUser(ctx, alice.ID, UpdateUserInput{Password: &pw}); return err }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			err := tt.op()
+			if e := wantErr(t, err, querygate.EUNAVAILABLE, ""); !strings.Contains(e.Message, "Too many logins") {
+				t.Errorf("message %q", e.Message)
+			}
+			if d := time.Since(start); d < 50*time.Millisecond || d > 2*time.Second {
+				t.Errorf("refused after %v, want after the 50ms wait", d)
+			}
+		})
+	}
+	if n := countUsers(t, db); n != 1 {
+		t.Errorf("CountUsers = %d, want 1 (nothing created)", n)
+	}
+
+	t.Run("a freed slot is used", func(t *testing.T) {
+		go func() { time.Sleep(10 * time.Millisecond); <-s.hashSlots }()
+		defer func() { s.hashSlots <- struct{}{} }()
+		if _, err := s.Authenticate(ctx, "alice", goodPassword); err != nil {
+			t.Fatalf("Authenticate with a slot freed during the wait: %v", err)
+		}
+	})
+}
+
+// TestSetupChecksTokenBeforeHashing checks that a setup with a wrong token,
+// or after the first user exists, is refused without waiting for a hashing
+// slot: guesses cost the gateway no argon2id work.
+func TestSetupChecksTokenBeforeHashing(t *testing.T) {
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "querygate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	s := NewService(Options{Store: db, HashParams: fastHash, MaxConcurrentHashes: 1, HashWait: time.Second})
+	token, _, err := s.PrepareSetup(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fillHashSlots(t, s)
+	start := time.Now()
+	_, err = s.Setup(ctx, token+"x", CreateUserInput{Username: "admin", Password: goodPassword})
+	wantErr(t, err, querygate.ESETUP, "")
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("a wrong setup token was refused after %v: it waited for a hashing slot", d)
+	}
+	// With the right token, the hash is next: it waits, then is refused.
+	_, err = s.Setup(ctx, token, CreateUserInput{Username: "admin", Password: goodPassword})
+	wantErr(t, err, querygate.EUNAVAILABLE, "")
+	if n := countUsers(t, db); n != 0 {
+		t.Errorf("CountUsers = %d, want 0", n)
 	}
 }

@@ -29,6 +29,7 @@ type denial struct {
 // Reasons shown in refusals.
 const (
 	reasonMetadata    = "cloud metadata endpoint"
+	reasonCloud       = "cloud instance service"
 	reasonUnspecified = "unspecified address"
 	reasonLinkLocal   = "link-local address"
 	reasonMulticast   = "multicast address"
@@ -44,12 +45,19 @@ const (
 var builtin = []denial{
 	// Cloud metadata services. Reaching one from the gateway would hand
 	// instance credentials to whoever can create a datasource.
-	{mustRule("169.254.169.254"), reasonMetadata}, // AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle, ...
-	{mustRule("169.254.170.2"), reasonMetadata},   // AWS ECS task metadata and credentials
-	{mustRule("fd00:ec2::254"), reasonMetadata},   // AWS IMDS over IPv6
-	{mustRule("100.100.100.200"), reasonMetadata}, // Alibaba Cloud
-	{mustRule("192.0.0.192"), reasonMetadata},     // Oracle Cloud
-	{mustRule("168.63.129.16"), reasonMetadata},   // Azure WireServer (platform agent, serves extension settings)
+	{mustRule("169.254.169.254"), reasonMetadata},    // AWS, GCP, Azure, OpenStack, DigitalOcean, Oracle, ...
+	{mustRule("169.254.170.2"), reasonMetadata},      // AWS ECS task metadata and credentials
+	{mustRule("fd00:ec2::254"), reasonMetadata},      // AWS IMDS over IPv6 (Nitro)
+	{mustRule("fd20:ce::254"), reasonMetadata},       // Google Cloud metadata server over IPv6
+	{mustRule("fd00:c1::a9fe:a9fe"), reasonMetadata}, // Oracle Cloud IMDS over IPv6
+	{mustRule("100.100.100.200"), reasonMetadata},    // Alibaba Cloud
+	{mustRule("192.0.0.192"), reasonMetadata},        // Oracle Cloud
+	{mustRule("168.63.129.16"), reasonMetadata},      // Azure WireServer (platform agent, serves extension settings)
+	// The IPv6 forms of AWS's other link-local instance services (their
+	// IPv4 forms, 169.254.169.253 and .123, are link-local below): the VPC
+	// DNS resolver and the time service.
+	{mustRule("fd00:ec2::253"), reasonCloud},
+	{mustRule("fd00:ec2::123"), reasonCloud},
 
 	// Addresses that are never a datasource. The unspecified address
 	// reaches the gateway's own host; link-local holds the metadata

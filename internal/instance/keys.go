@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"syscall"
+	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/seal"
@@ -150,6 +151,19 @@ func (in *Instance) Rotate(ctx context.Context, st store.Store, o RotateOptions)
 		}
 	}
 
+	// Before the old key goes, make sure the data keys it wrapped are gone
+	// from the store files too: the replaced rows are zeroed in the
+	// database file (the store runs with secure_delete) and the
+	// write-ahead log, which still holds the pages as they were, is
+	// emptied. Otherwise a copy of today's store files plus the retired
+	// key would still open every secret.
+	if err := step("checkpoint"); err != nil {
+		return newID, resealed, err
+	}
+	if err := checkpoint(ctx, st); err != nil {
+		return newID, resealed, err
+	}
+
 	if err := step("retire-old"); err != nil {
 		return newID, resealed, err
 	}
@@ -165,6 +179,36 @@ func (in *Instance) Rotate(ctx context.Context, st store.Store, o RotateOptions)
 		return newID, resealed, err
 	}
 	return newID, resealed, in.Envelope.Reload()
+}
+
+// Checkpointer is a store that keeps a write-ahead log beside its data
+// and can empty it into the data file (the SQLite store).
+type Checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
+
+// checkpoint empties the store's write-ahead log, retrying a few times while
+// readers keep it busy. A store without one has nothing to do.
+func checkpoint(ctx context.Context, st store.Store) error {
+	c, ok := st.(Checkpointer)
+	if !ok {
+		return nil
+	}
+	var err error
+	for try := range 5 {
+		if err = c.Checkpoint(ctx); querygate.ErrorCode(err) != querygate.EUNAVAILABLE {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Duration(try+1) * 200 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("instance: rotate: empty the write-ahead log (run keys rotate again): %w", err)
+	}
+	return nil
 }
 
 // resealPass rewraps every sealed value not under newID, one transaction per

@@ -1,6 +1,7 @@
 package instance_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -416,4 +417,73 @@ func openOnce(ctx context.Context, st store.Store, env *seal.Envelope, id string
 		return nil, err
 	}
 	return env.Open(blob, instance.DatasourceAD(id))
+}
+
+// TestRotateLeavesNoOldWrapping checks that after a rotation the data keys
+// as wrapped under the retired key are in no store file (the database and
+// its write-ahead log): a copy of the files taken after the rotation plus
+// the retired key must not open anything.
+func TestRotateLeavesNoOldWrapping(t *testing.T) {
+	ctx := t.Context()
+	d, st, in := MustNewDataDir(t)
+	want := newWantSecrets()
+	MustCreateDatasources(t, st, in, 4, want)
+
+	// old maps a place to its blob as sealed under the key to be retired.
+	old := map[string][]byte{}
+	for _, id := range want.ids() {
+		b, err := readSecrets(ctx, st, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old["datasource/"+id] = b
+	}
+	if err := st.View(ctx, func(tx store.Tx) error {
+		for _, name := range []string{store.InstanceKeyCheck, store.InstanceRootKey} {
+			b, err := tx.Instance(ctx, name)
+			if err != nil {
+				return err
+			}
+			old["instance/"+name] = b
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// wrapping returns the part of a blob that depends on the master key:
+	// version, key id, DEK nonce and sealed DEK.
+	wrapping := func(b []byte) []byte { return b[:2+int(b[1])+12+48] }
+	found := func(needle []byte) []string {
+		var in []string
+		for _, p := range d.StoreFiles(t) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if bytes.Contains(b, needle) {
+				in = append(in, p)
+			}
+		}
+		return in
+	}
+	// The search finds them before the rotation (else it proves nothing).
+	for place, b := range old {
+		if len(found(wrapping(b))) == 0 {
+			t.Fatalf("%s: the wrapped key is in no store file before the rotation", place)
+		}
+	}
+
+	newID, _, err := in.Rotate(ctx, st, instance.RotateOptions{})
+	if err != nil {
+		t.Fatalf("Rotate: %v", err)
+	}
+	checkRotated(t, d, st, newID, want)
+	for place, b := range old {
+		if in := found(b); len(in) > 0 {
+			t.Errorf("%s: the blob as sealed under the retired key is still in %v", place, in)
+		}
+		if in := found(wrapping(b)[2+int(b[1]):]); len(in) > 0 {
+			t.Errorf("%s: the data key as wrapped by the retired key is still in %v", place, in)
+		}
+	}
 }

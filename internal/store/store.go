@@ -63,8 +63,11 @@ type Tx interface {
 
 	CreateToken(ctx context.Context, t *Token) error
 	FindTokenByHash(ctx context.Context, hash []byte) (*Token, error)
+	FindToken(ctx context.Context, id string) (*Token, error)
 	ListTokens(ctx context.Context, userID string) ([]*Token, error)
 	DeleteToken(ctx context.Context, id string) error
+	// DeleteUserTokens deletes every API token of a user.
+	DeleteUserTokens(ctx context.Context, userID string) error
 	TouchToken(ctx context.Context, id string, at time.Time) error
 
 	CreateDatasource(ctx context.Context, d *Datasource) error

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -21,37 +22,62 @@ func (s *Server) sessionCookie() string {
 	return "qg_session"
 }
 
+// authMethod is how a request proved its user.
+type authMethod int
+
+const (
+	authSession authMethod = iota + 1 // the sealed session cookie
+	authToken                         // an API token
+)
+
 // authenticate returns the user of the request: an API token in the
 // Authorization header, or else the sealed session cookie. A request that
 // offers a credential which fails is refused; it never falls back to the
 // other one.
 func (s *Server) authenticate(r *http.Request) (*accounts.User, error) {
+	u, _, err := s.identify(r)
+	return u, err
+}
+
+// identify is authenticate that also says which credential proved the user.
+func (s *Server) identify(r *http.Request) (*accounts.User, authMethod, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		scheme, value, ok := strings.Cut(h, " ")
 		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return nil, errNoAuth
+			return nil, 0, errNoAuth
 		}
-		return s.accounts.TokenUser(r.Context(), strings.TrimSpace(value))
+		u, err := s.accounts.TokenUser(r.Context(), strings.TrimSpace(value))
+		return u, authToken, err
 	}
 	c, err := r.Cookie(s.sessionCookie())
 	if err != nil {
-		return nil, errNoAuth
+		return nil, 0, errNoAuth
 	}
 	id, _, err := s.cookies.Open(c.Name, c.Value)
 	if err != nil {
-		return nil, errNoAuth
+		return nil, 0, errNoAuth
 	}
-	return s.accounts.SessionUser(r.Context(), id)
+	u, err := s.accounts.SessionUser(r.Context(), id)
+	return u, authSession, err
 }
 
+// requireUser authenticates the request and records how in its context
+// (see viaToken).
 func (s *Server) requireUser(h userHandlerFunc) handlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) error {
-		u, err := s.authenticate(r)
+		u, how, err := s.identify(r)
 		if err != nil {
 			return err
 		}
-		return h(w, r, u)
+		return h(w, r.WithContext(context.WithValue(r.Context(), authMethodKey, how)), u)
 	}
+}
+
+// viaToken reports whether the request's user was proved by an API token
+// rather than a signed-in session.
+func viaToken(r *http.Request) bool {
+	how, _ := r.Context().Value(authMethodKey).(authMethod)
+	return how == authToken
 }
 
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, userID string) error {

@@ -2,7 +2,9 @@ package web
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
@@ -64,32 +66,68 @@ type errorDetail struct {
 	Field   string `json:"field,omitempty"`
 }
 
-// adapt runs h and writes its error, if any, as {"error":{...}}. Internal
-// errors are logged with the request id; the client gets only the safe
-// message of a *querygate.Error, or a generic sentence.
+// msgInternal is the one sentence a client gets for an error that is not a
+// *querygate.Error.
+const msgInternal = "An internal error occurred."
+
+// adapt runs h and writes its error, if any, as {"error":{...}}. A
+// *querygate.Error is answered with its code and safe message; any other
+// error is answered with EINTERNAL and a fixed sentence. Internal,
+// unavailable and key errors are logged with the request id and the error's
+// Go types only (logError), never its text: driver errors can hold
+// connection strings and values.
 func (s *Server) adapt(h handlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := h(w, r)
 		if err == nil {
 			return
 		}
-		code := querygate.ErrorCode(err)
+		detail := errorDetail{Code: querygate.EINTERNAL, Message: msgInternal}
 		var e *querygate.Error
-		detail := errorDetail{Code: code, Message: querygate.ErrorMessage(err)}
-		if errors.As(err, &e) {
-			detail.Field = e.Field
+		if errors.As(err, &e) && e.Code != querygate.EKEY {
+			detail = errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
 		}
-		if code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
-			s.log.ErrorContext(r.Context(), "request failed", "request_id", requestID(r.Context()), "error", err.Error())
-			if code == querygate.EKEY {
-				detail = errorDetail{Code: querygate.EINTERNAL, Message: "An internal error occurred."}
-			}
+		if code := querygate.ErrorCode(err); code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
+			s.logError(r, "request failed", err)
 		}
 		if rec, ok := w.(*statusRecorder); ok && rec.wrote {
 			return // the response is already under way; the log has it
 		}
-		writeJSON(w, statusOf(code), errorBody{Error: detail})
+		writeJSON(w, statusOf(detail.Code), errorBody{Error: detail})
 	})
+}
+
+// logError logs a failed request with its request id, the error's code and
+// the Go types along its chain of wrapped errors. It never logs the error's
+// text, which may hold a connection string, a query or a value.
+func (s *Server) logError(r *http.Request, msg string, err error) {
+	s.log.ErrorContext(r.Context(), msg, "request_id", requestID(r.Context()),
+		"code", querygate.ErrorCode(err), "error_type", errorTypes(err))
+}
+
+// errorTypes returns the types of err and of the errors it wraps, outermost
+// first: "*fmt.wrapError > *pgconn.PgError".
+func errorTypes(err error) string {
+	var b strings.Builder
+	for i := 0; err != nil && i < 8; i++ {
+		if i > 0 {
+			b.WriteString(" > ")
+		}
+		fmt.Fprintf(&b, "%T", err)
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			if errs := u.Unwrap(); len(errs) > 0 {
+				err = errs[0]
+			} else {
+				err = nil
+			}
+		default:
+			err = nil
+		}
+	}
+	return b.String()
 }
 
 func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {

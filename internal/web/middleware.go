@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -15,7 +17,8 @@ import (
 type ctxKey int
 
 const (
-	requestIDKey ctxKey = iota
+	requestIDKey  ctxKey = iota
+	authMethodKey        // authMethod of the request's user
 )
 
 func requestID(ctx context.Context) string {
@@ -114,4 +117,34 @@ func securityHeaders(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// checkHost refuses, with 421 Misdirected Request, a request whose Host is
+// not one of the allowed host names, when there is a list. A page of
+// another site whose name an attacker points at the gateway's address (DNS
+// rebinding) then gets no answer, even though the browser sees it as same
+// origin. Health checks are answered whatever the Host, for load balancers
+// and probes that use an address.
+func (s *Server) checkHost(next http.Handler) http.Handler {
+	if s.hosts == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.hosts[normalHost(r.Host)] || r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		writeJSON(w, http.StatusMisdirectedRequest, errorBody{Error: errorDetail{Code: querygate.EFORBIDDEN,
+			Message: "This gateway does not answer for that host name; the operator can allow it with --allowed-hosts."}})
+	})
+}
+
+// normalHost returns the host name of a Host header or an allowed-hosts
+// entry: without port or IPv6 brackets, lower case, without a final dot.
+func normalHost(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		h = host
+	}
+	h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+	return strings.TrimSuffix(strings.ToLower(h), ".")
 }

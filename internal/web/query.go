@@ -200,6 +200,15 @@ func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
+	// Each test opens a fresh connection outside the pools: bound how many
+	// run at once, so that clients cannot make the gateway open (and a
+	// datasource accept) connections without limit.
+	select {
+	case s.tests <- struct{}{}:
+		defer func() { <-s.tests }()
+	default:
+		return querygate.Errorf(querygate.EUNAVAILABLE, "Too many connection tests at once; try again in a moment.")
+	}
 	err = s.queries.Test(r.Context(), d, dev)
 	s.record(r, u, audit.Event{Action: audit.DatasourceTest, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"kind": d.Kind}}, err)
 	if err != nil {

@@ -38,6 +38,10 @@ type Options struct {
 	// Secure attribute and the __Host- prefix.
 	Secure  bool
 	Version string
+	// AllowedHosts, when not empty, are the only host names (Host header,
+	// port ignored) the gateway answers, against DNS rebinding; empty
+	// accepts any.
+	AllowedHosts []string
 }
 
 // Server holds the handlers' dependencies.
@@ -55,7 +59,13 @@ type Server struct {
 	secure      bool
 	version     string
 	routes      []Route
+	hosts       map[string]bool // nil: any Host (checkHost)
+	tests       chan struct{}   // slots for connection tests (testDatasource)
 }
+
+// maxConcurrentTests bounds the connection tests running at once: each
+// opens a fresh connection outside the pools.
+const maxConcurrentTests = 8
 
 // Route is one API route, as registered.
 type Route struct {
@@ -72,8 +82,16 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
+	s := &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, secure: o.Secure, version: o.Version}
+	s.tests = make(chan struct{}, maxConcurrentTests)
+	if len(o.AllowedHosts) > 0 {
+		s.hosts = map[string]bool{}
+		for _, h := range o.AllowedHosts {
+			s.hosts[normalHost(h)] = true
+		}
+	}
+	return s
 }
 
 // Handler returns the whole HTTP surface with its middleware.
@@ -85,7 +103,7 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return errCrossOrigin
 	}))
-	return s.recoverer(s.requestLog(securityHeaders(cop.Handler(s.metrics.Middleware(mux)))))
+	return s.recoverer(s.requestLog(securityHeaders(s.checkHost(cop.Handler(s.metrics.Middleware(mux))))))
 }
 
 // apiRoutes lists every route. Deny by default: a route is public only if it

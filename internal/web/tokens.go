@@ -10,6 +10,7 @@ import (
 
 type tokenResponse struct {
 	ID         string     `json:"id"`
+	UserID     string     `json:"user_id"`
 	Name       string     `json:"name"`
 	CreatedAt  time.Time  `json:"created_at"`
 	ExpiresAt  *time.Time `json:"expires_at"`
@@ -26,11 +27,23 @@ func optTime(t time.Time) *time.Time {
 }
 
 func newTokenResponse(t *accounts.Token) tokenResponse {
-	return tokenResponse{ID: t.ID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)}
+	return tokenResponse{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)}
 }
 
+// listTokens lists the caller's tokens; an admin may name another user
+// with ?user_id=.
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.accounts.ListTokens(r.Context(), u.ID)
+	owner := u.ID
+	if id := r.URL.Query().Get("user_id"); id != "" && id != u.ID {
+		if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+			return err
+		}
+		if _, err := s.accounts.FindUser(r.Context(), id); err != nil {
+			return err
+		}
+		owner = id
+	}
+	list, err := s.accounts.ListTokens(r.Context(), owner)
 	if err != nil {
 		return err
 	}
@@ -47,7 +60,15 @@ type createTokenRequest struct {
 	ExpiresInDays int    `json:"expires_in_days"`
 }
 
+var errTokenFromToken = querygate.Errorf(querygate.EFORBIDDEN, "Create API tokens from a signed-in session, not with an API token.")
+
+// createToken makes an API token for the caller. A request authenticated
+// by a token may not make one: a leaked token must not be able to mint
+// itself a successor that outlives its expiry or its revocation.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if viaToken(r) {
+		return errTokenFromToken
+	}
 	var req createTokenRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
@@ -65,8 +86,10 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *accounts
 	return nil
 }
 
+// deleteToken revokes a token: the caller's own, or any user's for an
+// admin; any other id is not found.
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := s.accounts.DeleteToken(r.Context(), u.ID, r.PathValue("id")); err != nil {
+	if err := s.accounts.DeleteToken(r.Context(), u, r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -53,8 +53,12 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	}
 	f.Close()
 
+	// secure_delete overwrites deleted and replaced content with zeros, so
+	// that a sealed blob replaced at key rotation (or a deleted session or
+	// token hash) does not linger in free space of the file.
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" +
-		"_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)"
+		"_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)" +
+		"&_pragma=secure_delete(1)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
@@ -81,6 +85,21 @@ func (db *DB) Path() string { return db.path }
 // it (they may not exist).
 func (db *DB) Files() []string {
 	return []string{db.path, db.path + "-wal", db.path + "-shm"}
+}
+
+// Checkpoint copies every page of the write-ahead log into the database file
+// and truncates the log to zero bytes, so that earlier versions of rewritten
+// rows do not stay in the -wal file. It fails with EUNAVAILABLE when readers
+// keep the log busy past the busy timeout.
+func (db *DB) Checkpoint(ctx context.Context) error {
+	var busy, logFrames, done int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logFrames, &done); err != nil {
+		return translate(fmt.Errorf("sqlite: checkpoint: %w", err))
+	}
+	if busy != 0 {
+		return &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store's write-ahead log is in use; try again."}
+	}
+	return nil
 }
 
 // Close closes both pools.

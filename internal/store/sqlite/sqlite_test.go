@@ -370,3 +370,68 @@ func TestConcurrentUpdate(t *testing.T) {
 		return err
 	})
 }
+
+// TestSecureDelete checks that a sealed blob that was replaced by one of
+// another size, or deleted with its row, is in no store file once the
+// write-ahead log is checkpointed: the store zeroes freed space.
+func TestSecureDelete(t *testing.T) {
+	db := MustOpen(t, "")
+	ctx := t.Context()
+	blob := func(tag byte, n int) []byte {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = tag ^ byte(i*7)
+		}
+		return b
+	}
+	replaced, deleted := blob(0xa5, 300), blob(0x5a, 300)
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+		for id, b := range map[string][]byte{"ds1": replaced, "ds2": deleted} {
+			d := &store.Datasource{ID: id, Name: id, Kind: "postgres", Custody: "server", Settings: []byte(`{}`),
+				SecretNames: []string{"password"}, Secrets: b}
+			if err := tx.CreateDatasource(ctx, d); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	files := func(needle []byte) []string {
+		var in []string
+		for _, p := range db.Files() {
+			b, err := os.ReadFile(p)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				t.Fatal(err)
+			}
+			if len(b) > 0 && strings.Contains(string(b), string(needle)) {
+				in = append(in, filepath.Base(p))
+			}
+		}
+		return in
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	for _, b := range [][]byte{replaced, deleted} {
+		if len(files(b)) == 0 {
+			t.Fatal("the blob is in no store file before it is replaced (the search proves nothing)")
+		}
+	}
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.SetDatasourceSecrets(ctx, "ds1", blob(0x33, 200)); err != nil {
+			return err
+		}
+		return tx.DeleteDatasource(ctx, "ds2")
+	})
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	if fi, err := os.Stat(db.Path() + "-wal"); err == nil && fi.Size() != 0 {
+		t.Errorf("write-ahead log after a checkpoint: %d bytes, want 0", fi.Size())
+	}
+	if in := files(replaced); len(in) > 0 {
+		t.Errorf("a replaced blob is still in %v", in)
+	}
+	if in := files(deleted); len(in) > 0 {
+		t.Errorf("a deleted blob is still in %v", in)
+	}
+}

@@ -225,6 +225,16 @@ func (t *tx) FindTokenByHash(ctx context.Context, hash []byte) (*store.Token, er
 	return tk, nil
 }
 
+func (t *tx) FindToken(ctx context.Context, id string) (*store.Token, error) {
+	tk, err := scanToken(t.tx.QueryRowContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("API token")
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: find token: %w", err)
+	}
+	return tk, nil
+}
+
 func (t *tx) ListTokens(ctx context.Context, userID string) ([]*store.Token, error) {
 	rows, err := t.tx.QueryContext(ctx, `SELECT `+tokenCols+` FROM api_tokens WHERE user_id = ? ORDER BY created_at`, userID)
 	if err != nil {
@@ -247,6 +257,11 @@ func (t *tx) ListTokens(ctx context.Context, userID string) ([]*store.Token, err
 
 func (t *tx) DeleteToken(ctx context.Context, id string) error {
 	return t.execOne(ctx, "delete token", "API token", `DELETE FROM api_tokens WHERE id = ?`, id)
+}
+
+func (t *tx) DeleteUserTokens(ctx context.Context, userID string) error {
+	_, err := t.exec(ctx, "delete user tokens", `DELETE FROM api_tokens WHERE user_id = ?`, userID)
+	return err
 }
 
 func (t *tx) TouchToken(ctx context.Context, id string, at time.Time) error {

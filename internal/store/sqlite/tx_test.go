@@ -264,6 +264,9 @@ func TestTokens(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("FindTokenByHash = %+v, want %+v", got, want)
 				}
+				if got, err := tx.FindToken(ctx, want.ID); err != nil || !reflect.DeepEqual(got, want) {
+					t.Errorf("FindToken(%s) = %+v, %v, want %+v", want.ID, got, err, want)
+				}
 			}
 			return nil
 		})
@@ -308,6 +311,18 @@ func TestTokens(t *testing.T) {
 			return err
 		})
 		wantCode(t, err, querygate.ENOTFOUND)
+	})
+	t.Run("delete a user's tokens", func(t *testing.T) {
+		MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUserTokens(ctx, "u1") })
+		MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+			if got, err := tx.ListTokens(ctx, "u1"); err != nil || len(got) != 0 {
+				t.Errorf("ListTokens(u1) after DeleteUserTokens = %+v, %v, want none", got, err)
+			}
+			if got, err := tx.ListTokens(ctx, "u2"); err != nil || len(got) != 1 {
+				t.Errorf("ListTokens(u2) after DeleteUserTokens(u1) = %+v, %v, want bob's token kept", got, err)
+			}
+			return nil
+		})
 	})
 }
 
@@ -418,6 +433,7 @@ func TestNotFound(t *testing.T) {
 		{"FindSession", func(ctx context.Context, tx store.Tx) (any, error) { return tx.FindSession(ctx, []byte("nope")) }},
 		{"FindTokenByHash", func(ctx context.Context, tx store.Tx) (any, error) { return tx.FindTokenByHash(ctx, []byte("nope")) }},
 		{"DeleteToken", func(ctx context.Context, tx store.Tx) (any, error) { return nil, tx.DeleteToken(ctx, "nope") }},
+		{"FindToken", func(ctx context.Context, tx store.Tx) (any, error) { return tx.FindToken(ctx, "nope") }},
 		{"FindDatasource", func(ctx context.Context, tx store.Tx) (any, error) { return tx.FindDatasource(ctx, "nope") }},
 		{"UpdateDatasource", func(ctx context.Context, tx store.Tx) (any, error) {
 			return nil, tx.UpdateDatasource(ctx, newDatasource("nope", "nope"))
