@@ -75,7 +75,7 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, u *accounts.User) err
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	var buf bytes.Buffer
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		s.log.ErrorContext(r.Context(), "template failed", "request_id", requestID(r.Context()), "page", name, "error", err.Error())
+		s.logError(r, "template failed: "+name, err)
 		http.Error(w, "An internal error occurred.", http.StatusInternalServerError)
 		return
 	}
@@ -119,7 +119,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 	code := querygate.ErrorCode(err)
 	msg := querygate.ErrorMessage(err)
 	if code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
-		s.log.ErrorContext(r.Context(), "page failed", "request_id", requestID(r.Context()), "error", err.Error())
+		s.logError(r, "page failed", err)
 		code, msg = querygate.EINTERNAL, "An internal error occurred."
 	}
 	s.render(w, r, statusOf(code), "error", withUser(page{Title: "Error", Data: errorDetail{Code: code, Message: msg}}, u))
