@@ -376,6 +376,10 @@ func (m *Main) Close() error {
 		m.queries.Close()
 		m.queries = nil
 	}
+	if m.audit != nil {
+		m.audit.Close()
+		m.audit = nil
+	}
 	if m.db != nil {
 		errs = append(errs, m.db.Close())
 		m.db = nil

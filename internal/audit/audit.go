@@ -21,6 +21,7 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -72,13 +73,29 @@ type Event struct {
 	Details map[string]any
 }
 
-// Log appends to and reads the audit trail.
+// Log appends to and reads the audit trail. Events recorded at the same
+// time are written together in one transaction (group commit), so that
+// concurrent requests share the store's sync instead of queueing for one
+// each; every Record still returns only once its event is durable.
 type Log struct {
 	store store.Store
 	key   seal.Key
 	log   *slog.Logger
 	now   func() time.Time
+
+	queue     chan *pending
+	done      chan struct{}
+	closeOnce sync.Once
 }
+
+// pending is one event waiting for its batch to be written.
+type pending struct {
+	e   *store.AuditEvent
+	err chan error
+}
+
+// maxBatch bounds the events written in one transaction.
+const maxBatch = 256
 
 // New returns the audit log of an instance.
 func New(st store.Store, key seal.Key, logger *slog.Logger) *Log {
@@ -88,7 +105,68 @@ func New(st store.Store, key seal.Key, logger *slog.Logger) *Log {
 	if !key.Valid() {
 		panic("audit: no key")
 	}
-	return &Log{store: st, key: key, log: logger, now: time.Now}
+	l := &Log{store: st, key: key, log: logger, now: time.Now, queue: make(chan *pending, maxBatch), done: make(chan struct{})}
+	go l.writer()
+	return l
+}
+
+// Close writes the events already recorded and stops the writer. Record
+// fails after Close.
+func (l *Log) Close() {
+	l.closeOnce.Do(func() {
+		close(l.queue)
+		<-l.done
+	})
+}
+
+// writer appends batches of queued events, chaining each to the last.
+func (l *Log) writer() {
+	defer close(l.done)
+	for p := range l.queue {
+		batch := []*pending{p}
+	drain:
+		for len(batch) < maxBatch {
+			select {
+			case q, ok := <-l.queue:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		err := l.append(batch)
+		for _, p := range batch {
+			p.err <- err
+		}
+	}
+}
+
+// append writes one batch in one transaction.
+func (l *Log) append(batch []*pending) error {
+	ctx := context.Background()
+	return l.store.Update(ctx, func(tx store.Tx) error {
+		var prev []byte
+		var seq int64
+		last, err := tx.LastAuditEvent(ctx)
+		switch {
+		case err == nil:
+			prev, seq = last.Hash, last.Seq
+		case querygate.ErrorCode(err) != querygate.ENOTFOUND:
+			return err
+		}
+		for _, p := range batch {
+			seq++
+			p.e.Seq = seq
+			p.e.Hash = l.hash(prev, p.e)
+			if err := tx.AppendAuditEvent(ctx, p.e); err != nil {
+				return err
+			}
+			prev = p.e.Hash
+		}
+		return nil
+	})
 }
 
 // hash is the chained HMAC of an event: every field, length-prefixed, and
@@ -125,28 +203,31 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 	e := &store.AuditEvent{At: l.now().UTC().Truncate(time.Millisecond), ActorID: ev.ActorID, ActorName: ev.ActorName,
 		Action: ev.Action, Target: ev.Target, DatasourceID: ev.DatasourceID, Outcome: ev.Outcome, Remote: ev.Remote,
 		RequestID: ev.RequestID, Details: string(details)}
-	// The write must not be lost because the client went away.
+	// The write must not be lost because the client went away: it is
+	// queued whatever ctx says.
 	ctx = context.WithoutCancel(ctx)
-	err := l.store.Update(ctx, func(tx store.Tx) error {
-		var prev []byte
-		last, err := tx.LastAuditEvent(ctx)
-		switch {
-		case err == nil:
-			prev, e.Seq = last.Hash, last.Seq+1
-		case querygate.ErrorCode(err) == querygate.ENOTFOUND:
-			e.Seq = 1
-		default:
-			return err
-		}
-		e.Hash = l.hash(prev, e)
-		return tx.AppendAuditEvent(ctx, e)
-	})
+	p := &pending{e: e, err: make(chan error, 1)}
+	err := l.enqueue(p)
+	if err == nil {
+		err = <-p.err
+	}
 	if err != nil {
 		l.log.ErrorContext(ctx, "audit event not recorded", "action", ev.Action, "error_type", fmt.Sprintf("%T", err))
 		return err
 	}
 	l.log.InfoContext(ctx, "audit", "seq", e.Seq, "action", e.Action, "actor_id", e.ActorID, "target", e.Target,
 		"datasource_id", e.DatasourceID, "outcome", e.Outcome, "hash", hex.EncodeToString(e.Hash[:8]))
+	return nil
+}
+
+// enqueue hands an event to the writer; it fails once the log is closed.
+func (l *Log) enqueue(p *pending) (err error) {
+	defer func() {
+		if recover() != nil {
+			err = querygate.Errorf(querygate.EUNAVAILABLE, "The audit log is closed.")
+		}
+	}()
+	l.queue <- p
 	return nil
 }
 

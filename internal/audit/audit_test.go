@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -24,7 +25,9 @@ func newLog(t *testing.T) (*audit.Log, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	return audit.New(st, seal.GenerateKey(), nil), path
+	l := audit.New(st, seal.GenerateKey(), nil)
+	t.Cleanup(l.Close)
+	return l, path
 }
 
 // raw opens the store file behind the application's back, as an attacker
@@ -129,5 +132,26 @@ func TestTamperingIsFound(t *testing.T) {
 	_, problems, _ := audit.New(st, seal.GenerateKey(), nil).Verify(t.Context())
 	if len(problems) != 2 {
 		t.Fatalf("another key: %v", problems)
+	}
+}
+
+func TestConcurrentRecordsChain(t *testing.T) {
+	l, _ := newLog(t)
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if err := l.Record(t.Context(), audit.Event{Action: audit.Query}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	n, problems, err := l.Verify(t.Context())
+	if err != nil || n != 50 || len(problems) != 0 {
+		t.Fatalf("Verify = %d %v %v, want 50 chained events", n, problems, err)
+	}
+	l.Close()
+	if err := l.Record(t.Context(), audit.Event{Action: audit.Query}); err == nil {
+		t.Fatal("Record after Close succeeded")
 	}
 }
