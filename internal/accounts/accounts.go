@@ -256,6 +256,16 @@ func (s *Service) FindUser(ctx context.Context, id string) (*User, error) {
 	return fromRow(u), nil
 }
 
+// FindUserByName returns the user with that user name.
+func (s *Service) FindUserByName(ctx context.Context, username string) (*User, error) {
+	var u *store.User
+	err := s.store.View(ctx, func(tx store.Tx) (err error) { u, err = tx.FindUserByName(ctx, username); return err })
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(u), nil
+}
+
 // ListUsers returns every user.
 func (s *Service) ListUsers(ctx context.Context) ([]*User, error) {
 	var rows []*store.User

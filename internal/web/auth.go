@@ -8,6 +8,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 )
 
 var errNoAuth = querygate.Errorf(querygate.EUNAUTHORIZED, "You are not logged in, or your session or token is no longer valid.")
@@ -123,6 +124,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	}
 	u, err := s.accounts.Authenticate(r.Context(), req.Username, req.Password)
 	if err != nil {
+		s.metrics.LoginFailed()
+		s.recordLoginFailure(r, req.Username, err)
 		return err
 	}
 	// A fresh session id at every login: a planted cookie never becomes a
@@ -135,11 +138,34 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := s.setSession(w, r, u.ID); err != nil {
 		return err
 	}
+	s.record(r, u, audit.Event{Action: audit.LoginSuccess, Target: u.ID}, nil)
 	writeJSON(w, http.StatusOK, newUserResponse(u))
 	return nil
 }
 
+// recordLoginFailure audits a failed login after the answer is decided, in
+// the background, so that looking the name up adds nothing to the
+// answer's timing. The attempted name is recorded only when it is a user's
+// (a password typed into the name field is never kept).
+func (s *Server) recordLoginFailure(r *http.Request, username string, err error) {
+	ev := audit.Event{Action: audit.LoginFailure, Remote: remoteHost(r), RequestID: requestID(r.Context()), Outcome: querygate.ErrorCode(err)}
+	ctx := context.WithoutCancel(r.Context())
+	go func() {
+		if u, err := s.accounts.FindUserByName(ctx, username); err == nil {
+			ev.ActorID, ev.ActorName, ev.Target = u.ID, u.Username, u.ID
+		} else {
+			ev.Details = map[string]any{"unknown_user": true}
+		}
+		if s.audit != nil {
+			s.audit.Record(ctx, ev)
+		}
+	}()
+}
+
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
+	if u, err := s.authenticate(r); err == nil && u != nil {
+		s.record(r, u, audit.Event{Action: audit.Logout, Target: u.ID}, nil)
+	}
 	if c, err := r.Cookie(s.sessionCookie()); err == nil {
 		if id, _, err := s.cookies.Open(c.Name, c.Value); err == nil {
 			if err := s.accounts.EndSession(r.Context(), id); err != nil {
@@ -174,6 +200,7 @@ func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.InfoContext(r.Context(), "first admin created", "request_id", requestID(r.Context()), "user_id", u.ID)
+	s.record(r, u, audit.Event{Action: audit.Setup, Target: u.ID}, nil)
 	if err := s.setSession(w, r, u.ID); err != nil {
 		return err
 	}

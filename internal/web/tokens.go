@@ -6,6 +6,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 )
 
 type tokenResponse struct {
@@ -77,6 +78,11 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *accounts
 		return querygate.FieldErrorf("expires_in_days", "expires_in_days: must be between 0 (never) and 3650")
 	}
 	value, t, err := s.accounts.CreateToken(r.Context(), u.ID, req.Name, time.Duration(req.ExpiresInDays)*24*time.Hour)
+	ev := audit.Event{Action: audit.TokenCreate, Details: map[string]any{"expires_in_days": req.ExpiresInDays}}
+	if t != nil {
+		ev.Target = t.ID
+	}
+	s.record(r, u, ev, err)
 	if err != nil {
 		return err
 	}
@@ -89,7 +95,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *accounts
 // deleteToken revokes a token: the caller's own, or any user's for an
 // admin; any other id is not found.
 func (s *Server) deleteToken(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := s.accounts.DeleteToken(r.Context(), u, r.PathValue("id")); err != nil {
+	err := s.accounts.DeleteToken(r.Context(), u, r.PathValue("id"))
+	s.record(r, u, audit.Event{Action: audit.TokenDelete, Target: r.PathValue("id")}, err)
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 )
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
@@ -31,6 +32,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.
 		return err
 	}
 	nu, err := s.accounts.CreateUser(r.Context(), req)
+	ev := audit.Event{Action: audit.UserCreate, Details: map[string]any{"role": req.Role}}
+	if nu != nil {
+		ev.Target = nu.ID
+	}
+	s.record(r, u, ev, err)
 	if err != nil {
 		return err
 	}
@@ -47,6 +53,14 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.
 		return err
 	}
 	nu, err := s.accounts.UpdateUser(r.Context(), r.PathValue("id"), req)
+	var fields []string
+	if req.Role != nil {
+		fields = append(fields, "role")
+	}
+	if req.Password != nil {
+		fields = append(fields, "password")
+	}
+	s.record(r, u, audit.Event{Action: audit.UserUpdate, Target: r.PathValue("id"), Details: map[string]any{"fields": fields}}, err)
 	if err != nil {
 		return err
 	}
@@ -66,7 +80,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, u *accounts.
 	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
 		return err
 	}
-	if err := s.accounts.DeleteUser(r.Context(), r.PathValue("id")); err != nil {
+	err := s.accounts.DeleteUser(r.Context(), r.PathValue("id"))
+	s.record(r, u, audit.Event{Action: audit.UserDelete, Target: r.PathValue("id")}, err)
+	if err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
