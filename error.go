@@ -10,19 +10,20 @@ import (
 
 // Error codes. Each maps to one HTTP status in the web layer.
 const (
-	EINVALID        = "invalid"         // bad input; the message names the field
-	ENOTFOUND       = "not_found"       // the thing does not exist (or the caller may not see it)
-	ECONFLICT       = "conflict"        // a unique name is taken, or the state forbids it
-	EUNAUTHORIZED   = "unauthorized"    // no valid credentials
-	EFORBIDDEN      = "forbidden"       // valid credentials, not allowed
-	EINTERNAL       = "internal"        // our fault; details are logged, never shown
-	EUNAVAILABLE    = "unavailable"     // a dependency (the store) is not reachable
-	ETOOLARGE       = "too_large"       // request body over the limit
-	EUNSUPPORTED    = "unsupported"     // media type or method not supported
-	EKEY            = "key_mismatch"    // the master key or salt cannot open the store
-	ESETUP          = "setup_invalid"   // setup token wrong, or setup already done
-	ENOTIMPLEMENTED = "not_implemented" // this build cannot do that yet
-	EDEVICELOCKED   = "device_locked"   // a device-custody datasource needs its password on this device
+	EINVALID        = "invalid"           // bad input; the message names the field
+	ENOTFOUND       = "not_found"         // the thing does not exist (or the caller may not see it)
+	ECONFLICT       = "conflict"          // a unique name is taken, or the state forbids it
+	EUNAUTHORIZED   = "unauthorized"      // no valid credentials
+	EFORBIDDEN      = "forbidden"         // valid credentials, not allowed
+	EINTERNAL       = "internal"          // our fault; details are logged, never shown
+	EUNAVAILABLE    = "unavailable"       // a dependency (the store) is not reachable
+	ETOOLARGE       = "too_large"         // request body over the limit
+	ETHROTTLED      = "too_many_requests" // too many failed attempts; wait and retry
+	EUNSUPPORTED    = "unsupported"       // media type or method not supported
+	EKEY            = "key_mismatch"      // the master key or salt cannot open the store
+	ESETUP          = "setup_invalid"     // setup token wrong, or setup already done
+	ENOTIMPLEMENTED = "not_implemented"   // this build cannot do that yet
+	EDEVICELOCKED   = "device_locked"     // a device-custody datasource needs its password on this device
 )
 
 // Error is a domain error. Code is a stable snake_case identifier; Message is a

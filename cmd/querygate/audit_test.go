@@ -160,3 +160,22 @@ func TestAuditTrail(t *testing.T) {
 		t.Fatalf("--audit-query-text did not record the text: %s", raw)
 	}
 }
+
+func TestLoginThrottle(t *testing.T) {
+	g := MustRun(t, t.TempDir(), nil)
+	g.MustSetup(nil)
+	c := g.client(nil)
+	for i := range 4 {
+		if r := c.do("POST", "/api/login", map[string]any{"username": "admin", "password": "wrong"}); r.Status != 401 {
+			t.Fatalf("failure %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	// Now even the right password waits, with the same answer for an
+	// unknown account guessed just as often.
+	r := c.do("POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
+	if r.Status != 429 || r.errorCode() != "too_many_requests" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("throttled login: %d %v %s", r.Status, r.Header, r.Body)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	c.must(200, "POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
+}

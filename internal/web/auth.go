@@ -122,12 +122,22 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
+	addr := remoteHost(r)
+	if wait := s.throttle.wait(req.Username, addr); wait > 0 {
+		s.metrics.LoginFailed()
+		s.recordLoginFailure(r, req.Username, querygate.Errorf(querygate.ETHROTTLED, "throttled"))
+		return throttled(w, wait)
+	}
 	u, err := s.accounts.Authenticate(r.Context(), req.Username, req.Password)
 	if err != nil {
+		if querygate.ErrorCode(err) == querygate.EUNAUTHORIZED {
+			s.throttle.failed(req.Username, addr)
+		}
 		s.metrics.LoginFailed()
 		s.recordLoginFailure(r, req.Username, err)
 		return err
 	}
+	s.throttle.succeeded(req.Username)
 	// A fresh session id at every login: a planted cookie never becomes a
 	// logged-in one.
 	if c, err := r.Cookie(s.sessionCookie()); err == nil {

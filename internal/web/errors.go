@@ -32,6 +32,8 @@ func statusOf(code string) int {
 		return http.StatusUnauthorized
 	case querygate.EFORBIDDEN, querygate.ESETUP, querygate.EDEVICELOCKED:
 		return http.StatusForbidden
+	case querygate.ETHROTTLED:
+		return http.StatusTooManyRequests
 	case querygate.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
 	case querygate.EUNSUPPORTED:

@@ -59,6 +59,7 @@ type Server struct {
 	secure      bool
 	version     string
 	routes      []Route
+	throttle    *throttle
 	hosts       map[string]bool // nil: any Host (checkHost)
 	tests       chan struct{}   // slots for connection tests (testDatasource)
 }
@@ -85,6 +86,7 @@ func New(o Options) *Server {
 	s := &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, secure: o.Secure, version: o.Version}
 	s.tests = make(chan struct{}, maxConcurrentTests)
+	s.throttle = newThrottle()
 	if len(o.AllowedHosts) > 0 {
 		s.hosts = map[string]bool{}
 		for _, h := range o.AllowedHosts {
