@@ -120,6 +120,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/audit":           func(role string) (string, any, int) { return "/api/audit", nil, adminOnly(role, 200) },
 		"GET /api/groups":          func(role string) (string, any, int) { return "/api/groups", nil, adminOnly(role, 200) },
 		"GET /metrics":             func(role string) (string, any, int) { return "/metrics", nil, adminOnly(role, 200) },
+		"GET /api/egress":          func(role string) (string, any, int) { return "/api/egress", nil, adminOnly(role, 200) },
 		"POST /api/datasources": func(role string) (string, any, int) {
 			k++
 			want := 201

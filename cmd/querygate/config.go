@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/querygate/querygate/internal/egress"
 )
 
 // Config is every setting of querygate, from flags and QUERYGATE_*
@@ -37,6 +40,17 @@ type Config struct {
 	ShutdownGrace time.Duration
 	MetricsListen string
 	AllowedHosts  hostList
+
+	// network policy and TLS
+	EgressAllow          stringList
+	EgressDeny           stringList
+	EgressProfile        string
+	EgressSourceIP       string
+	AllowClients         stringList
+	TrustedProxies       stringList
+	TLSSelfSigned        bool
+	InsecureHTTP         bool
+	RequireDatasourceTLS bool
 
 	// audit
 	AuditQueryText bool
@@ -73,6 +87,15 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&c.HTTPResponseMax, "http-response-max", 10<<20, "the largest response body an HTTP datasource may return, in bytes (larger ones fail with too_large)")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
 	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")
+	fs.Var(&c.EgressAllow, "egress-allow", "destination datasources may reach: CIDR, address, host name or *.domain, each with an optional :port or :port-range (repeatable); with any, only those")
+	fs.Var(&c.EgressDeny, "egress-deny", "destination datasources may never reach, same forms as --egress-allow (repeatable); deny wins over allow")
+	fs.StringVar(&c.EgressProfile, "egress-profile", "open", "egress profile: open (all but the denials), private (only private networks and loopback, plus --egress-allow) or allowlist (only --egress-allow)")
+	fs.StringVar(&c.EgressSourceIP, "egress-source-ip", "", "local address every datasource connection is made from, so that datasource firewalls can allow-list the gateway")
+	fs.Var(&c.AllowClients, "allow-clients", "CIDR or address of clients that may reach the gateway (repeatable); others get 403 before any handler runs; default: everyone")
+	fs.Var(&c.TrustedProxies, "trusted-proxies", "CIDR or address of reverse proxies whose X-Forwarded-For / Forwarded headers name the client (repeatable); from anyone else those headers are ignored")
+	fs.BoolVar(&c.TLSSelfSigned, "tls-self-signed", false, "serve HTTPS with a self-signed certificate made and kept in <data-dir>/tls/ (for local use)")
+	fs.BoolVar(&c.InsecureHTTP, "insecure-http", false, "allow plain HTTP on a non-loopback --listen address (behind a TLS-terminating proxy); logged as a warning")
+	fs.BoolVar(&c.RequireDatasourceTLS, "require-datasource-tls", false, "refuse datasources that would connect without verified TLS (SQLite files excepted)")
 	fs.Var(&c.AllowedHosts, "allowed-hosts", "host names the gateway answers for, against DNS rebinding (repeatable or comma-separated; localhost, 127.0.0.1, ::1 and the --listen host always); default: those only when --listen is a loopback address, else any")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "also serve /metrics, without authentication, on this address (such as 127.0.0.1:9090); /metrics on --listen needs an admin")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running queries may finish before they are cancelled at their datasources")
@@ -151,6 +174,40 @@ func (c *Config) validate(cmd string) error {
 		if (c.TLSCert == "") != (c.TLSKey == "") {
 			return errors.New("--tls-cert and --tls-key go together")
 		}
+		if c.TLSSelfSigned && c.TLSCert != "" {
+			return errors.New("--tls-self-signed and --tls-cert exclude each other")
+		}
+		if _, err := egress.ProfileRules(c.EgressProfile); err != nil {
+			return errors.New("--egress-profile must be open, private or allowlist")
+		}
+		for _, l := range []struct {
+			name  string
+			rules stringList
+		}{{"--egress-allow", c.EgressAllow}, {"--egress-deny", c.EgressDeny}} {
+			for _, r := range l.rules {
+				if _, err := egress.ParseRule(r); err != nil {
+					return fmt.Errorf("%s %s: %v", l.name, r, strings.TrimPrefix(err.Error(), "egress: rule: "))
+				}
+			}
+		}
+		if c.EgressSourceIP != "" {
+			if _, err := netip.ParseAddr(c.EgressSourceIP); err != nil {
+				return fmt.Errorf("--egress-source-ip %s: not an IP address", c.EgressSourceIP)
+			}
+		}
+		for _, l := range []struct {
+			name string
+			list stringList
+		}{{"--allow-clients", c.AllowClients}, {"--trusted-proxies", c.TrustedProxies}} {
+			for _, p := range l.list {
+				if _, err := parsePrefix(p); err != nil {
+					return fmt.Errorf("%s %s: not an address or CIDR prefix", l.name, p)
+				}
+			}
+		}
+		if !c.InsecureHTTP && c.TLSCert == "" && !c.TLSSelfSigned && !loopbackListen(c.Listen) {
+			return errors.New("plain HTTP is served only on a loopback --listen address: give --tls-cert/--tls-key or --tls-self-signed, or --insecure-http behind a TLS-terminating proxy")
+		}
 		if c.RowLimitMax < 1 {
 			return errors.New("--row-limit-max must be at least 1")
 		}
@@ -220,4 +277,30 @@ func (l *stringList) Set(v string) error {
 	}
 	*l = append(*l, v)
 	return nil
+}
+
+// parsePrefix reads an address or CIDR prefix.
+func parsePrefix(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		return p.Masked(), err
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()), nil
+}
+
+// loopbackListen reports whether a --listen address is on loopback only.
+func loopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.IsLoopback()
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
@@ -40,14 +41,74 @@ func opener[T connect.Connector](newFn func(connect.Config) (T, error)) query.Op
 	}
 }
 
-// newDialer returns the one dialer every connector uses: the default
-// egress policy, which also denies the gateway's own listening address.
-func newDialer(ln net.Listener) *egress.Dialer {
+// newDialer returns the one dialer every connector uses: the built-in
+// denials, the gateway's own listening address, and the operator's
+// profile, allow and deny rules and source address (all validated in
+// Config.validate).
+func newDialer(ln net.Listener, c *Config) *egress.Dialer {
 	var self []netip.AddrPort
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
 		self = append(self, tcp.AddrPort())
 	}
-	return egress.NewDialer(egress.Options{Policy: egress.NewPolicy(egress.Rules{Self: self})})
+	rules := egress.Rules{Self: self, AllowNone: c.EgressProfile == egress.ProfileAllowlist}
+	rules.Allow, _ = egress.ProfileRules(c.EgressProfile)
+	for _, s := range c.EgressAllow {
+		r, _ := egress.ParseRule(s)
+		rules.Allow = append(rules.Allow, r)
+	}
+	for _, s := range c.EgressDeny {
+		r, _ := egress.ParseRule(s)
+		rules.Deny = append(rules.Deny, r)
+	}
+	var source netip.Addr
+	if c.EgressSourceIP != "" {
+		source, _ = netip.ParseAddr(c.EgressSourceIP)
+	}
+	return egress.NewDialer(egress.Options{Policy: egress.NewPolicy(rules), SourceIP: source})
+}
+
+// describeEgress is what GET /api/egress shows.
+func describeEgress(d *egress.Dialer, c *Config) func() any {
+	return func() any {
+		source := "chosen by the system for each connection"
+		if a := d.SourceIP(); a.IsValid() {
+			source = a.String()
+		}
+		profile := c.EgressProfile
+		if profile == "" {
+			profile = egress.ProfileOpen
+		}
+		return map[string]any{"profile": profile, "policy": d.Policy().Describe(), "source_ip": source,
+			"require_datasource_tls": c.RequireDatasourceTLS}
+	}
+}
+
+// preflight checks a datasource's settings before they are stored: the
+// TLS rule, then whether the egress policy lets the gateway reach its
+// destination (a name that does not resolve yet is let through; the check
+// runs again at every connection).
+func preflight(d *egress.Dialer, requireTLS bool) func(ctx context.Context, kind string, settings map[string]any) error {
+	return func(ctx context.Context, kind string, settings map[string]any) error {
+		if requireTLS {
+			if err := datasource.VerifiedTLS(kind, settings); err != nil {
+				return err
+			}
+		}
+		addr, ok := datasource.Destination(kind, settings)
+		if !ok {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		if _, err := d.Lookup(ctx, "tcp", addr); querygate.ErrorCode(err) == egress.EDENIED {
+			field := "settings.host"
+			if kind == datasource.KindHTTP {
+				field = "settings.base_url"
+			}
+			return &querygate.Error{Code: egress.EDENIED, Field: field, Message: querygate.ErrorMessage(err)}
+		}
+		return nil
+	}
 }
 
 // ownFiles lists what no SQLite datasource may ever open: the gateway's own
@@ -72,4 +133,15 @@ func countDenials(dial connect.DialFunc, met *metrics.Metrics) connect.DialFunc 
 		}
 		return c, err
 	}
+}
+
+// prefixes reads a validated list of addresses and CIDR prefixes.
+func prefixes(list []string) []netip.Prefix {
+	out := make([]netip.Prefix, 0, len(list))
+	for _, s := range list {
+		if p, err := parsePrefix(s); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
 }

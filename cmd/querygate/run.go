@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -253,7 +254,19 @@ func (m *Main) serve(ctx context.Context) error {
 		return fmt.Errorf("listen: %w", err)
 	}
 	m.ln = ln
-	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope})
+	secure := m.Config.TLSCert != "" || m.Config.TLSSelfSigned
+	certFile, keyFile := m.Config.TLSCert, m.Config.TLSKey
+	if m.Config.TLSSelfSigned {
+		if certFile, keyFile, err = m.selfSignedCert(); err != nil {
+			return err
+		}
+	}
+	if !secure && !loopbackListen(m.Config.Listen) {
+		m.log.Warn("serving plain HTTP on a non-loopback address (--insecure-http): only do this behind a TLS-terminating proxy")
+	}
+	dialer := newDialer(ln, &m.Config)
+	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope,
+		Preflight: preflight(dialer, m.Config.RequireDatasourceTLS)})
 	// The pool gauge reads m.queries, set just below.
 	met := metrics.New(func() int {
 		if q := m.queries; q != nil {
@@ -262,18 +275,21 @@ func (m *Main) serve(ctx context.Context) error {
 		return 0
 	})
 	m.queries = query.NewService(query.Options{
-		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: countDenials(newDialer(ln).DialContext, met),
+		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: countDenials(dialer.DialContext, met),
 		Limits: query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns,
 			DeviceIdle: m.Config.DevicePoolIdle},
 		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(), HTTPResponseMax: m.Config.HTTPResponseMax,
+		RequireTLS: m.Config.RequireDatasourceTLS,
 	})
-	devices := device.NewService(device.Options{Store: m.db, Cookies: m.inst.Cookies, Secure: m.Config.TLSCert != "",
+	devices := device.NewService(device.Options{Store: m.db, Cookies: m.inst.Cookies, Secure: secure,
 		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
 	srv := web.New(web.Options{
 		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries,
-		Secure: m.Config.TLSCert != "", Version: version(),
+		Secure: secure, Version: version(),
+		Ingress:      web.Ingress{AllowClients: prefixes(m.Config.AllowClients), TrustedProxies: prefixes(m.Config.TrustedProxies)},
+		Egress:       describeEgress(dialer, &m.Config),
 		AllowedHosts: allowedHosts(m.Config.Listen, ln.Addr(), m.Config.AllowedHosts),
 	})
 	if len(m.Config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
@@ -289,6 +305,7 @@ func (m *Main) serve(ctx context.Context) error {
 	m.srv = &http.Server{
 		BaseContext: func(net.Listener) context.Context { return base },
 		Handler:     srv.Handler(),
+		TLSConfig:   &tls.Config{MinVersion: tls.VersionTLS12},
 		// Slow clients cannot hold connections open: the headers must come
 		// within 10s and the whole request (bodies are at most 1 MiB)
 		// within 60s. ReadTimeout covers reading the request only: Go
@@ -305,8 +322,8 @@ func (m *Main) serve(ctx context.Context) error {
 	scheme := "http"
 	go func() {
 		var err error
-		if m.Config.TLSCert != "" {
-			err = m.srv.ServeTLS(ln, m.Config.TLSCert, m.Config.TLSKey)
+		if secure {
+			err = m.srv.ServeTLS(ln, certFile, keyFile)
 		} else {
 			err = m.srv.Serve(ln)
 		}
@@ -315,7 +332,7 @@ func (m *Main) serve(ctx context.Context) error {
 		}
 		m.done <- err
 	}()
-	if m.Config.TLSCert != "" {
+	if secure {
 		scheme = "https"
 	}
 	if m.Config.MetricsListen != "" {

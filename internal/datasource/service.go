@@ -21,20 +21,25 @@ import (
 
 // Service is the datasource catalogue.
 type Service struct {
-	store store.Store
-	env   *seal.Envelope
-	now   func() time.Time
+	store     store.Store
+	env       *seal.Envelope
+	now       func() time.Time
+	preflight func(ctx context.Context, kind string, settings map[string]any) error
 }
 
 // ServiceOptions configures NewService.
 type ServiceOptions struct {
 	Store    store.Store
 	Envelope *seal.Envelope
+	// Preflight, when set, checks a datasource's kind and settings before
+	// a create or a settings change is stored: the operator's network and
+	// TLS rules, told before any connection is tried.
+	Preflight func(ctx context.Context, kind string, settings map[string]any) error
 }
 
 // NewService returns the catalogue.
 func NewService(o ServiceOptions) *Service {
-	return &Service{store: o.Store, env: o.Envelope, now: nowMS}
+	return &Service{store: o.Store, env: o.Envelope, now: nowMS, preflight: o.Preflight}
 }
 
 // CreateInput is what a caller gives to create a datasource.
@@ -208,6 +213,11 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (*
 	if err := crossCheck(k, settings, secrets); err != nil {
 		return nil, err
 	}
+	if s.preflight != nil {
+		if err := s.preflight(ctx, k.Name, settings); err != nil {
+			return nil, err
+		}
+	}
 	settingsJSON, err := json.Marshal(settings)
 	if err != nil {
 		return nil, fmt.Errorf("datasource: create: %w", err)
@@ -283,6 +293,13 @@ func (s *Service) List(ctx context.Context) ([]*Datasource, error) {
 
 // Update applies a partial update. Bad input changes nothing.
 func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Datasource, error) {
+	if s.preflight != nil && len(in.Settings) > 0 {
+		// Checked before the write transaction (the check may look a name
+		// up); the transaction validates the same change again.
+		if err := s.preflightUpdate(ctx, id, in); err != nil {
+			return nil, err
+		}
+	}
 	var out *Datasource
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		row, err := tx.FindDatasource(ctx, id)
@@ -368,6 +385,27 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Datas
 		return nil, fmt.Errorf("datasource: update: %w", err)
 	}
 	return out, nil
+}
+
+// preflightUpdate runs the preflight on the settings an update would give.
+func (s *Service) preflightUpdate(ctx context.Context, id string, in UpdateInput) error {
+	var row *store.Datasource
+	if err := s.store.View(ctx, func(tx store.Tx) (err error) { row, err = tx.FindDatasource(ctx, id); return err }); err != nil {
+		return err
+	}
+	k, err := findKind(row.Kind)
+	if err != nil {
+		return err
+	}
+	base, err := decodeSettings(row.Settings)
+	if err != nil {
+		return err
+	}
+	settings, err := applySettings(k, base, in.Settings)
+	if err != nil {
+		return err
+	}
+	return s.preflight(ctx, k.Name, settings)
 }
 
 // Delete removes a datasource and its sealed secrets.

@@ -96,7 +96,10 @@ func (d *Dialer) control(_, address string, _ syscall.RawConn) error {
 	if err != nil {
 		return deniedError(netip.AddrPort{}, reasonInvalid)
 	}
-	return d.policy.Check(ap)
+	if reason, denied := d.policy.denyVerdict(ap); denied {
+		return deniedError(ap, reason)
+	}
+	return nil
 }
 
 // DialContext connects to address ("host:port") over network, which must be
@@ -205,7 +208,7 @@ func (d *Dialer) Lookup(ctx context.Context, network, address string) ([]netip.A
 	out := make([]netip.AddrPort, 0, len(addrs))
 	for _, a := range addrs {
 		ap := netip.AddrPortFrom(a, uint16(port))
-		if reason, denied := d.policy.verdict(ap); denied {
+		if reason, denied := d.policy.verdictFor(host, ap, true); denied {
 			return nil, nameDeniedError(host, ap, reason)
 		}
 		// Every answer is checked (above); only those of the family

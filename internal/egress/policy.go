@@ -18,6 +18,9 @@ import (
 type Policy struct {
 	deny  []denial
 	allow []Rule
+	// allowNone makes an empty allow list allow nothing (the allowlist
+	// profile) instead of everything.
+	allowNone bool
 }
 
 // denial is a deny rule with the reason shown when it matches.
@@ -78,6 +81,9 @@ type Rules struct {
 	Allow []Rule
 	// Deny lists destinations that may never be reached.
 	Deny []Rule
+	// AllowNone makes an empty Allow allow nothing (the allowlist
+	// profile), rather than everything.
+	AllowNone bool
 	// Self lists the gateway's own listening addresses (as bound, so with
 	// their real port, not 0), which are denied so that a datasource cannot
 	// point the gateway at itself. An
@@ -109,6 +115,7 @@ func NewPolicy(r Rules) *Policy {
 	for _, rule := range r.Allow {
 		p.allow = append(p.allow, rule.normal())
 	}
+	p.allowNone = r.AllowNone
 	return p
 }
 
@@ -156,12 +163,25 @@ func (p *Policy) Check(ap netip.AddrPort) error {
 
 // verdict returns the reason ap is denied, if it is.
 func (p *Policy) verdict(ap netip.AddrPort) (reason string, denied bool) {
+	return p.verdictFor("", ap, true)
+}
+
+// denyVerdict applies only the deny rules (the second check at connect
+// time: the allow list, which may name hosts, was applied at look-up).
+func (p *Policy) denyVerdict(ap netip.AddrPort) (reason string, denied bool) {
+	return p.verdictFor("", ap, false)
+}
+
+// verdictFor returns the reason a connection to host (a name, or "" for a
+// literal address) resolved to ap is denied, if it is.
+func (p *Policy) verdictFor(host string, ap netip.AddrPort, withAllow bool) (reason string, denied bool) {
 	a, port := ap.Addr().WithZone("").Unmap(), ap.Port()
 	if !a.IsValid() {
 		return reasonInvalid, true
 	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
 	for _, d := range p.deny {
-		if d.rule.match(a, port) {
+		if d.rule.match(a, port) || d.rule.matchHost(host, port) {
 			return d.reason, true
 		}
 	}
@@ -173,11 +193,11 @@ func (p *Policy) verdict(ap netip.AddrPort) (reason string, denied bool) {
 			}
 		}
 	}
-	if len(p.allow) == 0 {
+	if !withAllow || len(p.allow) == 0 && !p.allowNone {
 		return "", false
 	}
 	for _, r := range p.allow {
-		if r.match(a, port) {
+		if r.match(a, port) || r.matchHost(host, port) {
 			return "", false
 		}
 	}
@@ -230,6 +250,12 @@ type Rule struct {
 	Prefix netip.Prefix
 	// Ports is the ports matched; the zero PortRange matches every port.
 	Ports PortRange
+	// Host, when set, makes this a host-name rule: it matches connections
+	// made to that name ("db.example.com") or to any name under a suffix
+	// ("*.example.com"), lower case, whatever addresses the name has. The
+	// addresses are still checked against every deny rule. A connection
+	// to a literal IP address never matches a host-name rule.
+	Host string
 }
 
 // normal returns r with its prefix masked and unmapped.
@@ -243,15 +269,30 @@ func (r Rule) normal() Rule {
 	return r
 }
 
-// match reports whether r matches address a (unmapped, without zone) at port.
+// match reports whether an address rule r matches address a (unmapped,
+// without zone) at port. Host-name rules never match an address.
 func (r Rule) match(a netip.Addr, port uint16) bool {
-	return r.Ports.Contains(port) && (r.Prefix == netip.Prefix{} || r.Prefix.Contains(a))
+	return r.Host == "" && r.Ports.Contains(port) && (r.Prefix == netip.Prefix{} || r.Prefix.Contains(a))
+}
+
+// matchHost reports whether a host-name rule matches the name host (lower
+// case, no trailing dot) at port.
+func (r Rule) matchHost(host string, port uint16) bool {
+	if r.Host == "" || host == "" || !r.Ports.Contains(port) {
+		return false
+	}
+	if suffix, ok := strings.CutPrefix(r.Host, "*."); ok {
+		return strings.HasSuffix(host, "."+suffix)
+	}
+	return host == r.Host
 }
 
 // String returns r in the form ParseRule reads.
 func (r Rule) String() string {
 	var addr string
 	switch p := r.Prefix; {
+	case r.Host != "":
+		addr = r.Host
 	case p == netip.Prefix{}:
 		addr = "*"
 	case p.IsSingleIP():
@@ -274,6 +315,11 @@ func (r Rule) String() string {
 //
 //	10.0.0.0/8   192.168.1.5:5432   10.0.0.0/8:5432-5440
 //	fd00::/8     [fd00::/8]:5432    [::1]:6379   *:22   *
+//
+// A host name, or "*." and a domain for every name under it, makes a
+// host-name rule:
+//
+//	db.example.com:5432   *.corp.example.com   api.example.com:443
 //
 // Addresses must be written plainly (no zones, no odd IPv4 spellings).
 func ParseRule(s string) (Rule, error) {
@@ -301,7 +347,9 @@ func ParseRule(s string) (Rule, error) {
 			return Rule{}, errors.New("egress: rule: empty port")
 		}
 	}
-	if addr != "*" {
+	if addr != "*" && isHostPattern(addr) {
+		r.Host = strings.ToLower(strings.TrimSuffix(addr, "."))
+	} else if addr != "*" {
 		var err error
 		if strings.Contains(addr, "/") {
 			r.Prefix, err = netip.ParsePrefix(addr)
@@ -315,7 +363,7 @@ func ParseRule(s string) (Rule, error) {
 			}
 		}
 		if err != nil {
-			return Rule{}, errors.New("egress: rule: " + strconv.Quote(addr) + " is not an IP address or CIDR prefix")
+			return Rule{}, errors.New("egress: rule: " + strconv.Quote(addr) + " is not an IP address, CIDR prefix or host name")
 		}
 	}
 	if ports != "" {
@@ -372,4 +420,77 @@ func mustRule(s string) Rule {
 		panic(err)
 	}
 	return r
+}
+
+// isHostPattern reports whether s is a host name or "*." and a host name,
+// and not something that parses as an address.
+func isHostPattern(s string) bool {
+	if strings.Contains(s, "/") {
+		return false
+	}
+	if _, err := netip.ParseAddr(s); err == nil {
+		return false
+	}
+	name := strings.TrimPrefix(strings.TrimSuffix(s, "."), "*.")
+	if !strings.Contains(name, ".") && !strings.HasPrefix(s, "*.") && name != "localhost" {
+		// A single label (such as "db") is allowed only as localhost: it
+		// is too easily a typo for an address.
+		return false
+	}
+	if _, isAddr, err := ParseHost(name); err != nil || isAddr {
+		return false
+	}
+	return validName(name) && !strings.Contains(name, "*")
+}
+
+// Profiles name common policies.
+const (
+	ProfileOpen      = "open"      // everything but the built-in and operator denials
+	ProfilePrivate   = "private"   // only private networks and loopback (plus --egress-allow)
+	ProfileAllowlist = "allowlist" // only what --egress-allow lists
+)
+
+// privateNetworks are the destinations of the private profile.
+var privateNetworks = []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7", "127.0.0.0/8", "::1"}
+
+// ProfileRules returns the allow rules a profile adds to the operator's,
+// or an error for an unknown profile. The allowlist profile with no allow
+// rule allows nothing.
+func ProfileRules(profile string) ([]Rule, error) {
+	switch profile {
+	case "", ProfileOpen, ProfileAllowlist:
+		return nil, nil
+	case ProfilePrivate:
+		out := make([]Rule, 0, len(privateNetworks))
+		for _, p := range privateNetworks {
+			out = append(out, mustRule(p))
+		}
+		return out, nil
+	}
+	return nil, errors.New("egress: unknown profile " + strconv.Quote(profile) + " (open, private or allowlist)")
+}
+
+// Description is a policy as shown to an operator.
+type Description struct {
+	Allow    []string          `json:"allow"`     // empty: everything not denied
+	AllowAll bool              `json:"allow_all"` // true when there is no allow list
+	Deny     []DescribedDenial `json:"deny"`
+}
+
+// DescribedDenial is one deny rule and why it exists.
+type DescribedDenial struct {
+	Rule   string `json:"rule"`
+	Reason string `json:"reason"`
+}
+
+// Describe returns the effective rules.
+func (p *Policy) Describe() Description {
+	d := Description{Allow: []string{}, AllowAll: len(p.allow) == 0 && !p.allowNone}
+	for _, r := range p.allow {
+		d.Allow = append(d.Allow, r.String())
+	}
+	for _, x := range p.deny {
+		d.Deny = append(d.Deny, DescribedDenial{Rule: x.rule.String(), Reason: x.reason})
+	}
+	return d
 }

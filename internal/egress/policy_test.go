@@ -215,6 +215,11 @@ func TestParseRule(t *testing.T) {
 		{"::ffff:10.0.0.0/104", "10.0.0.0/8"},
 		{"[::ffff:10.0.0.1]:80", "10.0.0.1:80"},
 		{"10.0.0.1:0080", "10.0.0.1:80"},
+		{"db.example.com", "db.example.com"},
+		{"DB.Example.com.:5432", "db.example.com:5432"},
+		{"*.corp.example.com", "*.corp.example.com"},
+		{"*.corp.example.com:5432-5440", "*.corp.example.com:5432-5440"},
+		{"localhost:6379", "localhost:6379"},
 	}
 	for _, tc := range good {
 		r, err := egress.ParseRule(tc.in)
@@ -229,8 +234,9 @@ func TestParseRule(t *testing.T) {
 	bad := []string{
 		"", "10.0.0.0/33", "10.0.0.0/8:", "10.0.0.0/8:0", "10.0.0.0/8:65536", "10.0.0.0/8:10-5",
 		"10.0.0.0/8:-5", "10.0.0.0/8:5-", "10.0.0.0/8:http", "fd00::/8:5432", "[fd00::/8]5432",
-		"[10.0.0.1]:80", "[::1", "[::1]:", "fe80::1%eth0", "010.0.0.1", "db.example.com",
-		"db.example.com:5432", "*:", "10.0.0.1:+5",
+		"[10.0.0.1]:80", "[::1", "[::1]:", "fe80::1%eth0", "010.0.0.1", "db", "db:5432",
+		"*:", "10.0.0.1:+5", "*.*.example.com", "db.*.example.com", "under_score..com", "0x7f.1",
+		"*.", "-bad.example.com", "db.example.com/8",
 	}
 	for _, in := range bad {
 		if r, err := egress.ParseRule(in); err == nil {
@@ -309,5 +315,69 @@ func TestParseHost(t *testing.T) {
 		if got := querygate.ErrorCode(err); got != querygate.EINVALID {
 			t.Errorf("ParseHost(%q) error code = %q, want %q", in, got, querygate.EINVALID)
 		}
+	}
+}
+
+func TestHostRulesAndProfiles(t *testing.T) {
+	rule := func(s string) egress.Rule {
+		r, err := egress.ParseRule(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	ctx := t.Context()
+	r := &fakeResolver{answers: map[string][][]netip.Addr{
+		"db.corp.example":   {addrs("10.0.0.5")},
+		"other.example":     {addrs("10.0.0.6")},
+		"meta.corp.example": {addrs("169.254.169.254")},
+		"evil.corp.example": {addrs("10.9.9.9")},
+		"public.example":    {addrs("203.0.113.7")},
+		"corp.example":      {addrs("10.0.0.7")},
+		"DB.corp.example.":  {addrs("10.0.0.5")},
+	}}
+	lookup := func(p *egress.Policy, addr string) error {
+		_, err := egress.NewDialer(egress.Options{Policy: p, Resolver: r}).Lookup(ctx, "tcp", addr)
+		return err
+	}
+	// Only hosts under *.corp.example on 5432, and never evil.corp.example.
+	p := egress.NewPolicy(egress.Rules{AllowNone: true, Allow: []egress.Rule{rule("*.corp.example:5432")},
+		Deny: []egress.Rule{rule("evil.corp.example")}})
+	for addr, want := range map[string]string{
+		"db.corp.example:5432":   "",
+		"DB.corp.example.:5432":  "",
+		"db.corp.example:5433":   egress.EDENIED, // port not allowed
+		"corp.example:5432":      egress.EDENIED, // the suffix rule covers names under it only
+		"other.example:5432":     egress.EDENIED,
+		"meta.corp.example:5432": egress.EDENIED, // allowed by name, denied by address
+		"evil.corp.example:5432": egress.EDENIED, // denied by name
+		"10.0.0.5:5432":          egress.EDENIED, // a literal address matches no host rule
+	} {
+		if got := querygate.ErrorCode(lookup(p, addr)); got != want {
+			t.Errorf("allowlist %s: got %q, want %q", addr, got, want)
+		}
+	}
+	// The allowlist profile with no rule allows nothing.
+	if got := querygate.ErrorCode(lookup(egress.NewPolicy(egress.Rules{AllowNone: true}), "db.corp.example:5432")); got != egress.EDENIED {
+		t.Errorf("empty allowlist: %q", got)
+	}
+	// The private profile.
+	private, err := egress.ProfileRules(egress.ProfilePrivate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pp := egress.NewPolicy(egress.Rules{Allow: private})
+	if err := lookup(pp, "db.corp.example:5432"); err != nil {
+		t.Errorf("private profile, private host: %v", err)
+	}
+	if got := querygate.ErrorCode(lookup(pp, "public.example:443")); got != egress.EDENIED {
+		t.Errorf("private profile, public host: %q", got)
+	}
+	if _, err := egress.ProfileRules("everything"); err == nil {
+		t.Error("an unknown profile was accepted")
+	}
+	d := p.Describe()
+	if d.AllowAll || len(d.Allow) != 1 || d.Allow[0] != "*.corp.example:5432" || len(d.Deny) < 10 {
+		t.Errorf("Describe = %+v", d)
 	}
 }

@@ -48,6 +48,9 @@ type Options struct {
 	Limits      Limits
 	SQLiteDirs  []string
 	SQLiteDeny  []string
+	// RequireTLS refuses datasources that would connect without verified
+	// TLS (--require-datasource-tls).
+	RequireTLS bool
 	// HTTPResponseMax caps an HTTP datasource's response body (bytes).
 	HTTPResponseMax int64
 }
@@ -61,6 +64,7 @@ type Service struct {
 	limits      Limits
 	sqliteDirs  []string
 	sqliteDeny  []string
+	requireTLS  bool
 	httpMax     int64
 
 	mu    sync.Mutex
@@ -130,7 +134,7 @@ func NewService(o Options) *Service {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
-		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, pools: map[string]*pool{},
+		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
 		stop: make(chan struct{}), done: make(chan struct{})}
 	go s.janitor()
 	return s
@@ -269,6 +273,11 @@ func (s *Service) connector(ctx context.Context, ds *datasource.Datasource, dev 
 }
 
 func (s *Service) open(ctx context.Context, ds *datasource.Datasource, dev *Device, maxConns int) (connect.Connector, error) {
+	if s.requireTLS {
+		if err := datasource.VerifiedTLS(ds.Kind, ds.Settings); err != nil {
+			return nil, connect.Errorf(connect.ECONFIG, "%s", querygate.ErrorMessage(err))
+		}
+	}
 	opener, ok := s.openers[ds.Kind]
 	if !ok {
 		return nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"net"
 	"net/http"
 	"strconv"
 	"time"
@@ -29,14 +28,6 @@ func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err e
 		ev.Outcome = querygate.ErrorCode(err)
 	}
 	s.audit.Record(r.Context(), ev)
-}
-
-// remoteHost is the client's address without its port.
-func remoteHost(r *http.Request) string {
-	if h, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
-		return h
-	}
-	return r.RemoteAddr
 }
 
 // listAudit answers GET /api/audit (admin): newest first, filtered by

@@ -77,7 +77,7 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 			slog.String("route", r.Pattern),
 			slog.Int("status", rec.status),
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
-			slog.String("remote", r.RemoteAddr),
+			slog.String("remote", remoteHost(r)),
 		)
 	})
 }

@@ -32,6 +32,9 @@ type Options struct {
 	Devices     *device.Service
 	Audit       *audit.Log
 	Metrics     *metrics.Metrics
+	Ingress     Ingress
+	// Egress describes the egress policy for GET /api/egress.
+	Egress func() any
 	// AuditQueryText records each query's text in its audit event.
 	AuditQueryText bool
 	// Secure is true when the gateway serves HTTPS: cookies then carry the
@@ -46,22 +49,24 @@ type Options struct {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	log         *slog.Logger
-	store       store.Store
-	accounts    *accounts.Service
-	datasources *datasource.Service
-	queries     *query.Service
-	cookies     *seal.Cookies
-	devices     *device.Service
-	audit       *audit.Log
-	auditText   bool
-	metrics     *metrics.Metrics
-	secure      bool
-	version     string
-	routes      []Route
-	throttle    *throttle
-	hosts       map[string]bool // nil: any Host (checkHost)
-	tests       chan struct{}   // slots for connection tests (testDatasource)
+	log           *slog.Logger
+	store         store.Store
+	accounts      *accounts.Service
+	datasources   *datasource.Service
+	queries       *query.Service
+	cookies       *seal.Cookies
+	devices       *device.Service
+	audit         *audit.Log
+	auditText     bool
+	metrics       *metrics.Metrics
+	ingressPolicy Ingress
+	egress        func() any
+	secure        bool
+	version       string
+	routes        []Route
+	throttle      *throttle
+	hosts         map[string]bool // nil: any Host (checkHost)
+	tests         chan struct{}   // slots for connection tests (testDatasource)
 }
 
 // maxConcurrentTests bounds the connection tests running at once: each
@@ -84,7 +89,7 @@ func New(o Options) *Server {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
-		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, secure: o.Secure, version: o.Version}
+		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, ingressPolicy: o.Ingress, egress: o.Egress, secure: o.Secure, version: o.Version}
 	s.tests = make(chan struct{}, maxConcurrentTests)
 	s.throttle = newThrottle()
 	if len(o.AllowedHosts) > 0 {
@@ -105,7 +110,11 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return errCrossOrigin
 	}))
-	return s.recoverer(s.requestLog(securityHeaders(s.checkHost(cop.Handler(s.metrics.Middleware(mux))))))
+	var h http.Handler = s.recoverer(s.requestLog(securityHeaders(s.checkHost(cop.Handler(s.metrics.Middleware(mux))))))
+	if s.secure {
+		h = hsts(h)
+	}
+	return s.ingress(h)
 }
 
 // apiRoutes lists every route. Deny by default: a route is public only if it
@@ -151,6 +160,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("GET /api/devices", s.listDevices)
 	user("GET /api/audit", s.listAudit)
 	user("GET /metrics", s.serveMetrics)
+	user("GET /api/egress", s.describeEgress)
 	user("GET /api/datasources/{id}/grants", s.listGrants)
 	user("PUT /api/datasources/{id}/grants", s.setGrants)
 	user("GET /api/groups", s.listGroups)
@@ -173,5 +183,26 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, u *account
 		return querygate.Errorf(querygate.ENOTFOUND, "Metrics are not enabled.")
 	}
 	s.metrics.Handler().ServeHTTP(w, r)
+	return nil
+}
+
+// hsts tells browsers to use HTTPS only (set when serving HTTPS).
+func hsts(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// describeEgress answers GET /api/egress (admin): the effective policy
+// and the source address datasources see.
+func (s *Server) describeEgress(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	if s.egress == nil {
+		return querygate.Errorf(querygate.ENOTFOUND, "No egress policy is configured.")
+	}
+	writeJSON(w, http.StatusOK, s.egress())
 	return nil
 }
