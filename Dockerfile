@@ -20,7 +20,10 @@ FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/querygate /usr/local/bin/querygate
 USER 65532:65532
 VOLUME ["/data"]
-ENV QUERYGATE_DATA_DIR=/data QUERYGATE_LISTEN=0.0.0.0:8080 QUERYGATE_LOG_FORMAT=json
+# Plain HTTP on 0.0.0.0 is refused unless --insecure-http says a proxy
+# terminates TLS in front; for direct use set QUERYGATE_TLS_CERT and
+# QUERYGATE_TLS_KEY (or QUERYGATE_TLS_SELF_SIGNED=true) and unset it.
+ENV QUERYGATE_DATA_DIR=/data QUERYGATE_LISTEN=0.0.0.0:8080 QUERYGATE_LOG_FORMAT=json QUERYGATE_INSECURE_HTTP=true
 EXPOSE 8080
 ENTRYPOINT ["/usr/local/bin/querygate"]
 CMD ["serve"]
