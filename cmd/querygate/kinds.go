@@ -12,6 +12,7 @@ import (
 	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/connect/mysql"
 	"github.com/querygate/querygate/internal/connect/postgres"
+	"github.com/querygate/querygate/internal/connect/redis"
 	"github.com/querygate/querygate/internal/connect/sqlite"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/egress"
@@ -25,6 +26,7 @@ func openers() map[string]query.Opener {
 		datasource.KindPostgres: opener(postgres.New),
 		datasource.KindMySQL:    opener(mysql.New),
 		datasource.KindSQLite:   opener(sqlite.New),
+		datasource.KindRedis:    opener(redis.New),
 		datasource.KindHTTP:     opener(httpapi.New),
 	}
 }

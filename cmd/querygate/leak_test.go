@@ -90,6 +90,32 @@ func TestLeakSweep(t *testing.T) {
 	if up.lastHeader().Get("Authorization") == "" {
 		t.Fatal("the HTTP upstream never received the credentials")
 	}
+	// Redis datasources on the real server, when it is up: its default
+	// user takes any password, so the canary goes with every connection;
+	// an unknown user makes the server refuse it.
+	if host, port, ok := liveRedis(t); ok {
+		for _, k := range []struct {
+			settings map[string]any
+			status   int
+		}{
+			{map[string]any{}, 200},
+			{map[string]any{"allow_admin": true}, 200},
+			{map[string]any{"username": "qgtest-nobody"}, 502},
+		} {
+			k.settings["host"], k.settings["port"] = host, port
+			id := admin.must(201, "POST", "/api/datasources", map[string]any{"name": fmt.Sprint("cache-live-", len(canaries)), "kind": "redis",
+				"settings": k.settings, "secrets": map[string]any{"password": secret(fmt.Sprint("redis-live-", len(canaries)))}})["id"].(string)
+			q := "/api/datasources/" + id + "/query"
+			if r := admin.do("POST", q, map[string]any{"command": []string{"PING"}}); r.Status != k.status {
+				t.Fatalf("redis PING: got %d %s", r.Status, r.Body)
+			}
+			admin.do("POST", q, map[string]any{"command": []string{"CLIENT", "INFO"}}, "Accept", "text/csv")
+			admin.do("POST", q, map[string]any{"command": []string{"CONFIG", "GET", "*pass*"}})
+			admin.do("POST", q, map[string]any{"command": []string{"AUTH", "default", "x"}})
+			admin.do("POST", q, map[string]any{"command": []string{"HELLO", "3"}})
+			admin.do("POST", "/api/datasources/"+id+"/test", nil)
+		}
+	}
 	admin.must(200, "PATCH", "/api/datasources/"+ids["pg"], map[string]any{"name": "pg-main", "read_only": true})
 	admin.must(200, "PATCH", "/api/datasources/"+ids["my"], map[string]any{"secrets": map[string]any{"password": secret("mysql-password-2")}})
 	admin.must(200, "PATCH", "/api/datasources/"+ids["api"], map[string]any{"secrets": map[string]any{"basic_password": nil}, "settings": map[string]any{"basic_user": nil}})

@@ -124,6 +124,8 @@ var kinds = []*Kind{
 			{Name: "tls", Label: "TLS", Type: TypeEnum, Guards: true, Default: "disable",
 				Enum: []string{"disable", "require", "verify-full"}},
 			tlsCA, clientCert,
+			{Name: "allow_admin", Label: "Allow administrative commands", Type: TypeBool, Default: false, Insecure: true, Guards: true,
+				Help: "Insecure: lets queries run administrative and dangerous commands (CONFIG, FLUSHALL, SHUTDOWN, scripts, ACL, ...). Commands that change a pooled connection (AUTH, SELECT, MULTI, SUBSCRIBE, ...) stay refused."},
 			{Name: "password", Label: "Password", Type: TypeString, Secret: true},
 			clientKey,
 		},

@@ -1,0 +1,255 @@
+package redis
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/redis/go-redis/v9/maintnotifications"
+
+	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/datasource"
+)
+
+// Pool and connection defaults.
+const (
+	defaultMaxConns = 4
+	defaultMaxIdle  = 5 * time.Minute
+	// dialTimeout bounds one dial with its TLS handshake. go-redis dials
+	// apart from the query's context, so this is what ends a dial whose
+	// query has given up.
+	dialTimeout = 10 * time.Second
+	// clientName is set on every connection (HELLO ... SETNAME), so that
+	// CLIENT LIST on the server shows whose connections these are.
+	clientName = "querygate"
+)
+
+// settings are a Redis datasource's settings and secrets, checked.
+type settings struct {
+	addr       string // host:port
+	db         int
+	username   string
+	password   string
+	tls        *tls.Config // nil: tls=disable
+	allowAdmin bool
+}
+
+// parseSettings reads and checks the datasource's settings and secrets.
+// Its messages name settings, never their values.
+func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*settings, error) {
+	if ds == nil {
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	}
+	if ds.Kind != datasource.KindRedis {
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a Redis datasource.")
+	}
+	str := func(name string) (string, error) {
+		switch v := ds.Settings[name].(type) {
+		case nil:
+			return "", nil
+		case string:
+			return v, nil
+		}
+		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
+	}
+	num := func(name string, def, lo, hi int64) (int64, error) {
+		switch v := ds.Settings[name].(type) {
+		case nil:
+			return def, nil
+		case int64:
+			if v < lo || v > hi {
+				return 0, connect.Errorf(connect.ECONFIG, "The setting %s must be between %d and %d.", name, lo, hi)
+			}
+			return v, nil
+		}
+		return 0, connect.Errorf(connect.ECONFIG, "The setting %s must be a whole number.", name)
+	}
+	s := &settings{}
+	host, err := str("host")
+	if err != nil {
+		return nil, err
+	}
+	// Only TCP is ever dialled (through the egress dialer): a socket path
+	// or a list of hosts is not a host.
+	if host == "" || strings.HasPrefix(host, "/") || strings.ContainsAny(host, "()/@,? \t\r\n") {
+		return nil, connect.Errorf(connect.ECONFIG, "The setting host must be a host name or an IP address.")
+	}
+	port, err := num("port", 6379, 1, 65535)
+	if err != nil {
+		return nil, err
+	}
+	s.addr = net.JoinHostPort(host, strconv.FormatInt(port, 10))
+	db, err := num("db", 0, 0, 15)
+	if err != nil {
+		return nil, err
+	}
+	s.db = int(db)
+	if s.username, err = str("username"); err != nil {
+		return nil, err
+	}
+	switch v := ds.Settings["allow_admin"].(type) {
+	case nil:
+	case bool:
+		s.allowAdmin = v
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting allow_admin must be true or false.")
+	}
+	mode, err := str("tls")
+	if err != nil {
+		return nil, err
+	}
+	if mode == "" {
+		mode = "disable"
+	}
+	caPEM, err := str("ca_cert")
+	if err != nil {
+		return nil, err
+	}
+	certPEM, err := str("client_cert")
+	if err != nil {
+		return nil, err
+	}
+	if pw, ok := secrets.Get("password"); ok {
+		s.password = pw.Reveal()
+	}
+	var keyPEM string
+	if k, ok := secrets.Get("client_key"); ok {
+		keyPEM = k.Reveal()
+	}
+	if s.tls, err = tlsConfig(host, mode, caPEM, certPEM, keyPEM); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// tlsConfig builds the TLS settings for a tls mode:
+//
+//	disable      no TLS: everything, the password included, in clear
+//	require      TLS; the certificate is not checked, unless ca_cert is
+//	             given: then its chain is checked against ca_cert (not
+//	             the host name)
+//	verify-full  the chain (against ca_cert, or the system roots) and the
+//	             host name are checked
+//
+// A server without TLS fails every mode but disable: there is no fallback
+// to plaintext.
+func tlsConfig(host, mode, caPEM, certPEM, keyPEM string) (*tls.Config, error) {
+	switch mode {
+	case "disable":
+		if caPEM != "" || certPEM != "" || keyPEM != "" {
+			return nil, connect.Errorf(connect.ECONFIG, "The settings ca_cert and client_cert and the secret client_key need the setting tls to be require or verify-full.")
+		}
+		return nil, nil
+	case "require", "verify-full":
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting tls must be one of disable, require, verify-full.")
+	}
+	var roots *x509.CertPool // nil: the system roots
+	if caPEM != "" {
+		roots = x509.NewCertPool()
+		if !roots.AppendCertsFromPEM([]byte(caPEM)) {
+			return nil, connect.Errorf(connect.ECONFIG, "The setting ca_cert holds no PEM certificate.")
+		}
+	}
+	cfg := &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		// Sent as SNI for host names, and checked in verify-full.
+		ServerName: host,
+		RootCAs:    roots,
+	}
+	switch {
+	case certPEM != "" && keyPEM != "":
+		cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
+		if err != nil {
+			// The parser's error may quote the key; never show it.
+			return nil, connect.Errorf(connect.ECONFIG, "The client_cert setting and the client_key secret are not a matching PEM certificate and private key.")
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	case certPEM != "":
+		return nil, connect.Errorf(connect.ECONFIG, "The setting client_cert needs the secret client_key.")
+	case keyPEM != "":
+		return nil, connect.Errorf(connect.ECONFIG, "The secret client_key needs the setting client_cert.")
+	}
+	switch {
+	case mode == "verify-full":
+		// crypto/tls checks the chain against RootCAs and the host name
+		// against ServerName.
+	case roots == nil:
+		// require: encrypted, but anyone on the path could pose as the
+		// server.
+		cfg.InsecureSkipVerify = true
+	default:
+		// require with a CA: the chain is checked, the name is not (the
+		// default verification would check both).
+		cfg.InsecureSkipVerify = true
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			return verifyChain(cs.PeerCertificates, roots)
+		}
+	}
+	return cfg, nil
+}
+
+// verifyChain checks that certs[0] chains up to roots through the other
+// certificates the server sent, without checking a name.
+func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
+	if len(certs) == 0 {
+		return &tls.CertificateVerificationError{Err: errNoCertificate}
+	}
+	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
+	for _, c := range certs[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	if _, err := certs[0].Verify(opts); err != nil {
+		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
+	}
+	return nil
+}
+
+// clientOptions builds go-redis's options for one slot's client, field by
+// field: no URL is ever formatted or parsed, so no user text can add an
+// option. dial is the slot's dialer (egress, then TLS).
+func clientOptions(s *settings, maxIdle time.Duration, dial dialFunc) *redis.Options {
+	return &redis.Options{
+		Network: "tcp",
+		Addr:    s.addr,
+		// Every connection goes through the egress dialer; go-redis does
+		// not add TLS to a custom dialer's connections, so the dialer does
+		// (see slot.dial).
+		Dialer:   dial,
+		Username: s.username,
+		Password: s.password,
+		DB:       s.db,
+		// RESP3, for maps, doubles and booleans; go-redis falls back to
+		// RESP2 (AUTH) on servers older than Redis 6.
+		Protocol:        3,
+		ClientName:      clientName,
+		DisableIdentity: true,
+		// One connection per client: the slot is the pool's unit, so that
+		// a query knows which connection to cut when its context ends.
+		PoolSize:           1,
+		MaxActiveConns:     1,
+		MaxConcurrentDials: 1,
+		PipelinePoolSize:   -1,
+		ConnMaxIdleTime:    maxIdle,
+		// No retries: a command that may have reached the server is never
+		// sent twice (INCR, LPUSH, ... are not idempotent). One dial
+		// attempt per connection.
+		MaxRetries:    -1,
+		DialerRetries: 1,
+		DialTimeout:   dialTimeout,
+		// No socket timeouts of go-redis's own: the query's deadline is the
+		// read and write deadline (ContextTimeoutEnabled), so BLPOP and
+		// long commands may run as long as the query may.
+		ReadTimeout:           -1,
+		WriteTimeout:          -1,
+		ContextTimeoutEnabled: true,
+		PoolTimeout:           time.Minute,
+		// No maintenance notifications or client-side caching: both add
+		// commands and state to the connections.
+		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
+	}
+}

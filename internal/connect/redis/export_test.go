@@ -1,0 +1,5 @@
+package redis
+
+// SetReplyCaps lowers the reply caps of c, for connections it dials from
+// now on.
+func SetReplyCaps(c *Connector, bytes, elems int64) { c.maxBytes, c.maxElems = bytes, elems }
