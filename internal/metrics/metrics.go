@@ -89,50 +89,15 @@ func (m *Metrics) LoginFailed() {
 	}
 }
 
-// Middleware counts requests by the route pattern the mux matched (never
-// the raw path, which may hold ids) and status. It must wrap the mux
-// directly, so that it sees the pattern the mux sets.
-func (m *Metrics) Middleware(next http.Handler) http.Handler {
+// HTTP records one answered request by the route pattern the mux matched
+// (never the raw path, which may hold ids; "" for none) and its status.
+func (m *Metrics) HTTP(route string, code int, d time.Duration) {
 	if m == nil {
-		return next
+		return
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
-		rec := &recorder{ResponseWriter: w, code: http.StatusOK}
-		next.ServeHTTP(rec, r)
-		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
-		}
-		m.httpRequests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc()
-		m.httpDuration.WithLabelValues(route).Observe(time.Since(start).Seconds())
-	})
-}
-
-// recorder remembers the status code; Unwrap keeps Flush and deadlines
-// reachable through http.ResponseController.
-type recorder struct {
-	http.ResponseWriter
-	code  int
-	wrote bool
-}
-
-func (r *recorder) WriteHeader(code int) {
-	if !r.wrote {
-		r.code, r.wrote = code, true
+	if route == "" {
+		route = "unmatched"
 	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.wrote = true
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
-
-// Flush lets streamed results through this wrapper.
-func (r *recorder) Flush() {
-	r.wrote = true
-	http.NewResponseController(r.ResponseWriter).Flush()
+	m.httpRequests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+	m.httpDuration.WithLabelValues(route).Observe(d.Seconds())
 }

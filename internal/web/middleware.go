@@ -19,6 +19,7 @@ type ctxKey int
 const (
 	requestIDKey  ctxKey = iota
 	authMethodKey        // authMethod of the request's user
+	routeKey             // *string: the route pattern, set by matchedRoute
 )
 
 func requestID(ctx context.Context) string {
@@ -67,18 +68,33 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 		id := hex.EncodeToString(b[:])
 		w.Header().Set("X-Request-Id", id)
 		ctx := context.WithValue(r.Context(), requestIDKey, id)
+		route := new(string)
+		ctx = context.WithValue(ctx, routeKey, route)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		start := time.Now()
 		next.ServeHTTP(rec, r.WithContext(ctx))
+		s.metrics.HTTP(*route, rec.status, time.Since(start))
 		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
 			slog.String("request_id", id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.String("route", r.Pattern),
+			slog.String("route", *route),
 			slog.Int("status", rec.status),
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
 			slog.String("remote", remoteHost(r)),
 		)
+	})
+}
+
+// matchedRoute wraps the mux and hands the pattern it matched back to
+// requestLog (the mux sets it on the request it is given, which the outer
+// middleware does not see).
+func matchedRoute(mux http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(w, r)
+		if route, ok := r.Context().Value(routeKey).(*string); ok {
+			*route = r.Pattern
+		}
 	})
 }
 

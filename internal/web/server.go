@@ -110,7 +110,7 @@ func (s *Server) Handler() http.Handler {
 	cop.SetDenyHandler(s.adapt(func(w http.ResponseWriter, r *http.Request) error {
 		return errCrossOrigin
 	}))
-	var h http.Handler = s.recoverer(s.requestLog(securityHeaders(s.checkHost(cop.Handler(s.metrics.Middleware(mux))))))
+	var h http.Handler = s.recoverer(s.requestLog(securityHeaders(s.checkHost(cop.Handler(matchedRoute(mux))))))
 	if s.secure {
 		h = hsts(h)
 	}
