@@ -152,3 +152,17 @@ const (
 func Errorf(code, format string, args ...any) error {
 	return querygate.Errorf(code, format, args...)
 }
+
+// ContextError returns the error for a statement whose context has ended
+// (timeout or canceled), whatever the driver reported, or nil while ctx is
+// live. Connectors check it before reading a driver's error: once the
+// context ends, a cut connection is the context's doing.
+func ContextError(ctx context.Context) error {
+	switch err := ctx.Err(); {
+	case errors.Is(err, context.DeadlineExceeded):
+		return Errorf(ETIMEOUT, "The query ran out of time.")
+	case err != nil:
+		return Errorf(ECANCELED, "The query was cancelled.")
+	}
+	return nil
+}

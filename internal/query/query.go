@@ -423,13 +423,11 @@ func timeoutError(ctx context.Context, err error) error {
 	if err == nil {
 		return nil
 	}
-	switch code := querygate.ErrorCode(err); {
-	case code != querygate.EINTERNAL:
+	if querygate.ErrorCode(err) != querygate.EINTERNAL {
 		return err
-	case errors.Is(ctx.Err(), context.DeadlineExceeded):
-		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
-	case errors.Is(ctx.Err(), context.Canceled):
-		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	}
+	if cerr := connect.ContextError(ctx); cerr != nil {
+		return cerr
 	}
 	return err
 }

@@ -51,11 +51,8 @@ func mapError(ctx context.Context, err error, ph phase) error {
 	// Whatever the driver reports once the context has ended (1317 after
 	// our KILL QUERY, a closed connection, context.Canceled) is the
 	// context's doing.
-	switch ctxErr := ctx.Err(); {
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
-	case ctxErr != nil:
-		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	if err := connect.ContextError(ctx); err != nil {
+		return err
 	}
 	if me, ok := errors.AsType[*mysql.MySQLError](err); ok {
 		return serverError(me, ph)

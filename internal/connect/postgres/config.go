@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"io"
 	"net"
@@ -142,83 +141,12 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 	return s, nil
 }
 
-// tlsConfig builds the TLS settings for an sslmode:
-//
-//	disable      no TLS
-//	require      TLS, certificate not checked (unless ca_cert is given:
-//	             then the chain is checked against it, as libpq does)
-//	verify-ca    the chain is checked against ca_cert or the system roots,
-//	             the host name is not
-//	verify-full  the chain and the host name are checked
-//
-// There is no mode that falls back to plaintext.
+// tlsConfig builds the TLS configuration (see connect.TLSConfig).
 func tlsConfig(host, mode, caPEM, certPEM, keyPEM string) (*tls.Config, error) {
-	switch mode {
-	case "disable":
-		return nil, nil
-	case "require", "verify-ca", "verify-full":
-	default:
-		return nil, connect.Errorf(connect.ECONFIG, "The setting sslmode must be one of disable, require, verify-ca, verify-full.")
-	}
-	var roots *x509.CertPool // nil: the system roots
-	if caPEM != "" {
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM([]byte(caPEM)) {
-			return nil, connect.Errorf(connect.ECONFIG, "The setting ca_cert holds no PEM certificate.")
-		}
-	}
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		// Sent as SNI for host names, and checked in verify-full.
-		ServerName: host,
-		RootCAs:    roots,
-	}
-	switch {
-	case certPEM != "" && keyPEM != "":
-		cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
-		if err != nil {
-			// The parser's error may quote the key; never show it.
-			return nil, connect.Errorf(connect.ECONFIG, "The client_cert setting and the client_key secret are not a matching PEM certificate and private key.")
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	case certPEM != "":
-		return nil, connect.Errorf(connect.ECONFIG, "The setting client_cert needs the secret client_key.")
-	case keyPEM != "":
-		return nil, connect.Errorf(connect.ECONFIG, "The secret client_key needs the setting client_cert.")
-	}
-	switch {
-	case mode == "verify-full":
-		// crypto/tls checks the chain against RootCAs and the host name
-		// against ServerName.
-	case mode == "require" && roots == nil:
-		// Encrypted, but anyone on the path could pose as the server.
-		cfg.InsecureSkipVerify = true
-	default: // verify-ca, or require with a CA
-		// The default verification would also check the host name, which
-		// verify-ca must not; so verify the chain alone here.
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			return verifyChain(cs.PeerCertificates, roots)
-		}
-	}
-	return cfg, nil
+	return connect.TLSConfig("sslmode", mode, tlsModes, host, caPEM, certPEM, keyPEM)
 }
 
-// verifyChain checks that certs[0] chains up to roots (nil: system roots)
-// through the other certificates the server sent, without checking a name.
-func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
-	if len(certs) == 0 {
-		return &tls.CertificateVerificationError{Err: errors.New("the server sent no certificate")}
-	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-	for _, c := range certs[1:] {
-		opts.Intermediates.AddCert(c)
-	}
-	if _, err := certs[0].Verify(opts); err != nil {
-		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
-	}
-	return nil
-}
+var tlsModes = []string{"disable", "require", "verify-ca", "verify-full"}
 
 // poolConfig builds the pool configuration from checked settings. Every
 // field that ParseConfig may have taken from the environment is set here.

@@ -51,11 +51,8 @@ func mapError(ctx context.Context, err error, ph phase, lost bool) error {
 	if qe, ok := errors.AsType[*querygate.Error](err); ok {
 		return qe
 	}
-	switch ctxErr := ctx.Err(); {
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
-	case ctxErr != nil:
-		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	if err := connect.ContextError(ctx); err != nil {
+		return err
 	}
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 		return serverError(pgErr)

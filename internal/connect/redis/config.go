@@ -2,7 +2,6 @@ package redis
 
 import (
 	"crypto/tls"
-	"crypto/x509"
 	"net"
 	"strconv"
 	"strings"
@@ -126,88 +125,16 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 	return s, nil
 }
 
-// tlsConfig builds the TLS settings for a tls mode:
-//
-//	disable      no TLS: everything, the password included, in clear
-//	require      TLS; the certificate is not checked, unless ca_cert is
-//	             given: then its chain is checked against ca_cert (not
-//	             the host name)
-//	verify-full  the chain (against ca_cert, or the system roots) and the
-//	             host name are checked
-//
-// A server without TLS fails every mode but disable: there is no fallback
-// to plaintext.
+// tlsConfig refuses TLS files with tls=disable (they would be ignored
+// silently), then builds the configuration with connect.TLSConfig.
 func tlsConfig(host, mode, caPEM, certPEM, keyPEM string) (*tls.Config, error) {
-	switch mode {
-	case "disable":
-		if caPEM != "" || certPEM != "" || keyPEM != "" {
-			return nil, connect.Errorf(connect.ECONFIG, "The settings ca_cert and client_cert and the secret client_key need the setting tls to be require or verify-full.")
-		}
-		return nil, nil
-	case "require", "verify-full":
-	default:
-		return nil, connect.Errorf(connect.ECONFIG, "The setting tls must be one of disable, require, verify-full.")
+	if mode == "disable" && (caPEM != "" || certPEM != "" || keyPEM != "") {
+		return nil, connect.Errorf(connect.ECONFIG, "The settings ca_cert and client_cert and the secret client_key need the setting tls to be require or verify-full.")
 	}
-	var roots *x509.CertPool // nil: the system roots
-	if caPEM != "" {
-		roots = x509.NewCertPool()
-		if !roots.AppendCertsFromPEM([]byte(caPEM)) {
-			return nil, connect.Errorf(connect.ECONFIG, "The setting ca_cert holds no PEM certificate.")
-		}
-	}
-	cfg := &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		// Sent as SNI for host names, and checked in verify-full.
-		ServerName: host,
-		RootCAs:    roots,
-	}
-	switch {
-	case certPEM != "" && keyPEM != "":
-		cert, err := tls.X509KeyPair([]byte(certPEM), []byte(keyPEM))
-		if err != nil {
-			// The parser's error may quote the key; never show it.
-			return nil, connect.Errorf(connect.ECONFIG, "The client_cert setting and the client_key secret are not a matching PEM certificate and private key.")
-		}
-		cfg.Certificates = []tls.Certificate{cert}
-	case certPEM != "":
-		return nil, connect.Errorf(connect.ECONFIG, "The setting client_cert needs the secret client_key.")
-	case keyPEM != "":
-		return nil, connect.Errorf(connect.ECONFIG, "The secret client_key needs the setting client_cert.")
-	}
-	switch {
-	case mode == "verify-full":
-		// crypto/tls checks the chain against RootCAs and the host name
-		// against ServerName.
-	case roots == nil:
-		// require: encrypted, but anyone on the path could pose as the
-		// server.
-		cfg.InsecureSkipVerify = true
-	default:
-		// require with a CA: the chain is checked, the name is not (the
-		// default verification would check both).
-		cfg.InsecureSkipVerify = true
-		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
-			return verifyChain(cs.PeerCertificates, roots)
-		}
-	}
-	return cfg, nil
+	return connect.TLSConfig("tls", mode, tlsModes, host, caPEM, certPEM, keyPEM)
 }
 
-// verifyChain checks that certs[0] chains up to roots through the other
-// certificates the server sent, without checking a name.
-func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
-	if len(certs) == 0 {
-		return &tls.CertificateVerificationError{Err: errNoCertificate}
-	}
-	opts := x509.VerifyOptions{Roots: roots, Intermediates: x509.NewCertPool()}
-	for _, c := range certs[1:] {
-		opts.Intermediates.AddCert(c)
-	}
-	if _, err := certs[0].Verify(opts); err != nil {
-		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
-	}
-	return nil
-}
+var tlsModes = []string{"disable", "require", "verify-full"}
 
 // clientOptions builds go-redis's options for one slot's client, field by
 // field: no URL is ever formatted or parsed, so no user text can add an

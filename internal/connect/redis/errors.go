@@ -22,7 +22,6 @@ var (
 		MaxReplyBytes>>20, MaxReplyElements)
 	errReplyMalformed = connect.Errorf(connect.EUNREACHABLE, "The server sent a reply that is not in the Redis protocol.")
 	errClosed         = querygate.Errorf(querygate.EUNAVAILABLE, "The connections to this datasource were closed; try again.")
-	errNoCertificate  = errors.New("the server sent no certificate")
 )
 
 // maxMessage bounds a server's error message passed on to the client.
@@ -56,11 +55,8 @@ func mapError(ctx context.Context, err error, password string) error {
 	}
 	// Whatever go-redis reports once the context has ended (a cut
 	// connection, an i/o timeout at the deadline) is the context's doing.
-	switch ctxErr := ctx.Err(); {
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
-	case ctxErr != nil:
-		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	if err := connect.ContextError(ctx); err != nil {
+		return err
 	}
 	if deadline, ok := ctx.Deadline(); ok && !time.Now().Before(deadline) {
 		// The socket's deadline (the context's) passed a moment before the

@@ -435,11 +435,8 @@ func mapError(ctx context.Context, err error) error {
 	if qe, ok := errors.AsType[*querygate.Error](err); ok {
 		return qe
 	}
-	switch ctxErr := ctx.Err(); {
-	case errors.Is(ctxErr, context.DeadlineExceeded):
-		return connect.Errorf(connect.ETIMEOUT, "The query ran out of time.")
-	case ctxErr != nil:
-		return connect.Errorf(connect.ECANCELED, "The query was cancelled.")
+	if err := connect.ContextError(ctx); err != nil {
+		return err
 	}
 	se, ok := errors.AsType[*sqlite.Error](err)
 	if !ok {
