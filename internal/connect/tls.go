@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"strings"
 )
 
@@ -89,4 +90,35 @@ func verifyChain(certs []*x509.Certificate, roots *x509.CertPool) error {
 		return &tls.CertificateVerificationError{UnverifiedCertificates: certs, Err: err}
 	}
 	return nil
+}
+
+// IsTLSError reports whether err is a failed TLS handshake or
+// verification: an unverified or unknown certificate, a wrong host name,
+// an alert from either side, or a server that did not answer in TLS at
+// all (crypto/tls returns RecordHeaderError as a value).
+func IsTLSError(err error) bool {
+	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[x509.HostnameError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[tls.AlertError](err); ok {
+		return true
+	}
+	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
+		return true
+	}
+	// An alert received from the peer is a *net.OpError whose Op is
+	// "remote error" around an unexported alert type.
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "remote error" {
+		return true
+	}
+	return false
 }

@@ -2,8 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -45,32 +43,8 @@ func mapError(ctx context.Context, err error) error {
 
 // isTLSError reports a failure of the TLS handshake or verification.
 func isTLSError(err error) bool {
-	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.HostnameError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[tls.AlertError](err); ok {
-		return true
-	}
-	// A value type: the server did not answer with TLS at all.
-	if _, ok := errors.AsType[tls.RecordHeaderError](err); ok {
-		return true
-	}
 	if errors.Is(err, http.ErrSchemeMismatch) {
 		return true
 	}
-	// crypto/tls reports an alert received from the peer as a *net.OpError
-	// whose Op is "remote error".
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "remote error" {
-		return true
-	}
-	return false
+	return connect.IsTLSError(err)
 }

@@ -2,8 +2,6 @@ package postgres
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"net"
 	"strings"
@@ -102,30 +100,7 @@ func isTLSError(err error) bool {
 	if _, ok := errors.AsType[*tlsError](err); ok {
 		return true
 	}
-	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.CertificateInvalidError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.HostnameError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[tls.AlertError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[*tls.RecordHeaderError](err); ok {
-		return true
-	}
-	// crypto/tls reports an alert received from the peer as a *net.OpError
-	// whose Op is "remote error" around an unexported alert type.
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "remote error" {
-		return true
-	}
-	return false
+	return connect.IsTLSError(err)
 }
 
 // isNetError reports an I/O failure on the connection.

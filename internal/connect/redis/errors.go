@@ -2,10 +2,7 @@ package redis
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
-	"net"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -110,25 +107,5 @@ func replyError(re redis.Error, password string) error {
 
 // isTLSError reports a failure of the TLS layer.
 func isTLSError(err error) bool {
-	if _, ok := errors.AsType[*tls.CertificateVerificationError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.UnknownAuthorityError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[x509.HostnameError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[tls.AlertError](err); ok {
-		return true
-	}
-	if _, ok := errors.AsType[*tls.RecordHeaderError](err); ok {
-		return true
-	}
-	// crypto/tls reports an alert received from the peer as a *net.OpError
-	// whose Op is "remote error".
-	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "remote error" {
-		return true
-	}
-	return false
+	return connect.IsTLSError(err)
 }
