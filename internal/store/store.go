@@ -109,6 +109,29 @@ type Tx interface {
 	LastAuditEvent(ctx context.Context) (*AuditEvent, error)
 	AppendAuditEvent(ctx context.Context, e *AuditEvent) error
 	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+
+	SavedQueries
+}
+
+// SavedQueries are the saved-query methods of a Tx. A saved query's
+// versions are only appended; deleting the query deletes them.
+type SavedQueries interface {
+	// CreateSavedQuery stores a new query and its first version (v.QueryID
+	// and v.Version are set from q). A name taken on the datasource is
+	// ECONFLICT.
+	CreateSavedQuery(ctx context.Context, q *SavedQuery, v *SavedQueryVersion) error
+	FindSavedQuery(ctx context.Context, id string) (*SavedQuery, error)
+	// ListSavedQueries lists the queries of one datasource, or (with "")
+	// of all of them, by datasource and name.
+	ListSavedQueries(ctx context.Context, datasourceID string) ([]*SavedQuery, error)
+	// UpdateSavedQuery changes name, description, current_version and
+	// updated_at.
+	UpdateSavedQuery(ctx context.Context, q *SavedQuery) error
+	DeleteSavedQuery(ctx context.Context, id string) error
+	AddSavedQueryVersion(ctx context.Context, v *SavedQueryVersion) error
+	FindSavedQueryVersion(ctx context.Context, queryID string, version int) (*SavedQueryVersion, error)
+	// ListSavedQueryVersions lists every version of a query, oldest first.
+	ListSavedQueryVersions(ctx context.Context, queryID string) ([]*SavedQueryVersion, error)
 }
 
 // User is a person or robot who logs in.
@@ -209,4 +232,28 @@ type Grant struct {
 	SubjectType  string // "user" or "group"
 	SubjectID    string
 	Level        string // "run", "use" or "manage"
+}
+
+// SavedQuery is a named query on a datasource, run by reference.
+type SavedQuery struct {
+	ID             string
+	DatasourceID   string
+	Name           string
+	Description    string
+	OwnerID        string
+	CurrentVersion int
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// SavedQueryVersion is one version of a saved query: its body (a JSON
+// object holding the statement or the request or command template) and its
+// parameter declarations (a JSON array).
+type SavedQueryVersion struct {
+	QueryID    string
+	Version    int
+	Body       []byte
+	Parameters []byte
+	CreatedBy  string
+	CreatedAt  time.Time
 }
