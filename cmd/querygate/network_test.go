@@ -179,3 +179,51 @@ func TestRequireDatasourceTLS(t *testing.T) {
 	}
 	c.must(201, "POST", "/api/datasources", map[string]any{"name": "ok", "kind": "postgres", "settings": map[string]any{"host": "db.example.com", "database": "d", "user": "u"}})
 }
+
+// TestEgressEveryKind makes a datasource of every network kind, then
+// restarts the gateway with a deny rule for loopback: every kind's queries
+// and tests are refused by the dialer, by literal address, by a host name
+// that resolves there (localhost) and by the IPv4-mapped spelling.
+func TestEgressEveryKind(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) }))
+	defer up.Close()
+	dir := t.TempDir()
+	g := MustRun(t, dir, nil)
+	c := g.MustSetup(nil)
+	type source struct {
+		id    string
+		query map[string]any
+	}
+	sources := map[string]source{
+		"postgres": {postgresSource(t, c, "pg", false), map[string]any{"query": "SELECT 1"}},
+		"mysql":    {mysqlSource(t, c, "my", false), map[string]any{"query": "SELECT 1"}},
+		"redis":    {redisSource(t, c, "rd", false, nil, nil), map[string]any{"command": []string{"PING"}}},
+		"http": {c.must(201, "POST", "/api/datasources", map[string]any{"name": "api", "kind": "http",
+			"settings": map[string]any{"base_url": up.URL + "/"}})["id"].(string), map[string]any{"method": "GET", "path": "x"}},
+		"http-localhost": {c.must(201, "POST", "/api/datasources", map[string]any{"name": "api2", "kind": "http",
+			"settings": map[string]any{"base_url": strings.Replace(up.URL, "127.0.0.1", "localhost", 1) + "/"}})["id"].(string), map[string]any{"method": "GET", "path": "x"}},
+		"http-mapped": {c.must(201, "POST", "/api/datasources", map[string]any{"name": "api3", "kind": "http",
+			"settings": map[string]any{"base_url": strings.Replace(up.URL, "127.0.0.1", "[::ffff:127.0.0.1]", 1) + "/"}})["id"].(string), map[string]any{"method": "GET", "path": "x"}},
+	}
+	for name, s := range sources {
+		if r := c.do("POST", "/api/datasources/"+s.id+"/query", s.query); r.Status != 200 {
+			t.Fatalf("%s before the rule: %d %s", name, r.Status, r.Body)
+		}
+	}
+	g.m.Close()
+	g2 := MustRun(t, dir, nil, "--egress-deny", "127.0.0.0/8")
+	c2 := g2.client(nil)
+	c2.must(200, "POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
+	for name, s := range sources {
+		if r := c2.do("POST", "/api/datasources/"+s.id+"/query", s.query); r.Status != 403 || r.errorCode() != "egress_denied" {
+			t.Errorf("%s query: %d %s", name, r.Status, r.Body)
+		}
+		if r := c2.do("POST", "/api/datasources/"+s.id+"/test", nil); r.errorCode() != "egress_denied" {
+			t.Errorf("%s test: %d %s", name, r.Status, r.Body)
+		}
+	}
+	logs := g2.logs.String()
+	if !strings.Contains(logs, "outcome=egress_denied") {
+		t.Error("the refusals are not logged")
+	}
+}
