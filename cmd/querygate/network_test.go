@@ -226,4 +226,8 @@ func TestEgressEveryKind(t *testing.T) {
 	if !strings.Contains(logs, "outcome=egress_denied") {
 		t.Error("the refusals are not logged")
 	}
+	ev := c2.must(200, "GET", "/api/audit?outcome=egress_denied", nil)["events"].([]any)
+	if len(ev) != 2*len(sources) || !strings.Contains(fmt.Sprint(ev[0]), "127.0.0.1") {
+		t.Errorf("audited refusals: %d, first %v", len(ev), ev[0])
+	}
 }

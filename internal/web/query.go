@@ -170,6 +170,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 	if s.auditText {
 		details["query"] = auditText(req)
 	}
+	egressDetail(details, err)
 	s.record(r, u, audit.Event{Action: audit.Query, Target: d.ID, DatasourceID: d.ID, Details: details}, err)
 	s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	// Metadata only: never the query text, a parameter or a value.
@@ -210,7 +211,9 @@ func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accou
 		return querygate.Errorf(querygate.EUNAVAILABLE, "Too many connection tests at once; try again in a moment.")
 	}
 	err = s.queries.Test(r.Context(), d, dev)
-	s.record(r, u, audit.Event{Action: audit.DatasourceTest, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"kind": d.Kind}}, err)
+	details := map[string]any{"kind": d.Kind}
+	egressDetail(details, err)
+	s.record(r, u, audit.Event{Action: audit.DatasourceTest, Target: d.ID, DatasourceID: d.ID, Details: details}, err)
 	if err != nil {
 		s.log.InfoContext(r.Context(), "datasource test failed", "request_id", requestID(r.Context()), "datasource_id", d.ID, "outcome", querygate.ErrorCode(err))
 		return err
@@ -230,4 +233,12 @@ func auditText(req query.Request) string {
 		return req.Command[0]
 	}
 	return req.Query
+}
+
+// egressDetail adds the refused destination to an audit event: the egress
+// policy's message names the address and port (never a secret).
+func egressDetail(details map[string]any, err error) {
+	if querygate.ErrorCode(err) == connect.EEGRESS {
+		details["refused"] = querygate.ErrorMessage(err)
+	}
 }
