@@ -37,6 +37,10 @@ type Limits struct {
 	// lives unused before it is closed (default 60 s), so that an opened
 	// password does not linger.
 	DeviceIdle time.Duration
+	// SyncInterval is how often pools are checked against the store, so
+	// that a datasource changed or deleted on another replica has its
+	// stale pool closed here within that time (default 5 s).
+	SyncInterval time.Duration
 }
 
 // Options configures NewService.
@@ -130,6 +134,9 @@ func NewService(o Options) *Service {
 	if l.DeviceIdle <= 0 {
 		l.DeviceIdle = time.Minute
 	}
+	if l.SyncInterval <= 0 {
+		l.SyncInterval = 5 * time.Second
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -145,10 +152,14 @@ func (s *Service) janitor() {
 	defer close(s.done)
 	t := time.NewTicker(max(s.limits.DeviceIdle/4, 10*time.Millisecond))
 	defer t.Stop()
+	sync := time.NewTicker(s.limits.SyncInterval)
+	defer sync.Stop()
 	for {
 		select {
 		case <-s.stop:
 			return
+		case <-sync.C:
+			s.reconcile()
 		case now := <-t.C:
 			s.mu.Lock()
 			for k, p := range s.pools {
@@ -158,6 +169,33 @@ func (s *Service) janitor() {
 				}
 			}
 			s.mu.Unlock()
+		}
+	}
+}
+
+// reconcile closes the pools of datasources that were changed or deleted
+// elsewhere (another replica): every pool whose datasource is gone or has
+// another version. A query notices a change at once; this bounds how long
+// an idle stale pool (and the secrets it connected with) lingers to
+// SyncInterval.
+func (s *Service) reconcile() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.limits.SyncInterval)
+	defer cancel()
+	list, err := s.datasources.List(ctx)
+	if err != nil {
+		return // the store is away: try again next time
+	}
+	current := make(map[string]time.Time, len(list))
+	for _, d := range list {
+		current[d.ID] = d.UpdatedAt
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, p := range s.pools {
+		id, _, _ := strings.Cut(k, "/")
+		if v, ok := current[id]; !ok || !v.Equal(p.version) {
+			delete(s.pools, k)
+			go p.conn.Close()
 		}
 	}
 }

@@ -400,3 +400,27 @@ func TestDevicePools(t *testing.T) {
 		t.Fatal("the idle device pool was not closed")
 	}
 }
+
+func TestReconcileClosesStalePools(t *testing.T) {
+	f := newFixture(t, Limits{SyncInterval: 20 * time.Millisecond})
+	f.next = func() *fakeConn { return &fakeConn{cols: []connect.Column{{Name: "n"}}, errAt: -1} }
+	if _, err := f.svc.Run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); err != nil {
+		t.Fatal(err)
+	}
+	// Another replica changes the datasource: this one runs no query, yet
+	// its idle pool is closed within the sync interval.
+	name := "renamed"
+	if _, err := f.ds.Update(t.Context(), f.d.ID, datasource.UpdateInput{Name: &name}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !f.opened[0].isClosed() && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if !f.opened[0].isClosed() {
+		t.Fatal("the stale pool was not closed")
+	}
+	if n := f.svc.PoolCount(); n != 0 {
+		t.Fatalf("%d pools left", n)
+	}
+}
