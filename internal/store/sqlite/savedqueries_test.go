@@ -30,7 +30,9 @@ func TestSavedQueries(t *testing.T) {
 	// The same name on the same datasource conflicts; on another it does not.
 	dup := *q
 	dup.ID = "sq2"
-	err := update(func(tx store.Tx) error { return tx.CreateSavedQuery(ctx, &dup, &store.SavedQueryVersion{Body: []byte(`{}`), Parameters: []byte(`[]`)}) })
+	err := update(func(tx store.Tx) error {
+		return tx.CreateSavedQuery(ctx, &dup, &store.SavedQueryVersion{Body: []byte(`{}`), Parameters: []byte(`[]`)})
+	})
 	if got := querygate.ErrorCode(err); got != querygate.ECONFLICT {
 		t.Fatalf("duplicate name: got %v, want ECONFLICT", err)
 	}
