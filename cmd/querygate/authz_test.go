@@ -102,6 +102,68 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
+	// Saved query routes: on a query of a datasource in each case, the
+	// action each needs on the datasource and its success status. A run
+	// grant reads and runs saved queries; /query and /test need use.
+	type qRoute struct {
+		need string
+		ok   int
+		path func(ds, q string) string
+		body func() any
+	}
+	sq := 0
+	newQuery := func(ds string) string {
+		sq++
+		return admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": ds, "name": fmt.Sprintf("q%d", sq),
+			"query": "SELECT :v AS v", "parameters": []any{map[string]any{"name": "v", "type": "int"}}})["id"].(string)
+	}
+	qRoutes := map[string]qRoute{
+		"GET /api/queries":         {need: "read", ok: 200, path: func(ds, q string) string { return "/api/queries?datasource_id=" + ds }},
+		"POST /api/queries":        {need: "manage", ok: 201, path: func(ds, q string) string { return "/api/queries" }, body: nil},
+		"GET /api/queries/export":  {need: "read", ok: 200, path: func(ds, q string) string { return "/api/queries/export?datasource_id=" + ds }},
+		"POST /api/queries/import": {need: "manage", ok: 200, path: func(ds, q string) string { return "/api/queries/import" }},
+		"GET /api/queries/{id}":    {need: "read", ok: 200, path: func(ds, q string) string { return "/api/queries/" + q }},
+		"PATCH /api/queries/{id}": {need: "manage", ok: 200, path: func(ds, q string) string { return "/api/queries/" + q },
+			body: func() any { return map[string]any{"description": "changed"} }},
+		"DELETE /api/queries/{id}":       {need: "manage", ok: 204, path: func(ds, q string) string { return "/api/queries/" + q }},
+		"GET /api/queries/{id}/versions": {need: "read", ok: 200, path: func(ds, q string) string { return "/api/queries/" + q + "/versions" }},
+		"POST /api/queries/{id}/run": {need: "read", ok: 200, path: func(ds, q string) string { return "/api/queries/" + q + "/run" },
+			body: func() any { return map[string]any{"params": map[string]any{"v": 7}} }},
+	}
+	for pattern, rt := range qRoutes {
+		method, _, _ := strings.Cut(pattern, " ")
+		for role, cases := range may {
+			for access, allowed := range cases {
+				if role == "viewer" && access == "owned" {
+					continue
+				}
+				ds := newSource(role, access)
+				q := newQuery(ds)
+				var body any
+				switch {
+				case rt.body != nil:
+					body = rt.body()
+				case pattern == "POST /api/queries":
+					sq++
+					body = map[string]any{"datasource_id": ds, "name": fmt.Sprintf("n%d", sq), "query": "SELECT 1"}
+				case pattern == "POST /api/queries/import":
+					body = map[string]any{"datasource_id": ds, "queries": []any{map[string]any{"name": "imported", "query": "SELECT 2", "parameters": []any{}}}}
+				}
+				want := rt.ok
+				switch {
+				case !strings.Contains(allowed, "read"):
+					want = 404
+				case !strings.Contains(allowed, rt.need):
+					want = 403
+				}
+				r := users[role].do(method, rt.path(ds, q), body)
+				if r.Status != want {
+					t.Errorf("%s as %s on %s datasource: got %d, want %d: %s", pattern, role, access, r.Status, want, r.Body)
+				}
+			}
+		}
+	}
+
 	// Collection and account routes: status per role.
 	tokenOf := func(c *client) string {
 		return c.must(201, "POST", "/api/tokens", map[string]any{"name": "t"})["id"].(string)
@@ -173,6 +235,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 	for _, r := range g.m.web.Routes() {
 		_, inDS := dsRoutes[r.Pattern]
 		_, inGlobal := global[r.Pattern]
+		_, inQueries := qRoutes[r.Pattern]
+		inGlobal = inGlobal || inQueries
 		switch {
 		case r.Public && !slices.Contains(public, r.Pattern):
 			t.Errorf("public route %s is not listed in the matrix", r.Pattern)

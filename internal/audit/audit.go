@@ -53,6 +53,11 @@ const (
 	DeviceRevoke     = "device.revoke"
 	KeysRotate       = "keys.rotate"
 	Query            = "query"
+	// Saved queries: a run names the query and its version, never its text.
+	SavedQueryCreate = "savedquery.create"
+	SavedQueryUpdate = "savedquery.update"
+	SavedQueryDelete = "savedquery.delete"
+	SavedQueryRun    = "savedquery.run"
 )
 
 // OK is the outcome of an action that succeeded; any other outcome is an

@@ -84,7 +84,13 @@ func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *acco
 
 // findAuthorized loads a datasource and checks the action on it.
 func (s *Server) findAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
-	d, err := s.datasources.Find(r.Context(), r.PathValue("id"))
+	return s.authorizedDatasource(r, u, r.PathValue("id"), a)
+}
+
+// authorizedDatasource loads datasource id and checks the action on it; a
+// datasource the caller may not read is ENOTFOUND.
+func (s *Server) authorizedDatasource(r *http.Request, u *accounts.User, id string, a accounts.Action) (*datasource.Datasource, error) {
+	d, err := s.datasources.Find(r.Context(), id)
 	if querygate.ErrorCode(err) == querygate.ENOTFOUND {
 		return nil, errDatasourceNotFound
 	} else if err != nil {

@@ -139,6 +139,19 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 	if req.Device, err = s.deviceFor(r, u, d); err != nil {
 		return err
 	}
+	ev := audit.Event{Action: audit.Query, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{}}
+	if s.auditText {
+		ev.Details["query"] = auditText(req)
+	}
+	return s.streamQuery(w, r, u, d, req, ev)
+}
+
+// streamQuery runs req on d and streams the result (DESIGN section 5), then
+// records ev (its Details completed with the summary), the metric and one
+// log line. Nothing of the result is kept: rows go from the connector
+// through one buffer to the client. Ad-hoc and saved queries both stream
+// through here.
+func (s *Server) streamQuery(w http.ResponseWriter, r *http.Request, u *accounts.User, d *datasource.Datasource, req query.Request, ev audit.Event) error {
 	format := query.NDJSON
 	if wantsCSV(r) {
 		format = query.CSV
@@ -162,20 +175,22 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.Us
 	if err != nil {
 		outcome = querygate.ErrorCode(err)
 	}
-	details := map[string]any{"kind": d.Kind, "rows": sum.Rows, "truncated": sum.Truncated, "bytes": sum.Bytes,
-		"duration_ms": sum.Elapsed.Milliseconds()}
+	details := ev.Details
+	if details == nil {
+		details = map[string]any{}
+	}
+	details["kind"], details["rows"], details["truncated"], details["bytes"] = d.Kind, sum.Rows, sum.Truncated, sum.Bytes
+	details["duration_ms"] = sum.Elapsed.Milliseconds()
 	if sum.RowsAffected > 0 {
 		details["rows_affected"] = sum.RowsAffected
 	}
-	if s.auditText {
-		details["query"] = auditText(req)
-	}
 	egressDetail(details, err)
-	s.record(r, u, audit.Event{Action: audit.Query, Target: d.ID, DatasourceID: d.ID, Details: details}, err)
+	ev.Details = details
+	s.record(r, u, ev, err)
 	s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	// Metadata only: never the query text, a parameter or a value.
 	s.log.InfoContext(r.Context(), "query", "request_id", requestID(r.Context()), "user_id", u.ID,
-		"datasource_id", d.ID, "kind", d.Kind, "rows", sum.Rows, "truncated", sum.Truncated, "bytes", sum.Bytes,
+		"datasource_id", d.ID, "kind", d.Kind, "action", ev.Action, "target", ev.Target, "rows", sum.Rows, "truncated", sum.Truncated, "bytes", sum.Bytes,
 		"elapsed_ms", sum.Elapsed.Milliseconds(), "outcome", outcome)
 	if err == nil {
 		return nil

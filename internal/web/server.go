@@ -17,6 +17,7 @@ import (
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
 )
@@ -67,6 +68,7 @@ type Server struct {
 	throttle      *throttle
 	hosts         map[string]bool // nil: any Host (checkHost)
 	tests         chan struct{}   // slots for connection tests (testDatasource)
+	savedQueries  *savedquery.Service
 }
 
 // maxConcurrentTests bounds the connection tests running at once: each
@@ -91,6 +93,7 @@ func New(o Options) *Server {
 	s := &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, ingressPolicy: o.Ingress, egress: o.Egress, secure: o.Secure, version: o.Version}
 	s.tests = make(chan struct{}, maxConcurrentTests)
+	s.savedQueries = savedquery.NewService(o.Store)
 	s.throttle = newThrottle()
 	if len(o.AllowedHosts) > 0 {
 		s.hosts = map[string]bool{}
@@ -168,6 +171,15 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("PUT /api/groups/{id}/members", s.setGroupMembers)
 	user("DELETE /api/groups/{id}", s.deleteGroup)
 	user("DELETE /api/devices/{id}", s.deleteDevice)
+	user("GET /api/queries", s.listSavedQueries)
+	user("POST /api/queries", s.createSavedQuery)
+	user("GET /api/queries/export", s.exportSavedQueries)
+	user("POST /api/queries/import", s.importSavedQueries)
+	user("GET /api/queries/{id}", s.findSavedQuery)
+	user("PATCH /api/queries/{id}", s.updateSavedQuery)
+	user("DELETE /api/queries/{id}", s.deleteSavedQuery)
+	user("GET /api/queries/{id}/versions", s.listSavedQueryVersions)
+	user("POST /api/queries/{id}/run", s.runSavedQuery)
 
 	public("/", s.notFound)
 }
