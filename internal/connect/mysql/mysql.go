@@ -4,11 +4,11 @@
 // the values of package connect, into a connect.Sink.
 //
 // It dials only through the egress dialer it is given (the connections
-// that send KILL QUERY too), builds the driver's configuration field by
+// that send KILL too), builds the driver's configuration field by
 // field and never from a DSN string, refuses LOAD DATA LOCAL INFILE,
 // clear-text and old passwords, and never falls back from TLS to
 // plaintext. Cancelling a query's context kills the statement on the
-// server (KILL QUERY), not only the connection. Read-only requests run in
+// server (KILL CONNECTION; KILL QUERY at the row limit), not only in the gateway. Read-only requests run in
 // a read-only session and transaction that the server enforces.
 //
 // It must never put a secret, a connection setting or driver text in an
@@ -32,7 +32,7 @@ import (
 )
 
 const (
-	// killTimeout bounds sending one KILL QUERY, connecting included.
+	// killTimeout bounds sending one KILL, connecting included.
 	killTimeout = 5 * time.Second
 	// cleanupTimeout bounds the statements run after the user's one
 	// (ROLLBACK, restoring the session), which run even when the query's
@@ -46,7 +46,7 @@ type Connector struct {
 	// db runs the statements. Its size is the datasource's connection
 	// bound.
 	db *sql.DB
-	// killDB sends KILL QUERY for statements whose context ended. It is a
+	// killDB sends KILL for statements whose context ended. It is a
 	// pool of its own (one connection, closed when idle for a minute) so
 	// that a cancel never waits for a connection of db, which may all be
 	// busy with the very statements to kill.
@@ -117,22 +117,24 @@ func (c *Connector) connError(ctx context.Context, err error) error {
 	return mapError(ctx, err, phaseConnect)
 }
 
-// kill asks the server to stop the statement running on connection id,
-// over a connection of killDB. Failures are ignored: the statement's own
-// connection is closed by the driver anyway, and the server stops the
-// statement when it next notices.
+// kill ends connection id on the server, over a connection of killDB,
+// when a statement's context ends. It kills the whole connection, not only
+// the query: the driver drops that connection anyway, and KILL QUERY would
+// miss a statement that reaches the server just after it (the server does
+// not stop a SLEEP or a long scan because the client went away). Failures
+// are ignored: the server ends the thread when it next notices.
 func (c *Connector) kill(id uint64) {
 	ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
 	defer cancel()
 	// id is a number the server gave; it is formatted, never user text.
-	c.killDB.ExecContext(ctx, "KILL QUERY "+strconv.FormatUint(id, 10))
+	c.killDB.ExecContext(ctx, "KILL CONNECTION "+strconv.FormatUint(id, 10))
 }
 
 // Query runs req and streams its rows into sink.
 //
 // Each statement runs on a connection of its own for its whole life: the
 // connection's server-side id is read first, and if ctx ends before the
-// statement is done a KILL QUERY for that id is sent over another
+// statement is done a KILL CONNECTION for that id is sent over another
 // connection, so that the server stops working (the driver only closes
 // its socket). A read-only request sets the session and then a
 // transaction read-only (START TRANSACTION READ ONLY alone lets DDL
@@ -177,14 +179,14 @@ type run struct {
 	cut      context.CancelFunc // ends the user statement's context
 	readOnly bool
 	id       uint64 // the connection's id on the server
-	// stopKill unregisters the KILL QUERY sent when ctx ends.
+	// stopKill unregisters the KILL sent when ctx ends.
 	stopKill  func() bool
 	sessionRO bool // the session was set read-only
 	inTx      bool // a read-only transaction is open
 	bad       bool // the connection must not be reused
 }
 
-// start reads the connection's id, arms the KILL QUERY, and makes the
+// start reads the connection's id, arms the KILL, and makes the
 // session and a transaction read-only when asked.
 func (r *run) start() error {
 	if err := r.conn.QueryRowContext(r.ctx, "SELECT CONNECTION_ID()").Scan(&r.id); err != nil {
@@ -217,12 +219,12 @@ func (r *run) fail(err error) error {
 	return mapError(r.ctx, err, phaseQuery)
 }
 
-// finish disarms the KILL QUERY, ends the read-only transaction, and
+// finish disarms the KILL, ends the read-only transaction, and
 // returns the connection to the pool, or drops it when its state is
 // unknown.
 func (r *run) finish() {
 	if r.stopKill != nil && !r.stopKill() {
-		// The KILL QUERY was sent, or is on its way, and could hit
+		// The KILL was sent, or is on its way, and could hit
 		// whatever runs next on this connection.
 		r.bad = true
 	}
