@@ -149,16 +149,21 @@ func act(t *testing.T, ctx context.Context, step string, actions ...chromedp.Act
 }
 
 // waitURL waits until a navigation the page started has reached a URL
-// containing want (queries during a navigation fail, so it retries).
+// containing want, or ending with it when want ends with "$" (queries
+// during a navigation fail, so it retries).
 func waitURL(t *testing.T, ctx context.Context, want string) {
 	t.Helper()
+	match := func(loc string) bool { return strings.Contains(loc, want) }
+	if w, ok := strings.CutSuffix(want, "$"); ok {
+		match = func(loc string) bool { return strings.HasSuffix(loc, w) }
+	}
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		var loc, state string
 		tctx, cancel := context.WithTimeout(ctx, time.Second)
 		err := chromedp.Run(tctx, chromedp.Location(&loc), chromedp.Evaluate(`document.readyState`, &state))
 		cancel()
-		if err == nil && strings.Contains(loc, want) && state == "complete" {
+		if err == nil && match(loc) && state == "complete" {
 			return
 		}
 		time.Sleep(25 * time.Millisecond)

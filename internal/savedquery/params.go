@@ -29,6 +29,9 @@ const (
 
 var types = []string{TypeInt, TypeNumber, TypeText, TypeBool, TypeDate, TypeTimestamp, TypeEnum, TypeUUID}
 
+// Types lists the parameter types.
+func Types() []string { return slices.Clone(types) }
+
 // Limits on declarations.
 const (
 	MaxParams     = 64

@@ -60,29 +60,56 @@ func (s *Server) listKinds(w http.ResponseWriter, r *http.Request, u *accounts.U
 }
 
 func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
-		return err
-	}
-	list, err := s.datasources.List(r.Context())
-	if err != nil {
-		return err
-	}
-	levels, err := s.datasources.Levels(r.Context(), u.ID, "")
+	list, err := s.visibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
 	out := []datasourceResponse{}
-	for _, d := range list {
-		res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}
-		if accounts.Authorize(u, accounts.ActionDatasourceRead, res) == nil {
-			out = append(out, newDatasourceResponse(d))
-		}
+	for _, v := range list {
+		out = append(out, newDatasourceResponse(v.Datasource))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"datasources": out})
 	return nil
 }
 
-// findAuthorized loads a datasource and checks the action on it.
+// visibleDatasource is a datasource the caller may see, with what the
+// caller's role and grants give them on it.
+type visibleDatasource struct {
+	*datasource.Datasource
+	Resource accounts.Resource
+}
+
+// may reports whether the caller may do a on the datasource.
+func (v visibleDatasource) may(u *accounts.User, a accounts.Action) bool {
+	return accounts.Authorize(u, a, v.Resource) == nil
+}
+
+// visibleDatasources lists the datasources the caller may see (by name),
+// with their grant levels: the one place that filters a list by access.
+func (s *Server) visibleDatasources(r *http.Request, u *accounts.User) ([]visibleDatasource, error) {
+	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
+		return nil, err
+	}
+	list, err := s.datasources.List(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	levels, err := s.datasources.Levels(r.Context(), u.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	out := []visibleDatasource{}
+	for _, d := range list {
+		v := visibleDatasource{Datasource: d, Resource: accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}}
+		if v.may(u, accounts.ActionDatasourceRead) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
+}
+
+// findAuthorized loads the datasource {id} of the request's path and checks
+// the action on it.
 func (s *Server) findAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
 	return s.authorizedDatasource(r, u, r.PathValue("id"), a)
 }

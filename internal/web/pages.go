@@ -31,7 +31,8 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connec
 
 // pageFiles lists each page's template; each is parsed with the layout at
 // start, so a broken template stops the gateway instead of a request.
-var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error"}
+var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error",
+	"queries", "query", "query_form"}
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -53,7 +54,7 @@ var pageTemplates = func() map[string]*template.Template {
 	}
 	out := map[string]*template.Template{}
 	for _, name := range pageFiles {
-		out[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(uiFiles, "templates/layout.html", "templates/"+name+".html"))
+		out[name] = template.Must(template.New(name).Funcs(funcs).ParseFS(uiFiles, "templates/layout.html", "templates/partials.html", "templates/"+name+".html"))
 	}
 	return out
 }()
@@ -153,6 +154,10 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /users", s.userPage(s.usersPage))
 	mux.Handle("GET /tokens", s.userPage(s.tokensPage))
 	mux.Handle("GET /devices", s.userPage(s.devicesPage))
+	mux.Handle("GET /queries", s.userPage(s.savedQueriesPage))
+	mux.Handle("GET /queries/new", s.userPage(s.newSavedQueryPage))
+	mux.Handle("GET /queries/{id}", s.userPage(s.savedQueryPage))
+	mux.Handle("GET /queries/{id}/edit", s.userPage(s.editSavedQueryPage))
 }
 
 func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
@@ -180,40 +185,35 @@ type datasourceRow struct {
 	datasourceResponse
 	KindLabel string
 	Owner     string
+	CanUse    bool
 	CanManage bool
 }
 
+// kindLabel is the name of a datasource kind as people read it.
+func kindLabel(kind string) string {
+	if k, ok := datasource.FindKind(kind); ok {
+		return k.Label
+	}
+	return kind
+}
+
 func (s *Server) datasourcesPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
-		return err
-	}
-	list, err := s.datasources.List(r.Context())
-	if err != nil {
-		return err
-	}
-	levels, err := s.datasources.Levels(r.Context(), u.ID, "")
+	list, err := s.visibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
 	owners := map[string]string{}
 	rows := []datasourceRow{}
-	for _, d := range list {
-		res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}
-		if accounts.Authorize(u, accounts.ActionDatasourceRead, res) != nil {
-			continue
-		}
+	for _, v := range list {
+		d := v.Datasource
 		if _, ok := owners[d.OwnerID]; !ok {
 			owners[d.OwnerID] = d.OwnerID
 			if o, err := s.accounts.FindUser(r.Context(), d.OwnerID); err == nil {
 				owners[d.OwnerID] = o.Username
 			}
 		}
-		label := d.Kind
-		if k, ok := datasource.FindKind(d.Kind); ok {
-			label = k.Label
-		}
-		rows = append(rows, datasourceRow{datasourceResponse: newDatasourceResponse(d), KindLabel: label, Owner: owners[d.OwnerID],
-			CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil})
+		rows = append(rows, datasourceRow{datasourceResponse: newDatasourceResponse(d), KindLabel: kindLabel(d.Kind), Owner: owners[d.OwnerID],
+			CanUse: v.may(u, accounts.ActionDatasourceUse), CanManage: v.may(u, accounts.ActionDatasourceManage)})
 	}
 	data := struct {
 		Datasources []datasourceRow
@@ -331,12 +331,13 @@ func formFields(k *datasource.Kind, d *datasourceResponse) (settings, secrets []
 }
 
 type workspaceData struct {
-	Datasource datasourceResponse
-	KindLabel  string
-	SQL        bool
-	Redis      bool
-	HTTP       bool
-	CanManage  bool
+	Datasource   datasourceResponse
+	KindLabel    string
+	SQL          bool
+	Redis        bool
+	HTTP         bool
+	CanManage    bool
+	SavedQueries []savedQueryResponse
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
@@ -348,18 +349,15 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accoun
 	if err != nil {
 		return err
 	}
-	data := workspaceData{Datasource: newDatasourceResponse(d), KindLabel: d.Kind,
+	data := workspaceData{Datasource: newDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil}
-	if k, ok := datasource.FindKind(d.Kind); ok {
-		data.KindLabel = k.Label
+	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
+	qs, err := s.savedQueries.List(r.Context(), d.ID)
+	if err != nil {
+		return err
 	}
-	switch d.Kind {
-	case datasource.KindRedis:
-		data.Redis = true
-	case datasource.KindHTTP:
-		data.HTTP = true
-	default:
-		data.SQL = true
+	for _, q := range qs {
+		data.SavedQueries = append(data.SavedQueries, newSavedQueryResponse(q))
 	}
 	s.render(w, r, http.StatusOK, "workspace", withUser(page{Title: d.Name, Nav: "datasources", Script: "workspace.js", Data: data}, u))
 	return nil

@@ -88,18 +88,12 @@ func (s *Server) listSavedQueries(w http.ResponseWriter, r *http.Request, u *acc
 		}
 		readable[d.ID] = true
 	} else {
-		list, err := s.datasources.List(r.Context())
+		list, err := s.visibleDatasources(r, u)
 		if err != nil {
 			return err
 		}
-		levels, err := s.datasources.Levels(r.Context(), u.ID, "")
-		if err != nil {
-			return err
-		}
-		for _, d := range list {
-			if accounts.Authorize(u, accounts.ActionDatasourceRead, accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}) == nil {
-				readable[d.ID] = true
-			}
+		for _, v := range list {
+			readable[v.ID] = true
 		}
 	}
 	qs, err := s.savedQueries.List(r.Context(), dsID)

@@ -1,3 +1,5 @@
+import { InputError } from './stream.js';
+
 // splitCommand splits a Redis command line into its words: spaces separate
 // words; "double quotes" allow \" \\ \n \t escapes; 'single quotes' are
 // literal. An unterminated quote is an error.
@@ -33,4 +35,5 @@ export function splitCommand(line) {
   return out;
 }
 
-export class SplitError extends Error {}
+/** SplitError is a command line that cannot be split: shown like any input error. */
+export class SplitError extends InputError {}

@@ -1,0 +1,69 @@
+// A saved query's run page: the form generated from its typed parameters
+// (the page's template), run and exported through the shared Runner. Values
+// are sent as JSON of the declared type; the gateway checks and binds them.
+// Nothing typed here is stored anywhere.
+import { setStatus, showError } from './app.js';
+import { InputError, Runner, safeFileName } from './stream.js';
+
+const form = document.getElementById('query-form');
+const $ = (x) => document.getElementById(x);
+const id = form.dataset.id;
+const version = Number.parseInt(form.dataset.version, 10);
+const path = `/api/queries/${encodeURIComponent(id)}/run`;
+const status = $('run-status');
+const runner = new Runner({
+  datasourceID: form.dataset.datasource, form,
+  onError: (error) => Boolean(error.field && error.field.startsWith('params') && showError(form, status, error)),
+});
+
+const NUMBER = /^-?(0|[1-9]\d*)(\.\d+)?([eE][+-]?\d+)?$/;
+
+// paramJSON returns the JSON text of one value, or null when the field is
+// empty (the gateway then uses the default, or null). Numbers keep their
+// digits exactly as typed: they are written into the JSON text, not parsed.
+function paramJSON(type, raw) {
+  const v = raw.trim();
+  if (v === '') return null;
+  switch (type) {
+    case 'int':
+    case 'number':
+      return NUMBER.test(v) ? v : JSON.stringify(v); // a string is refused by the gateway, with the field named
+    case 'bool':
+      return v === 'true' ? 'true' : 'false';
+    case 'timestamp': {
+      const t = new Date(v); // datetime-local is the viewer's local time
+      if (Number.isNaN(t.getTime())) throw new InputError('Enter a valid date and time.');
+      return JSON.stringify(t.toISOString());
+    }
+    default:
+      return JSON.stringify(raw);
+  }
+}
+
+function requestBody() {
+  const parts = [];
+  for (const field of form.querySelectorAll('[data-param]')) {
+    const input = field.querySelector('input, select');
+    const v = paramJSON(field.dataset.type, input.value);
+    if (v !== null) parts.push(`${JSON.stringify(field.dataset.param)}:${v}`);
+  }
+  let body = `{"params":{${parts.join(',')}},"version":${version}`;
+  const limit = $('limit').value.trim();
+  if (limit) {
+    const n = Number.parseInt(limit, 10);
+    if (!(n > 0)) throw new InputError('The row limit must be a positive number.');
+    body += `,"limit":${n}`;
+  }
+  return `${body}}`;
+}
+
+form.addEventListener('submit', (ev) => { ev.preventDefault(); runner.run(path, requestBody); });
+$('export').addEventListener('click', () => runner.exportCSV(path, requestBody, safeFileName(document.querySelector('h1').textContent, 'csv')));
+form.addEventListener('keydown', (ev) => {
+  if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+    ev.preventDefault();
+    runner.run(path, requestBody);
+  }
+});
+setStatus(status, '');
+form.querySelector('input, select')?.focus();

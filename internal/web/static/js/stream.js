@@ -1,0 +1,390 @@
+// One query runner for every page that runs something (the ad-hoc
+// workspace and saved queries): it posts the request, renders the NDJSON
+// stream row by row as it arrives (DESIGN section 5), cancels by aborting
+// the request (the gateway then cancels at the datasource), streams CSV
+// into a download, and unlocks device-custody datasources when the
+// gateway answers device_locked. Results and passwords are never stored:
+// not in browser storage, not in the DOM after they leave the screen.
+//
+// The page provides the elements of the "results" and "unlock" template
+// blocks (partials.html), found by their ids.
+import { api, clearErrors, setStatus } from './app.js';
+
+const MAX_SHOWN = 5000; // rows kept in the table; more are counted, not shown
+
+const $ = (x) => document.getElementById(x);
+
+/** cell renders one value as a table cell: NULL, JSON for objects, numbers right-aligned. */
+export function cell(v) {
+  const td = document.createElement('td');
+  if (v === null || v === undefined) {
+    td.textContent = 'NULL';
+    td.className = 'null';
+  } else if (typeof v === 'object') {
+    td.textContent = JSON.stringify(v);
+  } else {
+    td.textContent = String(v);
+    if (typeof v === 'number') td.className = 'num';
+  }
+  return td;
+}
+
+/** errorOf reads the gateway's {error:{code,message}} from a failed response. */
+export async function errorOf(resp) {
+  try {
+    const data = await resp.json();
+    if (data && data.error) return data.error;
+  } catch { /* not JSON */ }
+  return { code: `http_${resp.status}`, message: 'The request failed.' };
+}
+
+/**
+ * readNDJSON reads a streamed answer line by line, calling onMessage with
+ * each parsed message and onChunk after each network chunk (so that a page
+ * can add the rows of one chunk in one go). A line that is not JSON throws
+ * a SyntaxError.
+ */
+export async function readNDJSON(resp, onMessage, onChunk = () => {}) {
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buf += decoder.decode(value, { stream: true });
+    let nl;
+    while ((nl = buf.indexOf('\n')) >= 0) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      if (line.trim()) onMessage(JSON.parse(line));
+    }
+    onChunk();
+  }
+  if (buf.trim()) onMessage(JSON.parse(buf));
+  onChunk();
+}
+
+/**
+ * postQuery posts a JSON body to a query endpoint and returns the response,
+ * asking for the password and retrying when the datasource is locked on
+ * this device. body is an object, or JSON text already encoded (to keep
+ * numbers exact). It returns {resp} on success or {error} when the request was
+ * refused (the unlock prompt canceled included).
+ */
+export async function postQuery(path, body, accept, signal, datasourceID) {
+  for (;;) {
+    let resp;
+    try {
+      resp = await fetch(path, {
+        method: 'POST', credentials: 'same-origin', signal,
+        headers: { 'Content-Type': 'application/json', Accept: accept },
+        body: typeof body === 'string' ? body : JSON.stringify(body),
+      });
+    } catch (e) {
+      if (e.name === 'AbortError') throw e;
+      return { error: { code: 'network', message: 'The gateway could not be reached.' } };
+    }
+    if (resp.ok) return { resp };
+    const error = await errorOf(resp);
+    if (resp.status === 401) location.assign('/login');
+    if (error.code === 'device_locked' && datasourceID && await unlockDevice(datasourceID)) continue;
+    return { error };
+  }
+}
+
+// ---- device custody ----
+
+let unlocking = null; // one prompt at a time, shared by every caller on the page
+
+/**
+ * unlockDevice asks for the password of a device-custody datasource and
+ * sends it once; it resolves true when this device is unlocked. Callers
+ * that ask while a prompt is open share its answer, so a page that runs
+ * several queries prompts once.
+ */
+export function unlockDevice(datasourceID) {
+  if (!unlocking) unlocking = prompt(datasourceID).finally(() => { unlocking = null; });
+  return unlocking;
+}
+
+function prompt(datasourceID) {
+  const dialog = $('unlock-dialog');
+  if (!dialog) return Promise.resolve(false);
+  const pw = $('unlock-password');
+  const remember = $('unlock-remember');
+  const err = $('unlock-err');
+  const st = $('unlock-status');
+  pw.value = '';
+  remember.checked = false;
+  err.textContent = '';
+  setStatus(st, '');
+  return new Promise((resolve) => {
+    const done = (ok) => {
+      pw.value = '';
+      cleanup();
+      if (dialog.open) dialog.close();
+      resolve(ok);
+    };
+    const onSubmit = async (ev) => {
+      ev.preventDefault();
+      err.textContent = '';
+      if (!pw.value) { err.textContent = 'Enter the password.'; pw.focus(); return; }
+      setStatus(st, 'Checking the password with the datasource…');
+      $('unlock-submit').disabled = true;
+      const r = await api('POST', `/api/datasources/${encodeURIComponent(datasourceID)}/unlock`, { password: pw.value, remember: remember.checked });
+      $('unlock-submit').disabled = false;
+      if (!r.ok) {
+        pw.value = '';
+        err.textContent = `${r.error.code}: ${r.error.message}`;
+        setStatus(st, '');
+        pw.focus();
+        return;
+      }
+      done(true);
+    };
+    const onCancel = () => done(false);
+    const cleanup = () => {
+      $('unlock-form').removeEventListener('submit', onSubmit);
+      $('unlock-cancel').removeEventListener('click', onCancel);
+      dialog.removeEventListener('close', onCancel);
+    };
+    $('unlock-form').addEventListener('submit', onSubmit);
+    $('unlock-cancel').addEventListener('click', onCancel);
+    dialog.addEventListener('close', onCancel);
+    dialog.showModal();
+    pw.focus();
+  });
+}
+
+// ---- the result area ----
+
+/** InputError is a problem with what the user typed, shown like a query error. */
+export class InputError extends Error {}
+
+/** safeFileName makes a download name from a title. */
+export function safeFileName(title, ext) {
+  return `${(title || '').trim().replace(/[^\w.-]+/g, '_') || 'query'}.${ext}`;
+}
+
+/**
+ * Runner drives the result area of a page: Run, Cancel and Export CSV
+ * buttons, the live row count and elapsed time, the status line, errors
+ * with their code, the truncation note, the table and (for HTTP
+ * datasources) the response viewer.
+ */
+export class Runner {
+  // onError, when given, may take a refused request's error (say, to show
+  // it next to a field) by returning true.
+  constructor({ datasourceID, form, onError }) {
+    this.datasourceID = datasourceID;
+    this.form = form;
+    this.onError = onError || (() => false);
+    this.controller = null;
+    this.el = {
+      run: $('run'), cancel: $('cancel'), export: $('export'), rowCount: $('row-count'), elapsed: $('elapsed'),
+      status: $('run-status'), errorBox: $('query-error'), truncated: $('truncated'), table: $('results'), viewer: $('http-response'),
+    };
+    this.el.cancel.addEventListener('click', () => this.controller?.abort());
+  }
+
+  get running() { return this.controller !== null; }
+
+  reset() {
+    const { errorBox, truncated, table, rowCount, elapsed, viewer } = this.el;
+    clearErrors(this.form || document);
+    errorBox.hidden = true;
+    truncated.hidden = true;
+    table.tHead.replaceChildren();
+    table.tBodies[0].replaceChildren();
+    rowCount.textContent = '0';
+    elapsed.textContent = '0';
+    table.hidden = false;
+    if (viewer) viewer.hidden = true;
+  }
+
+  showError(error) {
+    $('error-code').textContent = error.code || 'error';
+    $('error-message').textContent = error.message || 'The query failed.';
+    this.el.errorBox.hidden = false;
+    setStatus(this.el.status, `The query failed (${error.code}).`, 'error');
+  }
+
+  busy(on) {
+    this.el.run.disabled = on;
+    this.el.export.disabled = on;
+    this.el.cancel.disabled = !on;
+    this.form?.setAttribute('aria-busy', String(on));
+  }
+
+  setColumns(cols) {
+    const tr = document.createElement('tr');
+    for (const c of cols) {
+      const th = document.createElement('th');
+      th.scope = 'col';
+      th.textContent = c.name;
+      if (c.type) th.title = c.type;
+      tr.append(th);
+    }
+    this.el.table.tHead.replaceChildren(tr);
+  }
+
+  // showHTTP fills the response viewer when the result is one HTTP
+  // response (columns status, headers and body).
+  showHTTP(columns, row) {
+    const viewer = this.el.viewer;
+    if (!viewer || !columns || !row) return false;
+    const at = (n) => columns.findIndex((c) => c.name.toLowerCase() === n);
+    const [s, h, b] = [at('status'), at('headers'), at('body')];
+    if (s < 0 || b < 0) return false;
+    $('http-status').textContent = String(row[s]);
+    const tbody = $('http-response-headers');
+    tbody.replaceChildren();
+    let headers = h >= 0 ? row[h] : null;
+    if (typeof headers === 'string') { try { headers = JSON.parse(headers); } catch { headers = null; } }
+    for (const [k, v] of Object.entries(headers || {})) {
+      const tr = document.createElement('tr');
+      const th = document.createElement('th');
+      th.scope = 'row';
+      th.textContent = k;
+      tr.append(th, cell(Array.isArray(v) ? v.join(', ') : v));
+      tbody.append(tr);
+    }
+    let body = row[b];
+    if (typeof body === 'string') {
+      try { body = JSON.stringify(JSON.parse(body), null, 2); } catch { /* not JSON: as it is */ }
+    } else body = JSON.stringify(body, null, 2);
+    $('http-response-body').textContent = body ?? '';
+    viewer.hidden = false;
+    return true;
+  }
+
+  /** run posts body to path and renders the streamed rows. makeBody may throw InputError. */
+  async run(path, makeBody) {
+    if (this.controller) return;
+    this.reset();
+    let body;
+    try {
+      body = makeBody();
+    } catch (e) {
+      if (e instanceof InputError) return this.showError({ code: 'invalid', message: e.message });
+      throw e;
+    }
+    const { rowCount, elapsed, status, truncated, table } = this.el;
+    this.controller = new AbortController();
+    this.busy(true);
+    setStatus(status, 'Running…');
+    const t0 = performance.now();
+    const timer = setInterval(() => { elapsed.textContent = String(Math.round(performance.now() - t0)); }, 100);
+    let rows = 0;
+    let columns = null;
+    let firstRow = null;
+    let finished = false;
+    const tbody = table.tBodies[0];
+    let frag = document.createDocumentFragment();
+    try {
+      const { resp, error } = await postQuery(path, body, 'application/x-ndjson', this.controller.signal, this.datasourceID);
+      if (!resp) {
+        finished = true;
+        if (!this.onError(error)) this.showError(error);
+        return;
+      }
+      await readNDJSON(resp, (msg) => {
+        if (msg.columns) {
+          columns = msg.columns;
+          this.setColumns(columns);
+        } else if (msg.row) {
+          if (!firstRow) firstRow = msg.row;
+          if (rows < MAX_SHOWN) {
+            const tr = document.createElement('tr');
+            for (const v of msg.row) tr.append(cell(v));
+            frag.append(tr);
+          }
+          rows++;
+        } else if (msg.done) {
+          finished = true;
+          elapsed.textContent = String(msg.done.elapsed_ms);
+          truncated.hidden = !msg.done.truncated;
+          const shown = rows > MAX_SHOWN ? ` (the first ${MAX_SHOWN} shown)` : '';
+          setStatus(status, `${msg.done.rows} rows in ${msg.done.elapsed_ms} ms${shown}${msg.done.truncated ? ', cut at the row limit' : ''}.`, 'ok');
+        } else if (msg.error) {
+          finished = true;
+          this.showError(msg.error);
+        }
+      }, () => {
+        tbody.append(frag);
+        frag = document.createDocumentFragment();
+        rowCount.textContent = String(rows);
+      });
+      table.hidden = this.showHTTP(columns, firstRow);
+      if (!finished) this.showError({ code: 'incomplete', message: 'The connection closed before the result was complete.' });
+    } catch (e) {
+      if (e.name === 'AbortError') {
+        setStatus(status, `Canceled after ${rows} rows.`, 'error');
+      } else if (e instanceof SyntaxError) {
+        this.showError({ code: 'protocol', message: 'The gateway sent a line that is not JSON.' });
+      } else {
+        this.showError({ code: 'network', message: 'The connection to the gateway failed.' });
+      }
+    } finally {
+      clearInterval(timer);
+      rowCount.textContent = String(rows);
+      this.controller = null;
+      this.busy(false);
+    }
+  }
+
+  /**
+   * exportCSV streams the CSV answer into a file download. Forms cannot
+   * send a JSON body, so the stream is read here chunk by chunk into a Blob
+   * (which the browser may keep on disk) and then saved; a cut stream saves
+   * nothing.
+   */
+  async exportCSV(path, makeBody, fileName) {
+    if (this.controller) return;
+    this.reset();
+    let body;
+    try {
+      body = makeBody();
+    } catch (e) {
+      if (e instanceof InputError) return this.showError({ code: 'invalid', message: e.message });
+      throw e;
+    }
+    const { status, rowCount } = this.el;
+    this.controller = new AbortController();
+    this.busy(true);
+    setStatus(status, 'Exporting…');
+    try {
+      const { resp, error } = await postQuery(path, body, 'text/csv', this.controller.signal, this.datasourceID);
+      if (!resp) {
+        if (!this.onError(error)) this.showError(error);
+        return;
+      }
+      const reader = resp.body.getReader();
+      const chunks = [];
+      let bytes = 0;
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        chunks.push(value);
+        bytes += value.byteLength;
+        rowCount.textContent = '–';
+        setStatus(status, `Exporting… ${Math.round(bytes / 1024)} KiB`);
+      }
+      const url = URL.createObjectURL(new Blob(chunks, { type: 'text/csv' }));
+      const a = document.createElement('a');
+      a.href = url;
+      a.download = fileName;
+      a.id = 'csv-download';
+      document.body.append(a);
+      a.click();
+      setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 60000);
+      setStatus(status, `Exported ${bytes} bytes as ${a.download}.`, 'ok');
+    } catch (e) {
+      if (e.name === 'AbortError') setStatus(status, 'Export canceled; nothing was saved.', 'error');
+      else this.showError({ code: 'incomplete', message: 'The export was interrupted; nothing was saved.' });
+    } finally {
+      this.controller = null;
+      this.busy(false);
+    }
+  }
+}
