@@ -116,7 +116,7 @@ func TestBrowserSavedQueries(t *testing.T) {
 	act(t, ctx, "run",
 		chromedp.SetValue(`#p-min_id`, "2", chromedp.ByQuery),
 		chromedp.Click(`#run`, chromedp.ByQuery),
-		waitText(`#run-status`, "1 rows in"),
+		waitText(`#run-status`, "1 row in"),
 	)
 	if got := text(t, ctx, `#results tbody`); !strings.Contains(got, "Chen") || strings.Contains(got, "Ada") {
 		t.Fatalf("rows: %q", got)
@@ -127,7 +127,7 @@ func TestBrowserSavedQueries(t *testing.T) {
 		chromedp.SetValue(`#p-tier`, "silver", chromedp.ByQuery),
 		chromedp.SetValue(`#p-min_id`, "1", chromedp.ByQuery),
 		chromedp.Click(`#run`, chromedp.ByQuery),
-		waitText(`#run-status`, "1 rows in"),
+		waitText(`#run-status`, "1 row in"),
 	)
 	if got := text(t, ctx, `#results tbody`); !strings.Contains(got, "Brendan") {
 		t.Fatalf("rows: %q", got)

@@ -305,7 +305,7 @@ export class Runner {
           elapsed.textContent = String(msg.done.elapsed_ms);
           truncated.hidden = !msg.done.truncated;
           const shown = rows > MAX_SHOWN ? ` (the first ${MAX_SHOWN} shown)` : '';
-          setStatus(status, `${msg.done.rows} rows in ${msg.done.elapsed_ms} ms${shown}${msg.done.truncated ? ', cut at the row limit' : ''}.`, 'ok');
+          setStatus(status, `${msg.done.rows} ${msg.done.rows === 1 ? 'row' : 'rows'} in ${msg.done.elapsed_ms} ms${shown}${msg.done.truncated ? ', cut at the row limit' : ''}.`, 'ok');
         } else if (msg.error) {
           finished = true;
           this.showError(msg.error);
