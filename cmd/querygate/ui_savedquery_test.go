@@ -47,9 +47,38 @@ func TestBrowserSavedQueries(t *testing.T) {
 	admin := g.MustSetup(nil)
 	ds := admin.must(201, "POST", "/api/datasources", map[string]any{"name": "shop", "kind": "sqlite", "settings": map[string]any{"path": dbPath}})["id"].(string)
 	viewer := admin.must(201, "POST", "/api/users", map[string]any{"username": "vera", "password": "vera password 1", "role": "viewer"})["id"].(string)
-	admin.must(200, "PUT", "/api/datasources/"+ds+"/grants", map[string]any{"grants": []any{map[string]any{"type": "user", "id": viewer, "level": "run"}}})
 
 	browserLogin(t, ctx, g, "admin", adminPassword)
+
+	// Groups page: a group with vera in it.
+	act(t, ctx, "groups",
+		chromedp.Navigate(g.url+"/groups"),
+		chromedp.WaitVisible(`#group-name`, chromedp.ByQuery),
+		chromedp.SendKeys(`#group-name`, "analysts", chromedp.ByQuery),
+		chromedp.Click(`#group-form button[type=submit]`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#group-list`, chromedp.ByQuery),
+		chromedp.Click(`#group-list input[value="`+viewer+`"]`, chromedp.ByQuery),
+		chromedp.Click(`#group-list button[type=submit]`, chromedp.ByQuery),
+		waitText(`#group-list .status`, "Saved: 1 member"),
+	)
+	groups := admin.must(200, "GET", "/api/groups", nil)["groups"].([]any)
+	group := groups[0].(map[string]any)
+	if members := group["members"].([]any); len(members) != 1 || members[0] != viewer {
+		t.Fatalf("group members: %v", members)
+	}
+	// Access section of the datasource: the group gets run.
+	act(t, ctx, "grant run",
+		chromedp.Navigate(g.url+"/datasources/"+ds+"/edit"),
+		chromedp.WaitVisible(`#access`, chromedp.ByQuery),
+		chromedp.Click(`#add-grant`, chromedp.ByQuery),
+		chromedp.SetValue(`#grant-list tbody tr:last-child [data-g="subject"]`, "group:"+group["id"].(string), chromedp.ByQuery),
+		chromedp.Click(`#save-access`, chromedp.ByQuery),
+		waitText(`#access-status`, "Saved: 1 grant"),
+	)
+	grants := admin.must(200, "GET", "/api/datasources/"+ds+"/grants", nil)["grants"].([]any)
+	if len(grants) != 1 || grants[0].(map[string]any)["level"] != "run" || grants[0].(map[string]any)["type"] != "group" {
+		t.Fatalf("grants after the UI saved them: %v", grants)
+	}
 
 	// From the workspace: "Save this as a saved query…" carries the text to
 	// the form, which declares the names it uses.

@@ -32,7 +32,7 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connec
 // pageFiles lists each page's template; each is parsed with the layout at
 // start, so a broken template stops the gateway instead of a request.
 var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error",
-	"queries", "query", "query_form"}
+	"queries", "query", "query_form", "groups", "audit", "network"}
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -154,6 +154,9 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /users", s.userPage(s.usersPage))
 	mux.Handle("GET /tokens", s.userPage(s.tokensPage))
 	mux.Handle("GET /devices", s.userPage(s.devicesPage))
+	mux.Handle("GET /groups", s.userPage(s.groupsPage))
+	mux.Handle("GET /audit", s.userPage(s.auditPage))
+	mux.Handle("GET /network", s.userPage(s.networkPage))
 	mux.Handle("GET /queries", s.userPage(s.savedQueriesPage))
 	mux.Handle("GET /queries/new", s.userPage(s.newSavedQueryPage))
 	mux.Handle("GET /queries/{id}", s.userPage(s.savedQueryPage))
@@ -245,6 +248,7 @@ type datasourceForm struct {
 	Secrets    []formField
 	Created    bool
 	Saved      bool
+	Access     *accessData // grants, when editing
 }
 
 func (s *Server) newDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
@@ -277,6 +281,9 @@ func (s *Server) editDatasourcePage(w http.ResponseWriter, r *http.Request, u *a
 	data := datasourceForm{Kinds: datasource.Kinds(), Kind: k, Datasource: &resp, Created: r.URL.Query().Get("created") != "",
 		Saved: r.URL.Query().Get("saved") != ""}
 	data.Settings, data.Secrets = formFields(k, &resp)
+	if data.Access, err = s.accessFor(r, d); err != nil {
+		return err
+	}
 	s.render(w, r, http.StatusOK, "datasource_form", withUser(page{Title: "Edit " + d.Name, Nav: "datasources", Script: "datasource_form.js", Data: data}, u))
 	return nil
 }
@@ -338,6 +345,7 @@ type workspaceData struct {
 	HTTP         bool
 	CanManage    bool
 	SavedQueries []savedQueryResponse
+	ExportLimit  int64 // the rows an export asks for when no limit is set
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
@@ -350,7 +358,7 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accoun
 		return err
 	}
 	data := workspaceData{Datasource: newDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
-		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil}
+		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil, ExportLimit: s.queries.Limits().MaxRows}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	qs, err := s.savedQueries.List(r.Context(), d.ID)
 	if err != nil {

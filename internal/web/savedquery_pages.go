@@ -162,6 +162,8 @@ type savedQueryPageData struct {
 	CanManage  bool
 	CanUse     bool
 	Old        bool // an older version than the current one is shown
+	// ExportLimit is the rows an export asks for when no limit is set.
+	ExportLimit int64
 }
 
 func (s *Server) savedQueryPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
@@ -189,7 +191,7 @@ func (s *Server) savedQueryPage(w http.ResponseWriter, r *http.Request, u *accou
 		Params:    paramFields(q.Definition.Parameters),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil,
 		CanUse:    accounts.Authorize(u, accounts.ActionDatasourceUse, res) == nil,
-		Old:       q.Version.Number != q.CurrentVersion}
+		Old:       q.Version.Number != q.CurrentVersion, ExportLimit: s.queries.Limits().MaxRows}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	for i := len(vs) - 1; i >= 0; i-- {
 		data.Versions = append(data.Versions, newSavedQueryResponse(vs[i]))

@@ -71,7 +71,10 @@ export function showError(root, status, error) {
   return false;
 }
 
-/** wireDeletes makes every [data-delete] button call DELETE on pathFor(id) after a confirmation. */
+/**
+ * wireDeletes makes every [data-delete] button call DELETE on pathFor(id)
+ * after a confirmation, then removes its [data-item] (or table row).
+ */
 export function wireDeletes(root, pathFor, question, status) {
   root.addEventListener('click', async (ev) => {
     const btn = ev.target.closest('[data-delete]');
@@ -84,7 +87,7 @@ export function wireDeletes(root, pathFor, question, status) {
       setStatus(status, errorText(r.error), 'error');
       return;
     }
-    btn.closest('tr')?.remove();
+    (btn.closest('[data-item]') || btn.closest('tr'))?.remove();
     setStatus(status, 'Done.', 'ok');
   });
 }

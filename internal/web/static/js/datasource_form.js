@@ -5,6 +5,7 @@
 // A stored secret is never in the page: its field is disabled and empty
 // ("Encrypted on the server side"). Saving without "Replace" sends no
 // secret, so the stored one is kept.
+import './access.js';
 import { api, clearErrors, errorText, setStatus, showError } from './app.js';
 
 const form = document.getElementById('datasource-form');

@@ -40,7 +40,9 @@ function paramJSON(type, raw) {
   }
 }
 
-function requestBody() {
+// requestBody reads the form; defaultLimit is sent when no row limit is
+// typed (an export asks for every row up to the gateway's maximum).
+function requestBody(defaultLimit) {
   const parts = [];
   for (const field of form.querySelectorAll('[data-param]')) {
     const input = field.querySelector('input, select');
@@ -53,16 +55,17 @@ function requestBody() {
     const n = Number.parseInt(limit, 10);
     if (!(n > 0)) throw new InputError('The row limit must be a positive number.');
     body += `,"limit":${n}`;
-  }
+  } else if (defaultLimit) body += `,"limit":${defaultLimit}`;
   return `${body}}`;
 }
 
-form.addEventListener('submit', (ev) => { ev.preventDefault(); runner.run(path, requestBody); });
-$('export').addEventListener('click', () => runner.exportCSV(path, requestBody, safeFileName(document.querySelector('h1').textContent, 'csv')));
+const exportLimit = Number.parseInt($('export').dataset.limit, 10) || 0;
+form.addEventListener('submit', (ev) => { ev.preventDefault(); runner.run(path, () => requestBody()); });
+$('export').addEventListener('click', () => runner.exportCSV(path, () => requestBody(exportLimit), safeFileName(document.querySelector('h1').textContent, 'csv')));
 form.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
     ev.preventDefault();
-    runner.run(path, requestBody);
+    runner.run(path, () => requestBody());
   }
 });
 setStatus(status, '');

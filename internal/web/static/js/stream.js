@@ -378,7 +378,8 @@ export class Runner {
       document.body.append(a);
       a.click();
       setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 60000);
-      setStatus(status, `Exported ${bytes} bytes as ${a.download}.`, 'ok');
+      const limit = typeof body === 'string' ? JSON.parse(body).limit : body.limit;
+      setStatus(status, `Exported ${bytes} bytes as ${a.download}${limit ? ` (at most ${limit} rows, the row limit)` : ''}.`, 'ok');
     } catch (e) {
       if (e.name === 'AbortError') setStatus(status, 'Export canceled; nothing was saved.', 'error');
       else this.showError({ code: 'incomplete', message: 'The export was interrupted; nothing was saved.' });

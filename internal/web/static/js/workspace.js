@@ -60,11 +60,14 @@ function lines(text, sep, what) {
   return out;
 }
 
-function requestBody() {
+// requestBody reads the form; defaultLimit is sent when no row limit is
+// typed (an export asks for every row up to the gateway's maximum).
+function requestBody(defaultLimit) {
   const f = readForm();
   const body = {};
   const limit = $('limit').value.trim();
   if (limit) body.limit = Number.parseInt(limit, 10);
+  else if (defaultLimit) body.limit = defaultLimit;
   if (kind === 'redis') {
     body.command = splitCommand(f.line);
     if (!body.command.length) throw new InputError('Enter a command.');
@@ -111,12 +114,13 @@ if (saveAs) {
 // ---- wiring ----
 
 const title = () => document.querySelector('h1').textContent;
-form.addEventListener('submit', (ev) => { ev.preventDefault(); runner.run(path, requestBody); });
-$('export').addEventListener('click', () => runner.exportCSV(path, requestBody, safeFileName(title(), 'csv')));
+const exportLimit = Number.parseInt($('export').dataset.limit, 10) || 0;
+form.addEventListener('submit', (ev) => { ev.preventDefault(); runner.run(path, () => requestBody()); });
+$('export').addEventListener('click', () => runner.exportCSV(path, () => requestBody(exportLimit), safeFileName(title(), 'csv')));
 form.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
     ev.preventDefault();
-    runner.run(path, requestBody);
+    runner.run(path, () => requestBody());
   }
 });
 restore();

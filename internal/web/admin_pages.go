@@ -1,0 +1,203 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/store"
+)
+
+// The admin pages that read what the API manages: groups, a datasource's
+// grants, the audit trail and the effective network policy.
+
+// subject is a user or group a grant can name, as a picker shows it.
+type subject struct {
+	Type, ID, Name string
+}
+
+// groupRow is one group with a checkbox per user.
+type groupRow struct {
+	accounts.Group
+	Members map[string]bool
+}
+
+func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	users, err := s.accounts.ListUsers(r.Context())
+	if err != nil {
+		return err
+	}
+	groups, err := s.accounts.ListGroups(r.Context())
+	if err != nil {
+		return err
+	}
+	data := struct {
+		Groups []groupRow
+		Users  []userResponse
+	}{}
+	for _, x := range users {
+		data.Users = append(data.Users, newUserResponse(x))
+	}
+	for _, g := range groups {
+		row := groupRow{Group: *g, Members: map[string]bool{}}
+		for _, id := range g.Members {
+			row.Members[id] = true
+		}
+		data.Groups = append(data.Groups, row)
+	}
+	s.render(w, r, http.StatusOK, "groups", withUser(page{Title: "Groups", Nav: "groups", Script: "groups.js", Data: data}, u))
+	return nil
+}
+
+// accessData is the grants section of a datasource's edit page: shown to
+// those who manage the datasource, who may pick any user or group.
+type accessData struct {
+	Grants   []grantRow
+	Subjects []subject
+	Levels   []string
+}
+
+type grantRow struct {
+	datasource.Grant
+	Name string
+}
+
+func (s *Server) accessFor(r *http.Request, d *datasource.Datasource) (*accessData, error) {
+	grants, err := s.datasources.Grants(r.Context(), d.ID)
+	if err != nil {
+		return nil, err
+	}
+	users, err := s.accounts.ListUsers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.accounts.ListGroups(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := &accessData{Levels: []string{accounts.LevelRun, accounts.LevelUse, accounts.LevelManage}}
+	names := map[string]string{}
+	for _, g := range groups {
+		out.Subjects = append(out.Subjects, subject{Type: "group", ID: g.ID, Name: g.Name})
+		names["group:"+g.ID] = g.Name
+	}
+	for _, x := range users {
+		if x.ID == d.OwnerID {
+			continue // the owner manages it anyway
+		}
+		out.Subjects = append(out.Subjects, subject{Type: "user", ID: x.ID, Name: x.Username})
+		names["user:"+x.ID] = x.Username
+	}
+	for _, g := range grants {
+		out.Grants = append(out.Grants, grantRow{Grant: g, Name: names[g.Type+":"+g.ID]})
+	}
+	return out, nil
+}
+
+// auditPageSize is how many events one audit page shows.
+const auditPageSize = 50
+
+func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	f := store.AuditFilter{Action: strings.TrimSpace(q.Get("action")), Outcome: strings.TrimSpace(q.Get("outcome")),
+		DatasourceID: strings.TrimSpace(q.Get("datasource_id")), Limit: auditPageSize}
+	actor := strings.TrimSpace(q.Get("actor"))
+	if actor != "" {
+		x, err := s.accounts.FindUserByName(r.Context(), actor)
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND {
+			return querygate.FieldErrorf("actor", "actor: there is no such user")
+		} else if err != nil {
+			return err
+		}
+		f.ActorID = x.ID
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			return querygate.FieldErrorf("before", "before: must be a positive event number")
+		}
+		f.BeforeSeq = n
+	}
+	events, err := s.audit.List(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		*store.AuditEvent
+		Details string
+	}
+	data := struct {
+		Events  []row
+		Action  string
+		Outcome string
+		Actor   string
+		DSID    string
+		Older   string // the query of the next (older) page, "" at the end
+		Newest  bool
+		Actions []string
+	}{Action: f.Action, Outcome: f.Outcome, Actor: actor, DSID: f.DatasourceID, Newest: f.BeforeSeq == 0,
+		Actions: []string{"login.", "logout", "user.", "token.", "group.", "grant.", "datasource.", "device.", "keys.", "query", "savedquery."}}
+	for _, e := range events {
+		d := e.Details
+		if d == "{}" {
+			d = ""
+		}
+		data.Events = append(data.Events, row{AuditEvent: e, Details: d})
+	}
+	if len(events) == auditPageSize {
+		next := url.Values{}
+		for k, v := range map[string]string{"action": f.Action, "outcome": f.Outcome, "actor": actor, "datasource_id": f.DatasourceID} {
+			if v != "" {
+				next.Set(k, v)
+			}
+		}
+		next.Set("before", strconv.FormatInt(events[len(events)-1].Seq, 10))
+		data.Older = next.Encode()
+	}
+	s.render(w, r, http.StatusOK, "audit", withUser(page{Title: "Audit trail", Nav: "audit", Data: data}, u))
+	return nil
+}
+
+func (s *Server) networkPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	var egress any
+	if s.egress != nil {
+		egress = s.egress()
+	}
+	prefixes := func(ps []string) []string { slices.Sort(ps); return ps }
+	var allow, proxies []string
+	for _, p := range s.ingressPolicy.AllowClients {
+		allow = append(allow, p.String())
+	}
+	for _, p := range s.ingressPolicy.TrustedProxies {
+		proxies = append(proxies, p.String())
+	}
+	hosts := []string{}
+	for h := range s.hosts {
+		hosts = append(hosts, h)
+	}
+	data := struct {
+		Egress         any
+		AllowClients   []string
+		TrustedProxies []string
+		AllowedHosts   []string
+		Secure         bool
+		Now            time.Time
+	}{egress, prefixes(allow), prefixes(proxies), prefixes(hosts), s.secure, time.Now()}
+	s.render(w, r, http.StatusOK, "network", withUser(page{Title: "Network policy", Nav: "network", Data: data}, u))
+	return nil
+}
