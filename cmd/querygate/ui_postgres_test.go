@@ -299,6 +299,24 @@ func TestBrowserPostgres(t *testing.T) {
 		}
 	}
 	shoot(t, ctx, "network")
+
+	// Readable on a phone-sized screen: no page scrolls sideways (wide
+	// tables scroll inside their own frame).
+	act(t, ctx, "phone size", chromedp.EmulateViewport(390, 844))
+	for _, p := range pages {
+		var overflow int
+		act(t, ctx, "phone "+p,
+			chromedp.Navigate(g.url+p),
+			chromedp.WaitVisible(`main h1`, chromedp.ByQuery),
+			chromedp.Evaluate(`document.documentElement.scrollWidth - document.documentElement.clientWidth`, &overflow),
+		)
+		if overflow > 0 {
+			t.Errorf("%s: %d px wider than a 390 px screen", p, overflow)
+		}
+	}
+	act(t, ctx, "phone workspace", chromedp.Navigate(g.url+"/datasources/"+id), chromedp.WaitVisible(`#editor`, chromedp.ByQuery))
+	shoot(t, ctx, "phone-workspace")
+	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
 	act(t, ctx, "audit page", chromedp.Navigate(g.url+"/audit"), waitText(`#audit-list`, "datasource.create"))
 	shoot(t, ctx, "audit")
 
