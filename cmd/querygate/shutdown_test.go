@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
-	"net/http/cookiejar"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -26,47 +23,12 @@ import (
 // the process exits 0.
 func TestSIGTERM(t *testing.T) {
 	pgURL := testenv.PostgresURL(t)
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "querygate")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
-	data := filepath.Join(dir, "data")
-	add := exec.Command(bin, "user", "add", "--data-dir", data, "--username", "admin", "--role", "admin")
-	add.Stdin = strings.NewReader(adminPassword + "\n")
-	if out, err := add.CombinedOutput(); err != nil {
-		t.Fatalf("user add: %v\n%s", err, out)
-	}
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(bin, "--data-dir", data, "--listen", addr, "--shutdown-grace", "3s")
-	logs := &syncBuffer{}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill() })
-	base := "http://" + addr
-	jar, _ := cookiejar.New(nil)
-	hc := &http.Client{Jar: jar}
-	post := func(ctx context.Context, path, body string) (*http.Response, error) {
-		req, _ := http.NewRequestWithContext(ctx, "POST", base+path, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		return hc.Do(req)
-	}
+	bin := buildBinary(t)
+	data := filepath.Join(t.TempDir(), "data")
+	addAdmin(t, bin, "--data-dir", data)
+	p := startProcess(t, bin, "--data-dir", data, "--shutdown-grace", "3s")
+	cmd, addr, logs, post := p.cmd, p.addr, p.logs, p.post
 	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := post(t.Context(), "/api/login", fmt.Sprintf(`{"username":"admin","password":%q}`, adminPassword))
-		if err == nil && resp.StatusCode == 200 {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the gateway did not start: %v\n%s", err, logs)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 	port := 5432
 	fmt.Sscan(pgURL.Port(), &port)
 	body, _ := json.Marshal(map[string]any{"name": "pg", "kind": "postgres", "settings": map[string]any{"host": pgURL.Hostname(), "port": port,
