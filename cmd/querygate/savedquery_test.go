@@ -352,3 +352,76 @@ func TestSavedQueriesHTTP(t *testing.T) {
 		t.Errorf("refused runs reached the upstream: %d requests", after-before)
 	}
 }
+
+// TestSavedQueriesRedis runs a Redis command template: a parameter is one
+// argument whatever it holds (spaces, CR/LF, a second command), the command
+// name is fixed, and a read-only datasource still refuses a write template.
+func TestSavedQueriesRedis(t *testing.T) {
+	_, admin := queryGateway(t, t.TempDir())
+	ds := redisSource(t, admin, "cache", false, nil, nil)
+	key := fmt.Sprintf("qg:sq:%d", time.Now().UnixNano())
+	set := admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": ds, "name": "set",
+		"command": []string{"SET", "{{key}}", "{{value}}"}, "parameters": []any{
+			map[string]any{"name": "key", "type": "text", "required": true, "pattern": "qg:sq:[0-9]+.*"},
+			map[string]any{"name": "value", "type": "text", "required": true}}})["id"].(string)
+	get := admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": ds, "name": "get",
+		"command": []string{"GET", "{{key}}"}, "parameters": []any{map[string]any{"name": "key", "type": "text", "required": true}}})["id"].(string)
+	t.Cleanup(func() {
+		admin.do("POST", "/api/datasources/"+ds+"/query", map[string]any{"command": []string{"DEL", key, key + " FLUSHALL"}})
+	})
+	for _, v := range []string{"plain", "two words", "x\r\nFLUSHALL\r\n", "*1\r\n$8\r\nFLUSHALL\r\n", "ü'\"`$"} {
+		resultRows(t, admin.do("POST", "/api/queries/"+set+"/run", map[string]any{"params": map[string]any{"key": key, "value": v}}))
+		rows := resultRows(t, admin.do("POST", "/api/queries/"+get+"/run", map[string]any{"params": map[string]any{"key": key}}))
+		if len(rows) != 1 || !strings.Contains(strings.Join(rows[0], " "), jsonString(v)) {
+			t.Errorf("%q came back as %v", v, rows)
+		}
+	}
+	// A key with a space is one argument too, and the pattern is enforced.
+	resultRows(t, admin.do("POST", "/api/queries/"+set+"/run", map[string]any{"params": map[string]any{"key": key + " FLUSHALL", "value": "v"}}))
+	if r := admin.do("POST", "/api/queries/"+set+"/run", map[string]any{"params": map[string]any{"key": "other", "value": "v"}}); r.Status != 400 ||
+		!strings.Contains(string(r.Body), `"field":"params.key"`) {
+		t.Errorf("pattern: got %d %s", r.Status, r.Body)
+	}
+	// The command name cannot be a parameter.
+	if r := admin.do("POST", "/api/queries", map[string]any{"datasource_id": ds, "name": "any",
+		"command": []string{"{{cmd}}", "x"}, "parameters": []any{map[string]any{"name": "cmd", "type": "text"}}}); r.Status != 400 {
+		t.Errorf("a parameter as the command name: got %d %s", r.Status, r.Body)
+	}
+	// A read-only datasource refuses a write template when it runs.
+	ro := redisSource(t, admin, "cache-ro", true, nil, nil)
+	w := admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": ro, "name": "set",
+		"command": []string{"SET", "{{key}}", "v"}, "parameters": []any{map[string]any{"name": "key", "type": "text", "required": true}}})["id"].(string)
+	r := admin.do("POST", "/api/queries/"+w+"/run", map[string]any{"params": map[string]any{"key": key}})
+	if r.Status == 200 && !strings.Contains(string(r.Body), `"error"`) {
+		t.Errorf("a write on a read-only Redis datasource ran: %s", r.Body)
+	}
+}
+
+// TestSavedQueriesDeviceCustody runs a saved query on a device-custody
+// datasource: locked on a device that has not unlocked it (for a run
+// grantee too), then run once this device holds its key.
+func TestSavedQueriesDeviceCustody(t *testing.T) {
+	user, password := deviceUser(t)
+	g, admin := queryGateway(t, t.TempDir())
+	ds := deviceSource(t, admin, "ledger", user)
+	q := admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": ds, "name": "n",
+		"query": "SELECT :n + 1 AS next", "parameters": []any{map[string]any{"name": "n", "type": "int", "required": true}}})["id"].(string)
+	viewer := admin.must(201, "POST", "/api/users", map[string]any{"username": "vic", "password": "vic password 1", "role": "viewer"})["id"].(string)
+	admin.must(200, "PUT", "/api/datasources/"+ds+"/grants", map[string]any{"grants": []any{map[string]any{"type": "user", "id": viewer, "level": "run"}}})
+	vic := g.login("vic", "vic password 1")
+
+	for _, c := range []*client{admin, vic} {
+		if r := c.do("POST", "/api/queries/"+q+"/run", map[string]any{"params": map[string]any{"n": 1}}); r.errorCode() != "device_locked" {
+			t.Fatalf("locked: got %d %s", r.Status, r.Body)
+		}
+		c.must(200, "POST", "/api/datasources/"+ds+"/unlock", map[string]any{"password": password})
+		rows := resultRows(t, c.do("POST", "/api/queries/"+q+"/run", map[string]any{"params": map[string]any{"n": 41}}))
+		if len(rows) != 1 || rows[0][0] != "42" {
+			t.Fatalf("device-custody saved query: %v", rows)
+		}
+	}
+	// The run grantee still has no ad-hoc path, unlocked or not.
+	if r := vic.do("POST", "/api/datasources/"+ds+"/query", map[string]any{"query": "SELECT 1"}); r.Status != 403 && r.Status != 404 {
+		t.Fatalf("ad-hoc query by a run grantee: %d", r.Status)
+	}
+}

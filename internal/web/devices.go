@@ -66,9 +66,11 @@ func (s *Server) newDeviceResponse(r *http.Request, d *store.DeviceCredential, n
 
 // unlock tests a device-custody password against the datasource, seals it
 // with a fresh key that only this device's cookie holds, and sets that
-// cookie. A wrong password stores nothing.
+// cookie. A wrong password stores nothing. Anyone who may see the
+// datasource may unlock it: a run grant needs the key to run its saved
+// queries, and the password is the person's own to bring.
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceUse)
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
@@ -123,7 +125,7 @@ func (s *Server) clearCookie(w http.ResponseWriter, name string) {
 // forgetDevice forgets this device for a datasource: its ciphertext is
 // deleted and its cookie cleared.
 func (s *Server) forgetDevice(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceUse)
+	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
