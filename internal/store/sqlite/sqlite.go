@@ -21,6 +21,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/store"
+	"github.com/querygate/querygate/internal/store/sqlstore"
 	sqlite3 "modernc.org/sqlite"
 	sqlite3lib "modernc.org/sqlite/lib"
 )
@@ -181,7 +182,7 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(store.Tx) error) er
 		return translate(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	defer sqlTx.Rollback()
-	if err := fn(&tx{tx: sqlTx}); err != nil {
+	if err := fn(sqlstore.NewTx(sqlTx, dialect)); err != nil {
 		return err
 	}
 	if err := sqlTx.Commit(); err != nil {
@@ -189,6 +190,9 @@ func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(store.Tx) error) er
 	}
 	return nil
 }
+
+// dialect is what the shared statements need to know of SQLite.
+var dialect = &sqlstore.Dialect{Translate: translate}
 
 // translate maps driver errors to domain errors by their code, never by text.
 func translate(err error) error {

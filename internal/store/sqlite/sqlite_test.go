@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/querygate/querygate"
@@ -30,36 +29,6 @@ func MustOpen(tb testing.TB, path string) *sqlite.DB {
 	}
 	tb.Cleanup(func() { db.Close() })
 	return db
-}
-
-// MustUpdate runs fn in a write transaction and fails the test on error.
-func MustUpdate(tb testing.TB, db store.Store, fn func(ctx context.Context, tx store.Tx) error) {
-	tb.Helper()
-	ctx := tb.Context()
-	if err := db.Update(ctx, func(tx store.Tx) error { return fn(ctx, tx) }); err != nil {
-		tb.Fatalf("Update: %v", err)
-	}
-}
-
-// MustView runs fn in a read transaction and fails the test on error.
-func MustView(tb testing.TB, db store.Store, fn func(ctx context.Context, tx store.Tx) error) {
-	tb.Helper()
-	ctx := tb.Context()
-	if err := db.View(ctx, func(tx store.Tx) error { return fn(ctx, tx) }); err != nil {
-		tb.Fatalf("View: %v", err)
-	}
-}
-
-// wantCode fails unless err carries a *querygate.Error with that code.
-func wantCode(tb testing.TB, err error, code string) {
-	tb.Helper()
-	var qe *querygate.Error
-	if !errors.As(err, &qe) {
-		tb.Fatalf("err = %v (%T), want a *querygate.Error with code %q", err, err, code)
-	}
-	if qe.Code != code {
-		tb.Fatalf("error code = %q (%v), want %q", qe.Code, err, code)
-	}
 }
 
 // MustRawDB opens the database file with the bare driver, bypassing the
@@ -218,157 +187,6 @@ func TestPing(t *testing.T) {
 	}
 	db.Close()
 	wantCode(t, db.Ping(t.Context()), querygate.EUNAVAILABLE)
-}
-
-func TestUpdateRollback(t *testing.T) {
-	errBoom := errors.New("boom")
-	tests := []struct {
-		name    string
-		fn      func(ctx context.Context, tx store.Tx) error
-		wantErr func(t *testing.T, err error)
-	}{
-		{
-			name: "fn returns an error",
-			fn: func(ctx context.Context, tx store.Tx) error {
-				if err := tx.CreateUser(ctx, newUser("u2", "bob")); err != nil {
-					return err
-				}
-				if err := tx.SetInstance(ctx, "marker", []byte("changed")); err != nil {
-					return err
-				}
-				if err := tx.DeleteUser(ctx, "u1"); err != nil {
-					return err
-				}
-				return errBoom
-			},
-			wantErr: func(t *testing.T, err error) {
-				if !errors.Is(err, errBoom) {
-					t.Fatalf("Update error = %v, want %v", err, errBoom)
-				}
-			},
-		},
-		{
-			name: "a statement fails after others succeeded",
-			fn: func(ctx context.Context, tx store.Tx) error {
-				if err := tx.SetInstance(ctx, "marker", []byte("changed")); err != nil {
-					return err
-				}
-				if err := tx.CreateUser(ctx, newUser("u2", "bob")); err != nil {
-					return err
-				}
-				return tx.CreateUser(ctx, newUser("u3", "alice")) // taken
-			},
-			wantErr: func(t *testing.T, err error) { wantCode(t, err, querygate.ECONFLICT) },
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db := MustOpen(t, "")
-			MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-				if err := tx.SetInstance(ctx, "marker", []byte("original")); err != nil {
-					return err
-				}
-				return tx.CreateUser(ctx, newUser("u1", "alice"))
-			})
-			err := db.Update(t.Context(), func(tx store.Tx) error { return tt.fn(t.Context(), tx) })
-			tt.wantErr(t, err)
-			MustView(t, db, func(ctx context.Context, tx store.Tx) error {
-				if got, err := tx.Instance(ctx, "marker"); err != nil || string(got) != "original" {
-					t.Errorf("marker = %q, %v; want %q", got, err, "original")
-				}
-				users, err := tx.ListUsers(ctx)
-				if err != nil {
-					return err
-				}
-				if len(users) != 1 || users[0].ID != "u1" {
-					t.Errorf("users after rollback = %v, want only u1", users)
-				}
-				return nil
-			})
-		})
-	}
-}
-
-func TestViewIsReadOnly(t *testing.T) {
-	db := MustOpen(t, "")
-	err := db.View(t.Context(), func(tx store.Tx) error {
-		return tx.CreateUser(t.Context(), newUser("u1", "alice"))
-	})
-	if err == nil {
-		t.Fatalf("CreateUser in View: got nil error, want one")
-	}
-	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
-		n, err := tx.CountUsers(ctx)
-		if n != 0 {
-			t.Errorf("CountUsers = %d, want 0", n)
-		}
-		return err
-	})
-}
-
-// TestConcurrentUpdate runs read-modify-write transactions from several
-// goroutines (with readers alongside): every write must succeed (no
-// SQLITE_BUSY) and none may be lost, which proves writes are serialised.
-func TestConcurrentUpdate(t *testing.T) {
-	const writers, perWriter, readers = 6, 8, 3
-	db := MustOpen(t, "")
-	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-		return tx.SetInstance(ctx, "counter", []byte("0"))
-	})
-	ctx := t.Context()
-	errs := make(chan error, writers*perWriter+readers*perWriter)
-	var wg sync.WaitGroup
-	for w := range writers {
-		wg.Go(func() {
-			for i := range perWriter {
-				errs <- db.Update(ctx, func(tx store.Tx) error {
-					b, err := tx.Instance(ctx, "counter")
-					if err != nil {
-						return err
-					}
-					n, err := strconv.Atoi(string(b))
-					if err != nil {
-						return err
-					}
-					if err := tx.CreateUser(ctx, newUser(fmt.Sprintf("u%d-%d", w, i), fmt.Sprintf("user%d-%d", w, i))); err != nil {
-						return err
-					}
-					return tx.SetInstance(ctx, "counter", []byte(strconv.Itoa(n+1)))
-				})
-			}
-		})
-	}
-	for range readers {
-		wg.Go(func() {
-			for range perWriter {
-				errs <- db.View(ctx, func(tx store.Tx) error {
-					_, err := tx.ListUsers(ctx)
-					return err
-				})
-			}
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Errorf("concurrent transaction: %v", err)
-		}
-	}
-	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
-		b, err := tx.Instance(ctx, "counter")
-		if err != nil {
-			return err
-		}
-		if got, want := string(b), strconv.Itoa(writers*perWriter); got != want {
-			t.Errorf("counter = %s, want %s (lost updates)", got, want)
-		}
-		n, err := tx.CountUsers(ctx)
-		if got, want := n, writers*perWriter; got != want {
-			t.Errorf("CountUsers = %d, want %d", got, want)
-		}
-		return err
-	})
 }
 
 // TestSecureDelete checks that a sealed blob that was replaced by one of
