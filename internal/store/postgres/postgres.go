@@ -1,0 +1,234 @@
+// Package postgres implements store.Store on PostgreSQL, for several
+// gateway replicas sharing one store (DESIGN section 7). The statements are
+// the shared ones of store/sqlstore; this package owns the connections, the
+// transactions and the migrations.
+//
+// Writes are serialised across every replica by a transaction-level
+// advisory lock, so that two Updates never interleave, as the store
+// contract promises; reads run in read-only snapshots. Migrations run under
+// a session-level advisory lock, so replicas starting at once apply each
+// migration exactly once. Like every store it keeps only what the layers
+// above hand it: hashes and sealed blobs, never a plaintext secret or a
+// query result.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/store"
+	"github.com/querygate/querygate/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Advisory lock keys: one for writes, one for migrations ("qgwrite",
+// "qgmigrt" as numbers, so that they do not collide with other users of
+// the same database by chance).
+const (
+	writeLockKey   int64 = 0x7167777269746500
+	migrateLockKey int64 = 0x71676d6967727400
+)
+
+// DB is a PostgreSQL store.
+type DB struct {
+	db *sql.DB
+	// lastMigration is the schema version before and after Open migrated.
+	lastMigration struct{ before, after int }
+}
+
+var _ store.Store = (*DB)(nil)
+
+// dialect is what the shared statements need to know of PostgreSQL.
+var dialect = &sqlstore.Dialect{Numbered: true, Translate: translate}
+
+// Open connects to the PostgreSQL store at url (postgres://… or key=value
+// form) and runs pending migrations. A store migrated past what this build
+// knows is refused.
+func Open(ctx context.Context, url string) (*DB, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		// The parse error may quote the URL, password included.
+		return nil, errors.New("postgres store: the database URL cannot be parsed")
+	}
+	if cfg.RuntimeParams == nil {
+		cfg.RuntimeParams = map[string]string{}
+	}
+	if cfg.RuntimeParams["application_name"] == "" {
+		cfg.RuntimeParams["application_name"] = "querygate-store"
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	sqlDB := stdlib.OpenDB(*cfg)
+	sqlDB.SetMaxOpenConns(16)
+	sqlDB.SetMaxIdleConns(4)
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	db := &DB{db: sqlDB}
+	if err := db.migrate(ctx); err != nil {
+		sqlDB.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// Close closes the connection pool.
+func (db *DB) Close() error { return db.db.Close() }
+
+// Ping reports whether the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := db.db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		return &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store is not reachable."}
+	}
+	return nil
+}
+
+// SchemaVersion is the newest migration this build knows.
+func SchemaVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(names)
+}
+
+// Migrate applies the pending migrations of url and returns the schema
+// version before and after; it is what `querygate migrate` runs.
+func Migrate(ctx context.Context, url string) (before, after int, err error) {
+	db, err := Open(ctx, url)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer db.Close()
+	return db.lastMigration.before, db.lastMigration.after, nil
+}
+
+func (db *DB) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	conn, err := db.db.Conn(ctx)
+	if err != nil {
+		return unavailable(err)
+	}
+	defer conn.Close()
+	// A session lock: replicas starting together wait for each other here.
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, migrateLockKey); err != nil {
+		return unavailable(err)
+	}
+	defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, migrateLockKey)
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("postgres store: migrate: %w", err)
+	}
+	var current int
+	if err := conn.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return fmt.Errorf("postgres store: migrate: %w", err)
+	}
+	db.lastMigration.before, db.lastMigration.after = current, current
+	if current > len(names) {
+		return fmt.Errorf("postgres store: the store is at schema version %d, newer than this build knows (%d); run a newer querygate", current, len(names))
+	}
+	for _, name := range names {
+		v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("postgres store: migration %s: bad name", name)
+		}
+		if v <= current {
+			continue
+		}
+		body, err := migrations.ReadFile(name)
+		if err != nil {
+			return err
+		}
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			return unavailable(err)
+		}
+		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("postgres store: migration %s: %w", name, err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)`, v, time.Now().Unix()); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("postgres store: migration %s: %w", name, err)
+		}
+		if err := tx.Commit(); err != nil {
+			return fmt.Errorf("postgres store: migration %s: %w", name, err)
+		}
+		db.lastMigration.after = v
+	}
+	return nil
+}
+
+// Update runs fn in a read-write transaction that holds the store's write
+// lock: writes from every replica are serialised.
+func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, nil, fn, true)
+}
+
+// View runs fn in a read-only snapshot.
+func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
+	return db.run(ctx, &sql.TxOptions{ReadOnly: true, Isolation: sql.LevelRepeatableRead}, fn, false)
+}
+
+func (db *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(store.Tx) error, write bool) error {
+	sqlTx, err := db.db.BeginTx(ctx, opts)
+	if err != nil {
+		return unavailable(fmt.Errorf("postgres store: begin: %w", err))
+	}
+	defer sqlTx.Rollback()
+	if write {
+		if _, err := sqlTx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, writeLockKey); err != nil {
+			return unavailable(fmt.Errorf("postgres store: write lock: %w", err))
+		}
+	}
+	if err := fn(sqlstore.NewTx(sqlTx, dialect)); err != nil {
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return translate(fmt.Errorf("postgres store: commit: %w", err))
+	}
+	return nil
+}
+
+// translate maps driver errors to domain errors by their SQLSTATE code,
+// never by text.
+func translate(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code {
+		case "23505": // unique_violation
+			return &querygate.Error{Code: querygate.ECONFLICT, Message: "That name is already taken."}
+		case "40001", "40P01", "55P03", "57P01", "57P02", "57P03": // serialization, deadlock, lock, shutdown
+			return &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store is busy; try again."}
+		}
+		return err
+	}
+	return unavailable(err)
+}
+
+// unavailable marks an error that means the store cannot be reached.
+func unavailable(err error) error {
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	if errors.As(err, &ne) || errors.As(err, &ce) || errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("%w: %w", &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store is not reachable."}, err)
+	}
+	return err
+}
