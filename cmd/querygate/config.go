@@ -21,6 +21,9 @@ type Config struct {
 	Listen        string
 	DataDir       string
 	MasterKeyFile string
+	// DatabaseURL, when set, puts the metadata store in PostgreSQL; it may
+	// hold a password, so it is never logged.
+	DatabaseURL string
 	// MasterKey comes only from QUERYGATE_MASTER_KEY (never a flag, so it
 	// does not show in the process list).
 	MasterKey      string
@@ -63,6 +66,10 @@ type Config struct {
 	// user add
 	Username string
 	Role     string
+
+	// store copy
+	CopyFrom string
+	CopyTo   string
 }
 
 var errHelp = errors.New("help requested")
@@ -74,7 +81,11 @@ func (c *Config) commonFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.MasterKeyFile, "master-key-file", "", "master key ring file (default <data-dir>/master.key); QUERYGATE_MASTER_KEY holds a key directly instead")
 	fs.StringVar(&c.EncryptionSalt, "encryption-salt", "", "per-instance salt for key derivation, at least 16 characters (default: random, kept in the store)")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+	fs.StringVar(&c.DatabaseURL, "database-url", "", "PostgreSQL URL of the metadata store (postgres://user:password@host/db); default: the embedded SQLite file in --data-dir. Prefer QUERYGATE_DATABASE_URL or its _FILE variant: a flag shows in the process list")
 }
+
+// secretFlags may be given as QUERYGATE_<FLAG>_FILE, a file holding the value.
+var secretFlags = map[string]bool{"encryption-salt": true, "database-url": true}
 
 func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve on")
@@ -124,7 +135,7 @@ func applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
 		}
 		name := envName(f.Name)
 		v := getenv(name)
-		if v == "" && f.Name == "encryption-salt" {
+		if v == "" && secretFlags[f.Name] {
 			if path := getenv(name + "_FILE"); path != "" {
 				b, rerr := os.ReadFile(path)
 				if rerr != nil {

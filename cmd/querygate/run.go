@@ -28,7 +28,9 @@ import (
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/store"
+	"github.com/querygate/querygate/internal/store/postgres"
 	"github.com/querygate/querygate/internal/store/sqlite"
+	"github.com/querygate/querygate/internal/store/sqlstore"
 	"github.com/querygate/querygate/internal/web"
 )
 
@@ -58,7 +60,7 @@ type Main struct {
 	cmd     string
 	sub     string
 	log     *slog.Logger
-	db      *sqlite.DB
+	db      storeDB
 	inst    *instance.Instance
 	ln      net.Listener
 	srv     *http.Server
@@ -87,6 +89,9 @@ Usage:
   querygate keys rotate                           add a new master key, re-seal under it, retire the old
   querygate audit export [--since TIME]           write the audit trail as JSON lines, oldest first
   querygate audit verify                          check the audit trail's hash chain; exit 1 if broken
+  querygate migrate                               bring the store's schema up to date, then exit
+  querygate store copy --from sqlite:PATH --to postgres://...
+                                                  copy an instance to an empty PostgreSQL store, sealed, and verify
   querygate version                               print the version
 
 Every flag can also be set as QUERYGATE_<FLAG> (for example QUERYGATE_DATA_DIR).
@@ -105,16 +110,16 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return errHelp
 	case "version":
 		return nil
-	case "user", "keys", "audit":
+	case "user", "keys", "audit", "store":
 		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
 			return fmt.Errorf("%s needs a command (see querygate help)", m.cmd)
 		}
 		m.sub, args = args[0], args[1:]
-		valid := map[string]bool{"user add": true, "keys verify": true, "keys rotate": true, "audit export": true, "audit verify": true}
+		valid := map[string]bool{"user add": true, "keys verify": true, "keys rotate": true, "audit export": true, "audit verify": true, "store copy": true}
 		if !valid[m.cmd+" "+m.sub] {
 			return fmt.Errorf("unknown command %q (see querygate help)", m.cmd+" "+m.sub)
 		}
-	case "serve":
+	case "serve", "migrate":
 	default:
 		return fmt.Errorf("unknown command %q (see querygate help)", m.cmd)
 	}
@@ -127,6 +132,9 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		m.Config.userFlags(fs)
 	case "audit":
 		fs.StringVar(&m.Config.AuditSince, "since", "", "export events at or after this RFC 3339 time")
+	case "store":
+		fs.StringVar(&m.Config.CopyFrom, "from", "", "the store to copy: sqlite:PATH (the querygate.db file) or a postgres:// URL")
+		fs.StringVar(&m.Config.CopyTo, "to", "", "the empty store to copy into: a postgres:// URL or sqlite:PATH")
 	}
 	if err := applyEnv(fs, getenv); err != nil {
 		return err
@@ -163,8 +171,14 @@ func (m *Main) Run(ctx context.Context) error {
 		return nil
 	}
 	m.log = m.newLogger()
+	if m.cmd == "store" {
+		return m.storeCopy(ctx)
+	}
 	if err := m.open(ctx); err != nil {
 		return err
+	}
+	if m.cmd == "migrate" {
+		return m.migrated()
 	}
 	switch m.cmd + " " + m.sub {
 	case "serve ":
@@ -190,16 +204,43 @@ func (m *Main) newLogger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(m.Stderr, nil))
 }
 
+// openStore opens a store named as --database-url is, or the embedded
+// SQLite file of the data directory when url is empty. Opening migrates.
+func (m *Main) openStore(ctx context.Context, url string) (storeDB, error) {
+	if url == "" {
+		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+			return nil, fmt.Errorf("data directory: %w", err)
+		}
+		return sqlite.Open(ctx, filepath.Join(m.Config.DataDir, "querygate.db"))
+	}
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		return sqlite.Open(ctx, path)
+	}
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return nil, errors.New("the store URL must start with postgres:// (or, for store copy, sqlite:PATH)")
+	}
+	return postgres.Open(ctx, url)
+}
+
+// storeDB is a store that store copy can read and write.
+type storeDB interface {
+	store.Store
+	CopySide(write bool) sqlstore.Side
+}
+
 // open opens the store and the instance keys.
 func (m *Main) open(ctx context.Context) error {
 	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data directory: %w", err)
 	}
-	db, err := sqlite.Open(ctx, filepath.Join(m.Config.DataDir, "querygate.db"))
+	db, err := m.openStore(ctx, m.Config.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	m.db = db
+	if m.cmd == "migrate" {
+		return nil
+	}
 	m.inst, err = instance.Open(ctx, db, instance.Options{
 		KeyFile: m.Config.MasterKeyFile, MasterKey: m.Config.MasterKey, Salt: m.Config.EncryptionSalt,
 		CreateKey: m.cmd == "serve" || m.cmd == "user", Logger: m.log,
@@ -514,4 +555,54 @@ func allowedHosts(listen string, addr net.Addr, list []string) []string {
 func isLoopback(addr net.Addr) bool {
 	a, ok := addr.(*net.TCPAddr)
 	return ok && a.IP.IsLoopback()
+}
+
+// migrated reports the schema version the store is now at (opening it
+// applied the pending migrations).
+func (m *Main) migrated() error {
+	switch db := m.db.(type) {
+	case *postgres.DB:
+		before, after := db.Migrated()
+		if before == after {
+			fmt.Fprintf(m.Stdout, "The PostgreSQL store is up to date (schema version %d).\n", after)
+		} else {
+			fmt.Fprintf(m.Stdout, "The PostgreSQL store was migrated from schema version %d to %d.\n", before, after)
+		}
+	default:
+		fmt.Fprintf(m.Stdout, "The SQLite store is up to date (schema version %d).\n", sqlite.SchemaVersion())
+	}
+	return nil
+}
+
+// storeCopy copies an instance's store into a new, empty one, sealed
+// blobs as they are, and verifies the copy table by table. It opens no
+// secret and needs no master key.
+func (m *Main) storeCopy(ctx context.Context) error {
+	if m.Config.CopyFrom == "" || m.Config.CopyTo == "" {
+		return errors.New("store copy needs --from and --to (sqlite:PATH or a postgres:// URL)")
+	}
+	if m.Config.CopyFrom == m.Config.CopyTo {
+		return errors.New("store copy: --from and --to name the same store")
+	}
+	src, err := m.openStore(ctx, m.Config.CopyFrom)
+	if err != nil {
+		return fmt.Errorf("source store: %w", err)
+	}
+	defer src.Close()
+	dst, err := m.openStore(ctx, m.Config.CopyTo)
+	if err != nil {
+		return fmt.Errorf("target store: %w", err)
+	}
+	defer dst.Close()
+	report, err := sqlstore.Copy(ctx, src.CopySide(false), dst.CopySide(true))
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, r := range report {
+		fmt.Fprintf(m.Stdout, "%-22s %8d rows  sha256 %s\n", r.Table, r.Rows, r.Digest)
+		total += r.Rows
+	}
+	fmt.Fprintf(m.Stdout, "Copied and verified %d rows in %d tables; secrets stay sealed. Start the gateway with --database-url and the same master key.\n", total, len(report))
+	return nil
 }

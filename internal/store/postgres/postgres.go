@@ -106,16 +106,8 @@ func SchemaVersion() int {
 	return len(names)
 }
 
-// Migrate applies the pending migrations of url and returns the schema
-// version before and after; it is what `querygate migrate` runs.
-func Migrate(ctx context.Context, url string) (before, after int, err error) {
-	db, err := Open(ctx, url)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer db.Close()
-	return db.lastMigration.before, db.lastMigration.after, nil
-}
+// Migrated returns the schema version before and after Open migrated.
+func (db *DB) Migrated() (before, after int) { return db.lastMigration.before, db.lastMigration.after }
 
 func (db *DB) migrate(ctx context.Context) error {
 	names, err := fs.Glob(migrations, "migrations/*.sql")
@@ -231,4 +223,11 @@ func unavailable(err error) error {
 		return fmt.Errorf("%w: %w", &querygate.Error{Code: querygate.EUNAVAILABLE, Message: "The store is not reachable."}, err)
 	}
 	return err
+}
+
+// CopySide is this store as one side of a store copy.
+func (db *DB) CopySide(bool) sqlstore.Side {
+	return sqlstore.Side{DB: db.db, Dialect: dialect, Schema: func(ctx context.Context) (map[string][]string, error) {
+		return sqlstore.Schema(ctx, db.db, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`)
+	}}
 }

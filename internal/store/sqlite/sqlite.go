@@ -207,3 +207,16 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// CopySide is this store as one side of a store copy: reads go through
+// the read-only pool, writes through the writer.
+func (db *DB) CopySide(write bool) sqlstore.Side {
+	pool := db.r
+	if write {
+		pool = db.w
+	}
+	return sqlstore.Side{DB: pool, Dialect: dialect, Schema: func(ctx context.Context) (map[string][]string, error) {
+		return sqlstore.Schema(ctx, pool, `SELECT m.name, p.name FROM sqlite_master m JOIN pragma_table_info(m.name) p
+			WHERE m.type = 'table' AND m.name NOT LIKE 'sqlite_%'`)
+	}}
+}
