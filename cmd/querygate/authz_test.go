@@ -183,6 +183,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /api/groups":          func(role string) (string, any, int) { return "/api/groups", nil, adminOnly(role, 200) },
 		"GET /metrics":             func(role string) (string, any, int) { return "/metrics", nil, adminOnly(role, 200) },
 		"GET /api/egress":          func(role string) (string, any, int) { return "/api/egress", nil, adminOnly(role, 200) },
+		"GET /api/sessions":        func(string) (string, any, int) { return "/api/sessions", nil, 200 },
+		"GET /api/users/{id}/sessions": func(role string) (string, any, int) {
+			return "/api/users/" + ids["viewer"] + "/sessions", nil, adminOnly(role, 200)
+		},
+		"GET /api/users/{id}/tokens": func(role string) (string, any, int) {
+			return "/api/users/" + ids["viewer"] + "/tokens", nil, adminOnly(role, 200)
+		},
 		"POST /api/datasources": func(role string) (string, any, int) {
 			k++
 			want := 201
@@ -230,13 +237,54 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
+	// Routes that end sessions run as throwaway users of each role, so
+	// that the clients above stay signed in.
+	throwaway := func(role string) (*client, string) {
+		k++
+		name := fmt.Sprintf("t%d", k)
+		id := admin.must(201, "POST", "/api/users", map[string]any{"username": name, "password": "a long password", "role": role})["id"].(string)
+		return g.login(name, "a long password"), id
+	}
+	ending := map[string]func(role string) (c *client, path string, body any, want int){
+		"POST /api/logout-everywhere": func(role string) (*client, string, any, int) {
+			c, _ := throwaway(role)
+			return c, "/api/logout-everywhere", nil, 204
+		},
+		"POST /api/me/password": func(role string) (*client, string, any, int) {
+			c, _ := throwaway(role)
+			return c, "/api/me/password", map[string]any{"current_password": "a long password", "new_password": "another long password"}, 204
+		},
+		"DELETE /api/sessions/{id}": func(role string) (*client, string, any, int) {
+			c, _ := throwaway(role)
+			sessions := c.must(200, "GET", "/api/sessions", nil)["sessions"].([]any)
+			return c, "/api/sessions/" + sessions[0].(map[string]any)["id"].(string), nil, 204
+		},
+		"DELETE /api/users/{id}/sessions": func(role string) (*client, string, any, int) {
+			_, id := throwaway("viewer")
+			return users[role], "/api/users/" + id + "/sessions", nil, adminOnly(role, 204)
+		},
+	}
+	for pattern, call := range ending {
+		method, _, _ := strings.Cut(pattern, " ")
+		for _, role := range []string{"admin", "editor", "viewer"} {
+			c, path, body, want := call(role)
+			if r := g.client(nil).do(method, path, body); r.Status != 401 {
+				t.Errorf("%s without a session: got %d, want 401", pattern, r.Status)
+			}
+			if r := c.do(method, path, body); r.Status != want {
+				t.Errorf("%s as %s: got %d, want %d: %s", pattern, role, r.Status, want, r.Body)
+			}
+		}
+	}
+
 	// Every registered route is in the matrix (public ones are listed).
 	public := []string{"GET /healthz", "GET /readyz", "POST /api/setup", "POST /api/login", "POST /api/logout", "/"}
 	for _, r := range g.m.web.Routes() {
 		_, inDS := dsRoutes[r.Pattern]
 		_, inGlobal := global[r.Pattern]
 		_, inQueries := qRoutes[r.Pattern]
-		inGlobal = inGlobal || inQueries
+		_, inEnding := ending[r.Pattern]
+		inGlobal = inGlobal || inQueries || inEnding
 		switch {
 		case r.Public && !slices.Contains(public, r.Pattern):
 			t.Errorf("public route %s is not listed in the matrix", r.Pattern)

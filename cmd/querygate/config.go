@@ -32,6 +32,7 @@ type Config struct {
 	TLSCert        string
 	TLSKey         string
 	SessionTTL     time.Duration
+	SessionIdle    time.Duration
 
 	// query limits and datasources
 	RowLimitMax     int64
@@ -91,7 +92,8 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Listen, "listen", "127.0.0.1:8080", "address to serve on")
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
-	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "lifetime of a login session")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "absolute lifetime of a login session")
+	fs.DurationVar(&c.SessionIdle, "session-idle", 2*time.Hour, "a login session unused for this long ends (at most --session-ttl)")
 	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
 	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections per datasource pool")
@@ -243,6 +245,10 @@ func (c *Config) validate(cmd string) error {
 		if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
 			return errors.New("--session-ttl must be between 1m and 720h")
 		}
+		if c.SessionIdle < time.Minute {
+			return errors.New("--session-idle must be at least 1m")
+		}
+		c.SessionIdle = min(c.SessionIdle, c.SessionTTL)
 		if c.DeviceRememberMax < time.Minute || c.DeviceRememberMax > 60*24*time.Hour {
 			return errors.New("--device-remember-max must be between 1m and 1440h (60 days)")
 		}

@@ -281,7 +281,7 @@ func (m *Main) auditVerify(ctx context.Context) error {
 }
 
 func (m *Main) accounts() *accounts.Service {
-	return accounts.NewService(accounts.Options{Store: m.db, HashParams: m.HashParams, SessionTTL: m.Config.SessionTTL})
+	return accounts.NewService(accounts.Options{Store: m.db, HashParams: m.HashParams, SessionTTL: m.Config.SessionTTL, SessionIdle: m.Config.SessionIdle})
 }
 
 func (m *Main) serve(ctx context.Context) error {

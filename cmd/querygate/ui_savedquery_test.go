@@ -237,5 +237,32 @@ func TestBrowserSavedQueries(t *testing.T) {
 	if editLinks != 0 {
 		t.Fatal("a run grantee is offered to edit the saved query")
 	}
+	// The account page: this browser's session is listed, another is
+	// signed out from here, then the password changes.
+	other := g.login("vera", "vera password 1")
+	act(t, vctx, "account",
+		chromedp.Navigate(g.url+"/account"),
+		chromedp.WaitVisible(`#session-list`, chromedp.ByQuery),
+		waitText(`#session-list`, "this browser"),
+		waitJS(`document.querySelectorAll('#session-list tbody tr').length === 2`),
+	)
+	shoot(t, vctx, "account")
+	act(t, vctx, "sign the other out",
+		chromedp.Evaluate(`window.confirm = () => true`, nil),
+		chromedp.Click(`#session-list tbody tr:not(:has([data-current])) [data-delete]`, chromedp.ByQuery),
+		waitJS(`document.querySelectorAll('#session-list tbody tr').length === 1`),
+	)
+	other.must(401, "GET", "/api/me", nil)
+	act(t, vctx, "password",
+		chromedp.SendKeys(`#pw-current`, "wrong password!", chromedp.ByQuery),
+		chromedp.SendKeys(`#pw-new`, "vera password 2", chromedp.ByQuery),
+		chromedp.Click(`#password-form button[type=submit]`, chromedp.ByQuery),
+		waitText(`#err-current`, "not your password"),
+		chromedp.SendKeys(`#pw-current`, "vera password 1", chromedp.ByQuery),
+		chromedp.SendKeys(`#pw-new`, "vera password 2", chromedp.ByQuery),
+		chromedp.Click(`#password-form button[type=submit]`, chromedp.ByQuery),
+		waitText(`#form-status`, "Password changed"),
+	)
+	g.login("vera", "vera password 2")
 	checkCSP(t, vlogs)
 }

@@ -58,6 +58,7 @@ type Service struct {
 	store      store.Store
 	params     HashParams
 	sessionTTL time.Duration
+	idle       time.Duration
 	now        func() time.Time
 	dummyHash  string
 	// hashSlots bounds the argon2id hashes running at once: each takes
@@ -73,6 +74,9 @@ type Options struct {
 	HashParams HashParams
 	// SessionTTL is the absolute lifetime of a login session (default 12h).
 	SessionTTL time.Duration
+	// SessionIdle ends a session unused for this long (default 2h, at most
+	// SessionTTL).
+	SessionIdle time.Duration
 	// MaxConcurrentHashes bounds the password hashes (logins, setup,
 	// password changes) computed at once (default max(2, GOMAXPROCS)).
 	MaxConcurrentHashes int
@@ -89,13 +93,17 @@ func NewService(o Options) *Service {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 12 * time.Hour
 	}
+	if o.SessionIdle <= 0 {
+		o.SessionIdle = 2 * time.Hour
+	}
+	o.SessionIdle = min(o.SessionIdle, o.SessionTTL)
 	if o.MaxConcurrentHashes <= 0 {
 		o.MaxConcurrentHashes = max(2, runtime.GOMAXPROCS(0))
 	}
 	if o.HashWait <= 0 {
 		o.HashWait = 2 * time.Second
 	}
-	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, now: nowMS,
+	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, idle: o.SessionIdle, now: nowMS,
 		hashSlots: make(chan struct{}, o.MaxConcurrentHashes), hashWait: o.HashWait}
 	// A hash to verify against when the user does not exist, so that an
 	// unknown user costs the same time as a wrong password.
@@ -105,6 +113,9 @@ func NewService(o Options) *Service {
 
 // SessionTTL returns the lifetime of a new session.
 func (s *Service) SessionTTL() time.Duration { return s.sessionTTL }
+
+// SessionIdle returns how long a session may go unused.
+func (s *Service) SessionIdle() time.Duration { return s.idle }
 
 var errBusy = querygate.Errorf(querygate.EUNAVAILABLE, "Too many logins at once; try again in a moment.")
 
@@ -287,8 +298,8 @@ type UpdateUserInput struct {
 
 // UpdateUser changes a user's role or password. A new password ends every
 // session of that user and revokes every API token of theirs, so that a
-// credential taken before the change stops working. The last admin cannot
-// be demoted.
+// credential taken before the change stops working; a new role ends their
+// sessions. The last admin cannot be demoted.
 func (s *Service) UpdateUser(ctx context.Context, id string, in UpdateUserInput) (*User, error) {
 	if in.Role != nil && !ValidRole(*in.Role) {
 		return nil, querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
@@ -313,6 +324,13 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in UpdateUserInput)
 		if in.Role != nil {
 			if u.Role == RoleAdmin && *in.Role != RoleAdmin {
 				if err := s.keepAnAdmin(ctx, tx, u.ID); err != nil {
+					return err
+				}
+			}
+			if u.Role != *in.Role {
+				// A privilege change ends the user's sessions: the next
+				// sign-in gets a fresh session id with the new role.
+				if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
 					return err
 				}
 			}
@@ -389,18 +407,37 @@ func (s *Service) Authenticate(ctx context.Context, username, password string) (
 	return fromRow(u), nil
 }
 
+// SessionMeta is what a session records of where it began.
+type SessionMeta struct {
+	Remote    string
+	UserAgent string
+}
+
+// maxUserAgent bounds the browser description a session keeps.
+const maxUserAgent = 200
+
+// touchEvery bounds how often a session's last use is written: at most
+// once a minute per session, not at every request.
+const touchEvery = time.Minute
+
 // NewSession starts a session for the user and returns its id (256 random
-// bits, to be sealed into a cookie) and expiry. Only a hash is stored.
-func (s *Service) NewSession(ctx context.Context, userID string) ([]byte, time.Time, error) {
+// bits, to be sealed into a cookie) and expiry. Only a hash is stored,
+// with a separate public handle for lists.
+func (s *Service) NewSession(ctx context.Context, userID string, meta SessionMeta) ([]byte, time.Time, error) {
 	id := make([]byte, 32)
 	rand.Read(id)
 	now := s.now()
 	exp := now.Add(s.sessionTTL)
+	ua := strings.ToValidUTF8(meta.UserAgent, "")
+	if len(ua) > maxUserAgent {
+		ua = strings.ToValidUTF8(ua[:maxUserAgent], "")
+	}
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		if err := tx.DeleteExpiredSessions(ctx, now); err != nil {
 			return err
 		}
-		return tx.CreateSession(ctx, &store.Session{IDHash: Hash(id), UserID: userID, CreatedAt: now, ExpiresAt: exp})
+		return tx.CreateSession(ctx, &store.Session{IDHash: Hash(id), PublicID: newID("se"), UserID: userID, CreatedAt: now, ExpiresAt: exp,
+			LastSeenAt: now, Remote: meta.Remote, UserAgent: ua})
 	})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("accounts: new session: %w", err)
@@ -408,15 +445,27 @@ func (s *Service) NewSession(ctx context.Context, userID string) ([]byte, time.T
 	return id, exp, nil
 }
 
-// SessionUser returns the user of a live session.
+// live reports whether a session is within both its absolute and its
+// idle timeout.
+func (s *Service) live(sess *store.Session, now time.Time) bool {
+	last := sess.LastSeenAt
+	if last.IsZero() {
+		last = sess.CreatedAt
+	}
+	return now.Before(sess.ExpiresAt) && now.Sub(last) < s.idle
+}
+
+// SessionUser returns the user of a live session, and records its use.
 func (s *Service) SessionUser(ctx context.Context, id []byte) (*User, error) {
 	var u *store.User
+	var sess *store.Session
+	now := s.now()
 	err := s.store.View(ctx, func(tx store.Tx) error {
-		sess, err := tx.FindSession(ctx, Hash(id))
-		if err != nil {
+		var err error
+		if sess, err = tx.FindSession(ctx, Hash(id)); err != nil {
 			return err
 		}
-		if !s.now().Before(sess.ExpiresAt) {
+		if !s.live(sess, now) {
 			return errAuth
 		}
 		u, err = tx.FindUser(ctx, sess.UserID)
@@ -427,12 +476,116 @@ func (s *Service) SessionUser(ctx context.Context, id []byte) (*User, error) {
 	} else if err != nil {
 		return nil, err
 	}
+	if now.Sub(sess.LastSeenAt) >= touchEvery {
+		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, sess.IDHash, now) }); err != nil {
+			return nil, err
+		}
+	}
 	return fromRow(u), nil
 }
 
 // EndSession deletes a session.
 func (s *Service) EndSession(ctx context.Context, id []byte) error {
 	return s.store.Update(ctx, func(tx store.Tx) error { return tx.DeleteSession(ctx, Hash(id)) })
+}
+
+// Session is a live login session as its owner and admins see it: never
+// its id, only a public handle.
+type Session struct {
+	ID         string    `json:"id"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	IdleEndsAt time.Time `json:"idle_expires_at"`
+	Remote     string    `json:"remote"`
+	UserAgent  string    `json:"user_agent"`
+	Current    bool      `json:"current"`
+}
+
+// ListSessions lists a user's live sessions, newest first; current, if
+// not nil, is the id of the caller's own session, marked as such.
+func (s *Service) ListSessions(ctx context.Context, userID string, current []byte) ([]Session, error) {
+	var rows []*store.Session
+	if err := s.store.View(ctx, func(tx store.Tx) (err error) { rows, err = tx.ListSessions(ctx, userID); return err }); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	var cur []byte
+	if current != nil {
+		cur = Hash(current)
+	}
+	out := []Session{}
+	for _, r := range rows {
+		if !s.live(r, now) {
+			continue
+		}
+		last := r.LastSeenAt
+		if last.IsZero() {
+			last = r.CreatedAt
+		}
+		idleEnd := last.Add(s.idle)
+		if r.ExpiresAt.Before(idleEnd) {
+			idleEnd = r.ExpiresAt
+		}
+		out = append(out, Session{ID: r.PublicID, CreatedAt: r.CreatedAt, LastSeenAt: last, ExpiresAt: r.ExpiresAt,
+			IdleEndsAt: idleEnd, Remote: r.Remote, UserAgent: r.UserAgent,
+			Current: cur != nil && string(cur) == string(r.IDHash)})
+	}
+	return out, nil
+}
+
+var errSessionNotFound = querygate.Errorf(querygate.ENOTFOUND, "Session not found.")
+
+// RevokeSession ends the session with a public handle: the caller's own,
+// or anyone's for a caller who may manage users. Any other session is
+// ENOTFOUND, so that its existence is not confirmed. It returns the
+// session's user.
+func (s *Service) RevokeSession(ctx context.Context, actor *User, publicID string) (string, error) {
+	var owner string
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		sess, err := tx.FindSessionByPublicID(ctx, publicID)
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND || publicID == "" {
+			return errSessionNotFound
+		} else if err != nil {
+			return err
+		}
+		if sess.UserID != actor.ID && Authorize(actor, ActionUsersManage, Resource{}) != nil {
+			return errSessionNotFound
+		}
+		owner = sess.UserID
+		return tx.DeleteSession(ctx, sess.IDHash)
+	})
+	return owner, err
+}
+
+// EndUserSessions ends every session of a user ("log out everywhere").
+func (s *Service) EndUserSessions(ctx context.Context, userID string) error {
+	return s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := tx.FindUser(ctx, userID); err != nil {
+			return err
+		}
+		return tx.DeleteUserSessions(ctx, userID)
+	})
+}
+
+// ChangePassword changes the caller's own password after checking the
+// current one. Like an admin's change, it ends every session and revokes
+// every API token of the user; the caller then gets a fresh session.
+func (s *Service) ChangePassword(ctx context.Context, userID, current, next string) (*User, error) {
+	u, err := s.FindUser(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Authenticate(ctx, u.Username, current); err != nil {
+		if querygate.ErrorCode(err) == querygate.EUNAUTHORIZED {
+			return nil, querygate.FieldErrorf("current_password", "current_password: is not your password")
+		}
+		return nil, err
+	}
+	if err := validPassword(next); err != nil {
+		return nil, querygate.FieldErrorf("new_password", "new_password: %s", strings.TrimPrefix(querygate.ErrorMessage(err), "password: "))
+	}
+	return s.UpdateUser(ctx, userID, UpdateUserInput{Password: &next})
 }
 
 // TokenPrefix starts every API token, so that secret scanners can find them.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/store"
@@ -191,7 +192,7 @@ func TestSessions(t *testing.T) {
 	bob := MustCreateUser(t, s, "bob", RoleViewer)
 
 	t.Run("new session", func(t *testing.T) {
-		id, exp, err := s.NewSession(ctx, alice.ID)
+		id, exp, err := s.NewSession(ctx, alice.ID, SessionMeta{})
 		if err != nil {
 			t.Fatalf("NewSession: %v", err)
 		}
@@ -229,7 +230,7 @@ func TestSessions(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			id, _, err := s.NewSession(ctx, bob.ID)
+			id, _, err := s.NewSession(ctx, bob.ID, SessionMeta{})
 			if err != nil {
 				t.Fatalf("NewSession: %v", err)
 			}
@@ -242,16 +243,20 @@ func TestSessions(t *testing.T) {
 		})
 	}
 
-	t.Run("password change ends every session of that user only", func(t *testing.T) {
-		var bobs [][]byte
-		for range 3 {
-			id, _, err := s.NewSession(ctx, bob.ID)
-			if err != nil {
-				t.Fatalf("NewSession: %v", err)
+	t.Run("role and password changes end every session of that user only", func(t *testing.T) {
+		bobSessions := func() [][]byte {
+			var out [][]byte
+			for range 3 {
+				id, _, err := s.NewSession(ctx, bob.ID, SessionMeta{})
+				if err != nil {
+					t.Fatalf("NewSession: %v", err)
+				}
+				out = append(out, id)
 			}
-			bobs = append(bobs, id)
+			return out
 		}
-		aliceID, _, err := s.NewSession(ctx, alice.ID)
+		bobs := bobSessions()
+		aliceID, _, err := s.NewSession(ctx, alice.ID, SessionMeta{})
 		if err != nil {
 			t.Fatalf("NewSession: %v", err)
 		}
@@ -259,8 +264,18 @@ func TestSessions(t *testing.T) {
 		if _, err := s.UpdateUser(ctx, bob.ID, UpdateUserInput{Role: &role}); err != nil {
 			t.Fatalf("UpdateUser(role): %v", err)
 		}
+		for i, id := range bobs {
+			if _, err := s.SessionUser(ctx, id); querygate.ErrorCode(err) != querygate.EUNAUTHORIZED {
+				t.Errorf("bob's session %d after a role change: err = %v, want EUNAUTHORIZED", i, err)
+			}
+		}
+		// The same role again is no change.
+		bobs = bobSessions()
+		if _, err := s.UpdateUser(ctx, bob.ID, UpdateUserInput{Role: &role}); err != nil {
+			t.Fatalf("UpdateUser(same role): %v", err)
+		}
 		if _, err := s.SessionUser(ctx, bobs[0]); err != nil {
-			t.Errorf("after a role change: SessionUser: %v, want the session kept", err)
+			t.Errorf("after setting the same role: %v, want the session kept", err)
 		}
 		pw := goodPassword + " v3"
 		if _, err := s.UpdateUser(ctx, bob.ID, UpdateUserInput{Password: &pw}); err != nil {
@@ -282,7 +297,7 @@ func TestSessions(t *testing.T) {
 
 	t.Run("deleted user", func(t *testing.T) {
 		carol := MustCreateUser(t, s, "carol", RoleViewer)
-		id, _, err := s.NewSession(ctx, carol.ID)
+		id, _, err := s.NewSession(ctx, carol.ID, SessionMeta{})
 		if err != nil {
 			t.Fatalf("NewSession: %v", err)
 		}
@@ -300,7 +315,7 @@ func TestSessionExpiry(t *testing.T) {
 	alice := MustCreateUser(t, s, "alice", RoleViewer)
 	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	s.now = func() time.Time { return start }
-	id, exp, err := s.NewSession(ctx, alice.ID)
+	id, exp, err := s.NewSession(ctx, alice.ID, SessionMeta{})
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
@@ -327,7 +342,7 @@ func TestSessionExpiry(t *testing.T) {
 	}
 	t.Run("expired sessions are purged", func(t *testing.T) {
 		s.now = func() time.Time { return start.Add(2 * time.Hour) }
-		if _, _, err := s.NewSession(ctx, alice.ID); err != nil {
+		if _, _, err := s.NewSession(ctx, alice.ID, SessionMeta{}); err != nil {
 			t.Fatalf("NewSession: %v", err)
 		}
 		s.now = func() time.Time { return start }
@@ -342,7 +357,7 @@ func TestStoreHoldsOnlyHashes(t *testing.T) {
 	ctx := t.Context()
 	s, db := MustService(t)
 	alice := MustCreateUser(t, s, "alice", RoleAdmin)
-	sessionID, _, err := s.NewSession(ctx, alice.ID)
+	sessionID, _, err := s.NewSession(ctx, alice.ID, SessionMeta{})
 	if err != nil {
 		t.Fatalf("NewSession: %v", err)
 	}
@@ -871,5 +886,95 @@ func TestSetupChecksTokenBeforeHashing(t *testing.T) {
 	wantErr(t, err, querygate.EUNAVAILABLE, "")
 	if n := countUsers(t, db); n != 0 {
 		t.Errorf("CountUsers = %d, want 0", n)
+	}
+}
+
+// TestSessionIdle: a session unused for the idle timeout ends, each use
+// pushes the end back, and the absolute lifetime holds whatever the use.
+func TestSessionIdle(t *testing.T) {
+	ctx := t.Context()
+	_, db := MustService(t)
+	s := NewService(Options{Store: db, HashParams: fastHash, SessionTTL: 4 * time.Hour, SessionIdle: 30 * time.Minute})
+	alice := MustCreateUser(t, s, "alice", RoleViewer)
+	start := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) { s.now = func() time.Time { return start.Add(d) } }
+	at(0)
+	id, _, err := s.NewSession(ctx, alice.ID, SessionMeta{Remote: "192.0.2.1", UserAgent: strings.Repeat("x", 500)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		at   time.Duration
+		live bool
+	}{{20 * time.Minute, true}, {45 * time.Minute, true}, {74 * time.Minute, true}, {3*time.Hour + 50*time.Minute, false}} {
+		at(step.at)
+		_, err := s.SessionUser(ctx, id)
+		if (err == nil) != step.live {
+			t.Fatalf("at +%v: err %v, want live %v", step.at, err, step.live)
+		}
+	}
+	// Used every 25 minutes, it still ends at the absolute lifetime.
+	at(0)
+	id2, _, _ := s.NewSession(ctx, alice.ID, SessionMeta{})
+	for d := 25 * time.Minute; d < 4*time.Hour; d += 25 * time.Minute {
+		at(d)
+		if _, err := s.SessionUser(ctx, id2); err != nil {
+			t.Fatalf("at +%v: %v", d, err)
+		}
+	}
+	at(4 * time.Hour)
+	if _, err := s.SessionUser(ctx, id2); querygate.ErrorCode(err) != querygate.EUNAUTHORIZED {
+		t.Fatalf("past the absolute lifetime: %v", err)
+	}
+
+	// Listing: live ones only, the current one marked, never an id.
+	at(0)
+	a, _, _ := s.NewSession(ctx, alice.ID, SessionMeta{Remote: "192.0.2.9", UserAgent: strings.Repeat("é", 300)})
+	b, _, _ := s.NewSession(ctx, alice.ID, SessionMeta{})
+	list, err := s.ListSessions(ctx, alice.ID, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 4 {
+		t.Fatalf("listed %d sessions, want 4 (two from the steps above are at +0 too)", len(list))
+	}
+	current := 0
+	for _, x := range list {
+		if x.Current {
+			current++
+			if x.Remote != "192.0.2.9" || len(x.UserAgent) > maxUserAgent || !utf8.ValidString(x.UserAgent) {
+				t.Errorf("current session: %+v", x)
+			}
+		}
+		if strings.Contains(x.ID, string(a)) || x.ID == "" {
+			t.Errorf("a listed session id: %q", x.ID)
+		}
+	}
+	if current != 1 {
+		t.Fatalf("%d sessions marked current", current)
+	}
+	// Revoking: the owner's own, yes; someone else's, not found.
+	bob := MustCreateUser(t, s, "bob", RoleViewer)
+	if _, err := s.RevokeSession(ctx, bob, list[0].ID); querygate.ErrorCode(err) != querygate.ENOTFOUND {
+		t.Fatalf("revoke another's session: %v", err)
+	}
+	for _, x := range list {
+		if x.Current {
+			if owner, err := s.RevokeSession(ctx, alice, x.ID); err != nil || owner != alice.ID {
+				t.Fatalf("revoke own: %v %q", err, owner)
+			}
+		}
+	}
+	if _, err := s.SessionUser(ctx, a); querygate.ErrorCode(err) != querygate.EUNAUTHORIZED {
+		t.Fatalf("a revoked session still works: %v", err)
+	}
+	if _, err := s.SessionUser(ctx, b); err != nil {
+		t.Fatalf("another session ended with the revoked one: %v", err)
+	}
+	if err := s.EndUserSessions(ctx, alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.SessionUser(ctx, b); querygate.ErrorCode(err) != querygate.EUNAUTHORIZED {
+		t.Fatalf("after log out everywhere: %v", err)
 	}
 }

@@ -34,6 +34,9 @@ const (
 	LoginSuccess     = "login.success"
 	LoginFailure     = "login.failure"
 	Logout           = "logout"
+	LogoutAll        = "logout.everywhere" // every session of a user ended
+	SessionRevoke    = "session.revoke"
+	PasswordChange   = "user.password" // a user changed their own password
 	Setup            = "setup"
 	UserCreate       = "user.create"
 	UserUpdate       = "user.update"

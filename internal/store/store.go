@@ -57,6 +57,12 @@ type Tx interface {
 
 	CreateSession(ctx context.Context, s *Session) error
 	FindSession(ctx context.Context, idHash []byte) (*Session, error)
+	// FindSessionByPublicID finds a session by the handle lists show.
+	FindSessionByPublicID(ctx context.Context, publicID string) (*Session, error)
+	// ListSessions lists a user's sessions, newest first.
+	ListSessions(ctx context.Context, userID string) ([]*Session, error)
+	// TouchSession records that a session was used at a time.
+	TouchSession(ctx context.Context, idHash []byte, at time.Time) error
 	DeleteSession(ctx context.Context, idHash []byte) error
 	DeleteUserSessions(ctx context.Context, userID string) error
 	DeleteExpiredSessions(ctx context.Context, now time.Time) error
@@ -144,12 +150,18 @@ type User struct {
 	UpdatedAt    time.Time
 }
 
-// Session is a login session. Only a hash of its id is kept.
+// Session is a login session. Only a hash of its id is kept; lists name a
+// session by PublicID, a separate random handle that cannot be used as a
+// cookie.
 type Session struct {
-	IDHash    []byte
-	UserID    string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+	IDHash     []byte
+	PublicID   string
+	UserID     string
+	CreatedAt  time.Time
+	ExpiresAt  time.Time // the absolute end
+	LastSeenAt time.Time // zero: not used since it began
+	Remote     string    // the client address at login
+	UserAgent  string    // the browser at login, truncated
 }
 
 // Token is an API token. Only a hash of its value is kept.

@@ -82,7 +82,7 @@ func viaToken(r *http.Request) bool {
 }
 
 func (s *Server) setSession(w http.ResponseWriter, r *http.Request, userID string) error {
-	id, exp, err := s.accounts.NewSession(r.Context(), userID)
+	id, exp, err := s.accounts.NewSession(r.Context(), userID, accounts.SessionMeta{Remote: remoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}

@@ -32,7 +32,7 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connec
 // pageFiles lists each page's template; each is parsed with the layout at
 // start, so a broken template stops the gateway instead of a request.
 var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error",
-	"queries", "query", "query_form", "groups", "audit", "network"}
+	"queries", "query", "query_form", "groups", "audit", "network", "account"}
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -154,6 +154,7 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /users", s.userPage(s.usersPage))
 	mux.Handle("GET /tokens", s.userPage(s.tokensPage))
 	mux.Handle("GET /devices", s.userPage(s.devicesPage))
+	mux.Handle("GET /account", s.userPage(s.accountPage))
 	mux.Handle("GET /groups", s.userPage(s.groupsPage))
 	mux.Handle("GET /audit", s.userPage(s.auditPage))
 	mux.Handle("GET /network", s.userPage(s.networkPage))
@@ -422,4 +423,33 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, u *accounts
 	}
 	s.render(w, r, http.StatusOK, "devices", withUser(page{Title: "My devices", Nav: "devices", Script: "devices.js", Data: out}, u))
 	return nil
+}
+
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	list, err := s.accounts.ListSessions(r.Context(), u.ID, s.currentSessionID(r))
+	if err != nil {
+		return err
+	}
+	data := struct {
+		Sessions  []accounts.Session
+		Idle, TTL string
+	}{list, humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL())}
+	s.render(w, r, http.StatusOK, "account", withUser(page{Title: "Your account", Nav: "account", Script: "account.js", Data: data}, u))
+	return nil
+}
+
+// humanDuration writes 2h0m0s as "2 hours", 90m as "1h30m".
+func humanDuration(d time.Duration) string {
+	switch {
+	case d%(24*time.Hour) == 0 && d >= 48*time.Hour:
+		return fmt.Sprintf("%d days", d/(24*time.Hour))
+	case d%time.Hour == 0:
+		if d == time.Hour {
+			return "1 hour"
+		}
+		return fmt.Sprintf("%d hours", d/time.Hour)
+	case d%time.Minute == 0 && d < time.Hour:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }

@@ -139,6 +139,13 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	public("POST /api/logout", s.logout)
 
 	user("GET /api/me", s.me)
+	user("POST /api/me/password", s.changePassword)
+	user("GET /api/sessions", s.listSessions)
+	user("DELETE /api/sessions/{id}", s.revokeSession)
+	user("POST /api/logout-everywhere", s.logoutEverywhere)
+	user("GET /api/users/{id}/sessions", s.listUserSessions)
+	user("DELETE /api/users/{id}/sessions", s.endUserSessions)
+	user("GET /api/users/{id}/tokens", s.listUserTokens)
 
 	user("GET /api/users", s.listUsers)
 	user("POST /api/users", s.createUser)

@@ -65,9 +65,10 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.
 		return err
 	}
 	// A new password ended every session of the user and revoked their
-	// tokens. An admin who changed their own password in a signed-in
-	// session gets a fresh session instead of being signed out.
-	if req.Password != nil && nu.ID == u.ID && !viaToken(r) {
+	// tokens; a new role ended their sessions. An admin who changed their
+	// own in a signed-in session gets a fresh session instead of being
+	// signed out.
+	if (req.Password != nil || nu.Role != u.Role) && nu.ID == u.ID && !viaToken(r) {
 		if err := s.setSession(w, r, nu.ID); err != nil {
 			return err
 		}

@@ -49,7 +49,7 @@ func cols(spec string) []column {
 var tables = []table{
 	{"instance", cols("name:t value:b")},
 	{"users", cols("id:t username:t password_hash:t role:t created_at:i updated_at:i")},
-	{"sessions", cols("id_hash:b user_id:t created_at:i expires_at:i")},
+	{"sessions", cols("id_hash:b public_id:t user_id:t created_at:i expires_at:i last_seen_at:i remote:t user_agent:t")},
 	{"api_tokens", cols("id:t user_id:t name:t hash:b created_at:i expires_at:i last_used_at:i")},
 	{"datasources", cols("id:t name:t kind:t custody:t read_only:bool settings:t secret_names:t secrets:b owner_id:t created_at:i updated_at:i")},
 	{"device_credentials", cols("id:t user_id:t datasource_id:t sealed:b created_at:i expires_at:i last_used_at:i")},

@@ -216,24 +216,65 @@ func (t *Tx) DeleteUser(ctx context.Context, id string) error {
 
 // Sessions.
 
+const sessionCols = `id_hash, public_id, user_id, created_at, expires_at, last_seen_at, remote, user_agent`
+
+func scanSession(row interface{ Scan(...any) error }) (*store.Session, error) {
+	var s store.Session
+	var c, e, l int64
+	if err := row.Scan(&s.IDHash, &s.PublicID, &s.UserID, &c, &e, &l, &s.Remote, &s.UserAgent); err != nil {
+		return nil, err
+	}
+	s.CreatedAt, s.ExpiresAt, s.LastSeenAt = fromMS(c), fromMS(e), fromMS(l)
+	return &s, nil
+}
+
 func (t *Tx) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := t.exec(ctx, "create session", `INSERT INTO sessions (id_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)`,
-		s.IDHash, s.UserID, ms(s.CreatedAt), ms(s.ExpiresAt))
+	_, err := t.exec(ctx, "create session", `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		s.IDHash, s.PublicID, s.UserID, ms(s.CreatedAt), ms(s.ExpiresAt), ms(s.LastSeenAt), s.Remote, s.UserAgent)
 	return err
 }
 
-func (t *Tx) FindSession(ctx context.Context, idHash []byte) (*store.Session, error) {
-	var s store.Session
-	var c, e int64
-	err := t.queryRow(ctx, `SELECT id_hash, user_id, created_at, expires_at FROM sessions WHERE id_hash = ?`, idHash).
-		Scan(&s.IDHash, &s.UserID, &c, &e)
+func (t *Tx) findSession(ctx context.Context, where string, arg any) (*store.Session, error) {
+	s, err := scanSession(t.queryRow(ctx, `SELECT `+sessionCols+` FROM sessions WHERE `+where, arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("Session")
 	} else if err != nil {
 		return nil, fmt.Errorf("store: find session: %w", err)
 	}
-	s.CreatedAt, s.ExpiresAt = fromMS(c), fromMS(e)
-	return &s, nil
+	return s, nil
+}
+
+func (t *Tx) FindSession(ctx context.Context, idHash []byte) (*store.Session, error) {
+	return t.findSession(ctx, "id_hash = ?", idHash)
+}
+
+func (t *Tx) FindSessionByPublicID(ctx context.Context, publicID string) (*store.Session, error) {
+	return t.findSession(ctx, "public_id = ?", publicID)
+}
+
+func (t *Tx) ListSessions(ctx context.Context, userID string) ([]*store.Session, error) {
+	rows, err := t.query(ctx, `SELECT `+sessionCols+` FROM sessions WHERE user_id = ? ORDER BY created_at DESC, public_id`, userID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list sessions: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Session
+	for rows.Next() {
+		s, err := scanSession(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list sessions: %w", err)
+		}
+		out = append(out, s)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list sessions: %w", err)
+	}
+	return out, nil
+}
+
+func (t *Tx) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
+	_, err := t.exec(ctx, "touch session", `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(at), idHash)
+	return err
 }
 
 func (t *Tx) DeleteSession(ctx context.Context, idHash []byte) error {

@@ -234,10 +234,11 @@ func testSessions(t *testing.T, open Opener) {
 		return tx.CreateUser(ctx, NewUser("u2", "bob"))
 	})
 	sessions := []*store.Session{
-		{IDHash: []byte("a-expired"), UserID: "u1", CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)},
-		{IDHash: []byte("a-boundary"), UserID: "u1", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)},
-		{IDHash: []byte("a-live"), UserID: "u1", CreatedAt: T0, ExpiresAt: T0.Add(2 * time.Hour)},
-		{IDHash: []byte("b-live"), UserID: "u2", CreatedAt: T0, ExpiresAt: T0.Add(2 * time.Hour)},
+		{IDHash: []byte("a-expired"), PublicID: "p1", UserID: "u1", CreatedAt: T0, ExpiresAt: T0.Add(time.Minute)},
+		{IDHash: []byte("a-boundary"), PublicID: "p2", UserID: "u1", CreatedAt: T0, ExpiresAt: T0.Add(time.Hour)},
+		{IDHash: []byte("a-live"), PublicID: "p3", UserID: "u1", CreatedAt: T0.Add(time.Second), ExpiresAt: T0.Add(2 * time.Hour),
+			Remote: "192.0.2.7", UserAgent: "Mozilla/5.0 (test)"},
+		{IDHash: []byte("b-live"), PublicID: "p4", UserID: "u2", CreatedAt: T0, ExpiresAt: T0.Add(2 * time.Hour)},
 	}
 	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
 		for _, s := range sessions {
@@ -246,6 +247,35 @@ func testSessions(t *testing.T, open Opener) {
 			}
 		}
 		return nil
+	})
+	t.Run("by public id, listed, touched", func(t *testing.T) {
+		MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+			return tx.TouchSession(ctx, []byte("a-live"), T0.Add(time.Minute))
+		})
+		MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+			s, err := tx.FindSessionByPublicID(ctx, "p3")
+			if err != nil {
+				return err
+			}
+			if string(s.IDHash) != "a-live" || s.Remote != "192.0.2.7" || s.UserAgent != "Mozilla/5.0 (test)" || !s.LastSeenAt.Equal(T0.Add(time.Minute)) {
+				t.Errorf("by public id: %+v", s)
+			}
+			_, err = tx.FindSessionByPublicID(ctx, "nope")
+			WantCode(t, err, querygate.ENOTFOUND)
+			list, err := tx.ListSessions(ctx, "u1")
+			if err != nil {
+				return err
+			}
+			var ids []string
+			for _, s := range list {
+				ids = append(ids, s.PublicID)
+			}
+			if !slices.Equal(ids, []string{"p3", "p1", "p2"}) {
+				t.Errorf("ListSessions = %v, want newest first", ids)
+			}
+			return nil
+		})
+		sessions[2].LastSeenAt = T0.Add(time.Minute)
 	})
 	live := func(t *testing.T) []string {
 		t.Helper()

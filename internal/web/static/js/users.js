@@ -12,7 +12,16 @@ list.addEventListener('change', async (ev) => {
     setStatus(listStatus, errorText(r.error), 'error');
     return;
   }
-  setStatus(listStatus, `Role changed to ${r.data.role}.`, 'ok');
+  setStatus(listStatus, `Role changed to ${r.data.role}; the user signs in again to use it.`, 'ok');
+});
+
+list.addEventListener('click', async (ev) => {
+  const btn = ev.target.closest('[data-signout]');
+  if (!btn) return;
+  if (!confirm(`Sign “${btn.dataset.name}” out of every browser?`)) return;
+  const r = await api('DELETE', `/api/users/${encodeURIComponent(btn.dataset.signout)}/sessions`);
+  if (!r.ok) return setStatus(listStatus, errorText(r.error), 'error');
+  setStatus(listStatus, `${btn.dataset.name} is signed out everywhere.`, 'ok');
 });
 
 const form = document.getElementById('user-form');

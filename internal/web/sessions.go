@@ -1,0 +1,167 @@
+package web
+
+import (
+	"net/http"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
+)
+
+// Sessions: the caller's own (listed with the current one marked,
+// revocable one by one or all at once) and, for admins, anyone's. A
+// session is named by a public handle, never by its id.
+
+// currentSessionID returns the id in the request's session cookie, or nil.
+func (s *Server) currentSessionID(r *http.Request) []byte {
+	c, err := r.Cookie(s.sessionCookie())
+	if err != nil {
+		return nil
+	}
+	id, _, err := s.cookies.Open(c.Name, c.Value)
+	if err != nil {
+		return nil
+	}
+	return id
+}
+
+func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	list, err := s.accounts.ListSessions(r.Context(), u.ID, s.currentSessionID(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	return nil
+}
+
+// revokeSession answers DELETE /api/sessions/{id}: one's own session, or
+// (for admins) anyone's. Ending the current one also clears its cookie.
+func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	cur := s.currentSessionID(r)
+	var current bool
+	if cur != nil {
+		if list, err := s.accounts.ListSessions(r.Context(), u.ID, cur); err == nil {
+			for _, x := range list {
+				current = current || (x.Current && x.ID == r.PathValue("id"))
+			}
+		}
+	}
+	owner, err := s.accounts.RevokeSession(r.Context(), u, r.PathValue("id"))
+	s.record(r, u, audit.Event{Action: audit.SessionRevoke, Target: owner, Details: map[string]any{"session": r.PathValue("id")}}, err)
+	if err != nil {
+		return err
+	}
+	if current {
+		s.clearSession(w)
+		s.forgetDeviceCookies(w, r)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// logoutEverywhere ends every session of the caller, this one included.
+func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	err := s.accounts.EndUserSessions(r.Context(), u.ID)
+	s.record(r, u, audit.Event{Action: audit.LogoutAll, Target: u.ID}, err)
+	if err != nil {
+		return err
+	}
+	s.clearSession(w)
+	s.forgetDeviceCookies(w, r)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	target, err := s.accounts.FindUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	list, err := s.accounts.ListSessions(r.Context(), target.ID, s.currentSessionID(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	return nil
+}
+
+// endUserSessions answers DELETE /api/users/{id}/sessions (admins): the
+// user is signed out everywhere.
+func (s *Server) endUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	err := s.accounts.EndUserSessions(r.Context(), r.PathValue("id"))
+	s.record(r, u, audit.Event{Action: audit.LogoutAll, Target: r.PathValue("id")}, err)
+	if err != nil {
+		return err
+	}
+	if r.PathValue("id") == u.ID {
+		s.clearSession(w)
+		s.forgetDeviceCookies(w, r)
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (s *Server) listUserTokens(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	target, err := s.accounts.FindUser(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	list, err := s.accounts.ListTokens(r.Context(), target.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]tokenResponse, len(list))
+	for i, t := range list {
+		out[i] = newTokenResponse(t)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	return nil
+}
+
+type passwordRequest struct {
+	CurrentPassword string `json:"current_password"`
+	NewPassword     string `json:"new_password"`
+}
+
+// changePassword answers POST /api/me/password: the caller's own
+// password, after the current one is checked (and throttled like a login).
+// Every session and API token of the user ends; this browser gets a fresh
+// session. An API token cannot change a password.
+func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if viaToken(r) {
+		return querygate.Errorf(querygate.EFORBIDDEN, "Change your password in a signed-in session, not with an API token.")
+	}
+	var req passwordRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	addr := remoteHost(r)
+	if wait := s.throttle.wait(u.Username, addr); wait > 0 {
+		return throttled(w, wait)
+	}
+	_, err := s.accounts.ChangePassword(r.Context(), u.ID, req.CurrentPassword, req.NewPassword)
+	if querygate.ErrorCode(err) == querygate.EINVALID {
+		if e, ok := err.(*querygate.Error); ok && e.Field == "current_password" {
+			s.throttle.failed(u.Username, addr)
+		}
+	}
+	s.record(r, u, audit.Event{Action: audit.PasswordChange, Target: u.ID}, err)
+	if err != nil {
+		return err
+	}
+	s.throttle.succeeded(u.Username)
+	if err := s.setSession(w, r, u.ID); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
