@@ -184,6 +184,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /metrics":             func(role string) (string, any, int) { return "/metrics", nil, adminOnly(role, 200) },
 		"GET /api/egress":          func(role string) (string, any, int) { return "/api/egress", nil, adminOnly(role, 200) },
 		"GET /api/sessions":        func(string) (string, any, int) { return "/api/sessions", nil, 200 },
+		"GET /api/settings/sso":    func(role string) (string, any, int) { return "/api/settings/sso", nil, adminOnly(role, 200) },
+		"PUT /api/settings/sso": func(role string) (string, any, int) {
+			return "/api/settings/sso", map[string]any{"enabled": false, "local_login": true}, adminOnly(role, 200)
+		},
 		"GET /api/users/{id}/sessions": func(role string) (string, any, int) {
 			return "/api/users/" + ids["viewer"] + "/sessions", nil, adminOnly(role, 200)
 		},

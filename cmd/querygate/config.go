@@ -33,6 +33,7 @@ type Config struct {
 	TLSKey         string
 	SessionTTL     time.Duration
 	SessionIdle    time.Duration
+	LocalLogin     bool
 
 	// query limits and datasources
 	RowLimitMax     int64
@@ -93,6 +94,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "PEM certificate file: serve HTTPS (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "PEM private key file for --tls-cert")
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "absolute lifetime of a login session")
+	fs.BoolVar(&c.LocalLogin, "local-login", false, "keep password sign-in on even when the single sign-on setting turns it off (the way back in when the identity provider fails)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 2*time.Hour, "a login session unused for this long ends (at most --session-ttl)")
 	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")

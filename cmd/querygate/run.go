@@ -27,6 +27,7 @@ import (
 	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/sso"
 	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/postgres"
 	"github.com/querygate/querygate/internal/store/sqlite"
@@ -329,9 +330,11 @@ func (m *Main) serve(ctx context.Context) error {
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries,
 		Secure: secure, Version: version(),
-		Ingress:      web.Ingress{AllowClients: prefixes(m.Config.AllowClients), TrustedProxies: prefixes(m.Config.TrustedProxies)},
-		Egress:       describeEgress(dialer, &m.Config),
-		AllowedHosts: allowedHosts(m.Config.Listen, ln.Addr(), m.Config.AllowedHosts),
+		Ingress:         web.Ingress{AllowClients: prefixes(m.Config.AllowClients), TrustedProxies: prefixes(m.Config.TrustedProxies)},
+		Egress:          describeEgress(dialer, &m.Config),
+		SSO:             sso.NewService(m.db, m.inst.Envelope, &http.Client{Timeout: 15 * time.Second}),
+		ForceLocalLogin: m.Config.LocalLogin,
+		AllowedHosts:    allowedHosts(m.Config.Listen, ln.Addr(), m.Config.AllowedHosts),
 	})
 	if len(m.Config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
 		m.log.WarnContext(ctx, "listening on a non-loopback address without --allowed-hosts: requests for any host name are answered; "+

@@ -282,7 +282,7 @@ func TestBrowserPostgres(t *testing.T) {
 		"parameters": []any{map[string]any{"name": "n", "type": "int", "default": 3}}})["id"].(string)
 	pages := []string{"/datasources", "/datasources/new", "/datasources/new?kind=postgres", "/datasources/" + id, "/datasources/" + id + "/edit",
 		"/datasources/" + dev, "/datasources/" + dev + "/edit", "/queries", "/queries?datasource=" + id, "/queries/new?datasource=" + id,
-		"/queries/" + q, "/queries/" + q + "/edit", "/devices", "/tokens", "/users", "/groups", "/audit", "/audit?action=datasource.", "/network", "/account"}
+		"/queries/" + q, "/queries/" + q + "/edit", "/devices", "/tokens", "/users", "/groups", "/audit", "/audit?action=datasource.", "/network", "/account", "/settings/sso"}
 	for _, p := range pages {
 		act(t, ctx, "page "+p,
 			chromedp.Navigate(g.url+p),

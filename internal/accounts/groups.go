@@ -2,6 +2,8 @@ package accounts
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"slices"
 	"strings"
 
@@ -94,4 +96,98 @@ func (s *Service) SetGroupMembers(ctx context.Context, id string, userIDs []stri
 		return nil
 	})
 	return out, err
+}
+
+// External is a person an identity provider vouched for (single sign-on).
+type External struct {
+	Username    string   // the verified email
+	Role        string   // the role the provider's claims map to; "" for none
+	DefaultRole string   // the role of a new user whose claims map to none
+	Groups      []string // the groups (by name) the claims put the user in
+	Managed     []string // every group the mapping names
+}
+
+// SignInExternal finds or creates the user an identity provider vouched
+// for, in one transaction: a new user gets the mapped role (else the
+// default) and a password nobody knows; an existing one takes the mapped
+// role when the claims map to one (a change ends their sessions, as any
+// role change does); membership of the managed groups follows the claims,
+// other groups are left alone. A managed group that does not exist is
+// skipped.
+func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, error) {
+	if err := validUsername(ext.Username); err != nil {
+		return nil, err
+	}
+	role := ext.Role
+	if role == "" {
+		role = ext.DefaultRole
+	}
+	if !ValidRole(role) {
+		return nil, querygate.FieldErrorf("role", "role: must be admin, editor or viewer")
+	}
+	// A password nobody knows: an SSO user signs in through the provider.
+	unusable := make([]byte, 32)
+	rand.Read(unusable)
+	hash, err := s.hashPassword(ctx, base64.RawURLEncoding.EncodeToString(unusable))
+	if err != nil {
+		return nil, err
+	}
+	var out *store.User
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		u, err := tx.FindUserByName(ctx, ext.Username)
+		now := s.now()
+		switch {
+		case querygate.ErrorCode(err) == querygate.ENOTFOUND:
+			u = &store.User{ID: newID("u"), Username: ext.Username, PasswordHash: hash, Role: role, CreatedAt: now, UpdatedAt: now}
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		case err != nil:
+			return err
+		case ext.Role != "" && ext.Role != u.Role:
+			if u.Role == RoleAdmin {
+				if err := s.keepAnAdmin(ctx, tx, u.ID); err != nil {
+					return err
+				}
+			}
+			if err := tx.DeleteUserSessions(ctx, u.ID); err != nil {
+				return err
+			}
+			u.Role, u.UpdatedAt = ext.Role, now
+			if err := tx.UpdateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		out = u
+		groups, err := tx.ListGroups(ctx)
+		if err != nil {
+			return err
+		}
+		for _, g := range groups {
+			if !slices.Contains(ext.Managed, g.Name) {
+				continue
+			}
+			members, err := tx.ListGroupMembers(ctx, g.ID)
+			if err != nil {
+				return err
+			}
+			in, want := slices.Contains(members, u.ID), slices.Contains(ext.Groups, g.Name)
+			switch {
+			case want && !in:
+				members = append(members, u.ID)
+			case !want && in:
+				members = slices.DeleteFunc(members, func(id string) bool { return id == u.ID })
+			default:
+				continue
+			}
+			if err := tx.SetGroupMembers(ctx, g.ID, members); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(out), nil
 }

@@ -37,6 +37,7 @@ const (
 	LogoutAll        = "logout.everywhere" // every session of a user ended
 	SessionRevoke    = "session.revoke"
 	PasswordChange   = "user.password" // a user changed their own password
+	SSOUpdate        = "settings.sso"  // the single sign-on setting changed (field names only)
 	Setup            = "setup"
 	UserCreate       = "user.create"
 	UserUpdate       = "user.update"

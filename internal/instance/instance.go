@@ -26,6 +26,8 @@ const keyCheckText = "querygate key check v1"
 var (
 	keyCheckAD = []byte("instance/key-check")
 	rootKeyAD  = []byte("instance/root-key")
+	// SSOSecretAD binds the sealed OIDC client secret to its place.
+	SSOSecretAD = []byte("instance/sso-secret")
 )
 
 // Options says where the master key comes from and which salt to use.

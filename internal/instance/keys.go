@@ -28,12 +28,11 @@ type Failure struct {
 // fail, and how many were checked.
 func (in *Instance) Verify(ctx context.Context, st store.Store) (checked int, failures []Failure, err error) {
 	err = st.View(ctx, func(tx store.Tx) error {
-		for _, p := range []struct {
-			name string
-			ad   []byte
-		}{{store.InstanceKeyCheck, keyCheckAD}, {store.InstanceRootKey, rootKeyAD}} {
+		for _, p := range sealedSettings {
 			b, err := tx.Instance(ctx, p.name)
-			if err != nil {
+			if p.optional && querygate.ErrorCode(err) == querygate.ENOTFOUND {
+				continue
+			} else if err != nil {
 				return err
 			}
 			checked++
@@ -63,6 +62,17 @@ func (in *Instance) Verify(ctx context.Context, st store.Store) (checked int, fa
 		return nil
 	})
 	return checked, failures, err
+}
+
+// sealedSettings are the instance settings that hold sealed values.
+var sealedSettings = []struct {
+	name     string
+	ad       []byte
+	optional bool // absent until configured
+}{
+	{store.InstanceKeyCheck, keyCheckAD, false},
+	{store.InstanceRootKey, rootKeyAD, false},
+	{store.InstanceSSOSecret, SSOSecretAD, true},
 }
 
 // RotateOptions configures Rotate.
@@ -215,15 +225,18 @@ func checkpoint(ctx context.Context, st store.Store) error {
 // value, and returns how many it rewrapped.
 func (in *Instance) resealPass(ctx context.Context, st store.Store, newID string, step func(string) error) (int, error) {
 	n := 0
-	for _, p := range []struct {
-		name string
-		ad   []byte
-	}{{store.InstanceKeyCheck, keyCheckAD}, {store.InstanceRootKey, rootKeyAD}} {
+	for _, p := range sealedSettings {
 		if err := step("reseal " + string(p.ad)); err != nil {
 			return n, err
 		}
 		done, err := in.rewrapOne(ctx, st, newID,
-			func(tx store.Tx) ([]byte, error) { return tx.Instance(ctx, p.name) },
+			func(tx store.Tx) ([]byte, error) {
+				b, err := tx.Instance(ctx, p.name)
+				if p.optional && querygate.ErrorCode(err) == querygate.ENOTFOUND {
+					return nil, nil
+				}
+				return b, err
+			},
 			func(tx store.Tx, b []byte) error { return tx.SetInstance(ctx, p.name, b) }, p.ad)
 		if err != nil {
 			return n, err

@@ -39,6 +39,8 @@ const (
 	InstancePrimaryKey = "primary_key" // id of the master key new seals must use
 	InstanceSetupToken = "setup_token" // SHA-256 of the one-time setup token, while no user exists
 	InstanceCreatedAt  = "created_at"  // RFC 3339
+	InstanceSSO        = "sso"         // single sign-on settings, JSON, no secret
+	InstanceSSOSecret  = "sso_secret"  // the OIDC client secret, sealed
 )
 
 // Tx is a transaction. Every method takes the context of the call.

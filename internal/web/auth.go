@@ -122,6 +122,9 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
+	if !s.localLoginAllowed(r) {
+		return querygate.Errorf(querygate.EFORBIDDEN, "Password sign-in is turned off: sign in with single sign-on.")
+	}
 	addr := remoteHost(r)
 	if wait := s.throttle.wait(req.Username, addr); wait > 0 {
 		s.metrics.LoginFailed()

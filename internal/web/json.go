@@ -82,6 +82,10 @@ func jsonFields(t reflect.Type) []string {
 	for i := range t.NumField() {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...) // promoted fields
+			continue
+		}
 		if name == "-" || !f.IsExported() {
 			continue
 		}

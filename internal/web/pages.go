@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"embed"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -32,7 +33,7 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connec
 // pageFiles lists each page's template; each is parsed with the layout at
 // start, so a broken template stops the gateway instead of a request.
 var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error",
-	"queries", "query", "query_form", "groups", "audit", "network", "account"}
+	"queries", "query", "query_form", "groups", "audit", "network", "account", "sso"}
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -147,6 +148,9 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	})
 	mux.HandleFunc("GET /setup", s.setupPage)
 	mux.HandleFunc("GET /login", s.loginPage)
+	mux.HandleFunc("GET /auth/oidc/login", s.ssoLogin)
+	mux.HandleFunc("GET /auth/oidc/callback", s.ssoCallback)
+	mux.Handle("GET /settings/sso", s.userPage(s.ssoPage))
 	mux.Handle("GET /datasources", s.userPage(s.datasourcesPage))
 	mux.Handle("GET /datasources/new", s.userPage(s.newDatasourcePage))
 	mux.Handle("GET /datasources/{id}", s.userPage(s.workspacePage))
@@ -181,7 +185,16 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Script: "login.js"})
+	data := loginData{LocalLogin: s.localLoginAllowed(r), Error: ssoErrors[r.URL.Query().Get("sso_error")]}
+	if r.URL.Query().Get("sso_error") != "" && data.Error == "" {
+		data.Error = ssoErrors["unavailable"]
+	}
+	if s.sso != nil {
+		if st, err := s.sso.Load(r.Context()); err == nil {
+			data.SSO = st.Enabled
+		}
+	}
+	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Script: "login.js", Data: data})
 }
 
 // datasourceRow is one line of the datasource list.
@@ -452,4 +465,44 @@ func humanDuration(d time.Duration) string {
 		return fmt.Sprintf("%d minutes", d/time.Minute)
 	}
 	return d.String()
+}
+
+// loginData is the login page: which ways in are open, and why a single
+// sign-on just failed (a fixed sentence per reason, never the IdP's text).
+type loginData struct {
+	LocalLogin bool
+	SSO        bool
+	Error      string
+}
+
+var ssoErrors = map[string]string{
+	"not_configured":   "Single sign-on is not set up.",
+	"state":            "The sign-in took too long or was started in another browser. Try again.",
+	"expired":          "The sign-in took too long. Try again.",
+	"denied":           "The identity provider did not sign you in.",
+	"code":             "The identity provider answered without a sign-in code. Try again.",
+	"exchange":         "The identity provider refused the sign-in code. Try again.",
+	"id_token":         "The identity provider's token could not be verified (signature, issuer, audience or expiry).",
+	"nonce":            "The identity provider's token was not made for this sign-in.",
+	"claims":           "The identity provider's token could not be read.",
+	"email_unverified": "Your email address is not verified at the identity provider.",
+	"email":            "Your email address cannot be a querygate user name.",
+	"domain":           "Your email domain may not sign in here.",
+	"account":          "Your account could not be set up. Ask an admin.",
+	"session":          "The session could not start. Try again.",
+	"discovery":        "The identity provider could not be reached.",
+	"unavailable":      "Single sign-on is unavailable right now. Try again, or ask an admin.",
+}
+
+func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	st, err := s.sso.Load(r.Context())
+	if err != nil {
+		return err
+	}
+	b, _ := json.Marshal(ssoSettingsResponse{Settings: st, CallbackURL: s.callbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
+	s.render(w, r, http.StatusOK, "sso", withUser(page{Title: "Single sign-on", Nav: "sso", Script: "sso.js", Data: string(b)}, u))
+	return nil
 }

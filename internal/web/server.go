@@ -19,6 +19,7 @@ import (
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
+	"github.com/querygate/querygate/internal/sso"
 	"github.com/querygate/querygate/internal/store"
 )
 
@@ -42,6 +43,11 @@ type Options struct {
 	// Secure attribute and the __Host- prefix.
 	Secure  bool
 	Version string
+	// SSO is single sign-on (nil: none).
+	SSO *sso.Service
+	// ForceLocalLogin keeps password sign-in on even when the SSO setting
+	// turns it off: the way back in when the IdP fails.
+	ForceLocalLogin bool
 	// AllowedHosts, when not empty, are the only host names (Host header,
 	// port ignored) the gateway answers, against DNS rebinding; empty
 	// accepts any.
@@ -69,6 +75,8 @@ type Server struct {
 	hosts         map[string]bool // nil: any Host (checkHost)
 	tests         chan struct{}   // slots for connection tests (testDatasource)
 	savedQueries  *savedquery.Service
+	sso             *sso.Service
+	forceLocalLogin bool
 }
 
 // maxConcurrentTests bounds the connection tests running at once: each
@@ -94,6 +102,7 @@ func New(o Options) *Server {
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, ingressPolicy: o.Ingress, egress: o.Egress, secure: o.Secure, version: o.Version}
 	s.tests = make(chan struct{}, maxConcurrentTests)
 	s.savedQueries = savedquery.NewService(o.Store)
+	s.sso, s.forceLocalLogin = o.SSO, o.ForceLocalLogin
 	s.throttle = newThrottle()
 	if len(o.AllowedHosts) > 0 {
 		s.hosts = map[string]bool{}
@@ -146,6 +155,8 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("GET /api/users/{id}/sessions", s.listUserSessions)
 	user("DELETE /api/users/{id}/sessions", s.endUserSessions)
 	user("GET /api/users/{id}/tokens", s.listUserTokens)
+	user("GET /api/settings/sso", s.getSSO)
+	user("PUT /api/settings/sso", s.putSSO)
 
 	user("GET /api/users", s.listUsers)
 	user("POST /api/users", s.createUser)

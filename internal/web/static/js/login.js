@@ -2,7 +2,7 @@ import { api, setStatus, errorText } from './app.js';
 
 const form = document.getElementById('login-form');
 const status = document.getElementById('form-status');
-form.addEventListener('submit', async (ev) => {
+form?.addEventListener('submit', async (ev) => {
   ev.preventDefault();
   setStatus(status, 'Logging in…');
   const r = await api('POST', '/api/login', {

@@ -1,0 +1,404 @@
+package main
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"math/big"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// testIdP is a small OpenID Connect provider on loopback: discovery, JWKS,
+// an authorize endpoint that signs the user in at once, and a token
+// endpoint that checks the client secret and PKCE and signs an ID token.
+// Its knobs make the next token misbehave.
+type testIdP struct {
+	t      *testing.T
+	srv    *httptest.Server
+	key    *rsa.PrivateKey
+	forged *rsa.PrivateKey
+	secret string
+
+	mu    sync.Mutex
+	codes map[string]idpCode
+	// the next sign-in:
+	email    string
+	verified bool
+	groups   []string
+	aud      string // "" : the client id
+	expired  bool
+	badSig   bool
+	nonce    string // "" : the one the gateway sent
+}
+
+type idpCode struct{ nonce, challenge, clientID string }
+
+const idpClientID = "querygate-test"
+
+func newTestIdP(t *testing.T, secret string) *testIdP {
+	idp := &testIdP{t: t, secret: secret, codes: map[string]idpCode{}}
+	var err error
+	if idp.key, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		t.Fatal(err)
+	}
+	if idp.forged, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		u := idp.srv.URL
+		json.NewEncoder(w).Encode(map[string]any{"issuer": u, "authorization_endpoint": u + "/authorize", "token_endpoint": u + "/token",
+			"jwks_uri": u + "/jwks", "response_types_supported": []string{"code"}, "subject_types_supported": []string{"public"},
+			"id_token_signing_alg_values_supported": []string{"RS256"}, "code_challenge_methods_supported": []string{"S256"}})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
+		b64 := base64.RawURLEncoding.EncodeToString
+		json.NewEncoder(w).Encode(map[string]any{"keys": []any{map[string]any{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
+			"n": b64(idp.key.N.Bytes()), "e": b64(big.NewInt(int64(idp.key.E)).Bytes())}}})
+	})
+	mux.HandleFunc("GET /authorize", func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" {
+			http.Error(w, "bad authorize request", 400)
+			return
+		}
+		code := rand.Text()
+		idp.mu.Lock()
+		idp.codes[code] = idpCode{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), clientID: q.Get("client_id")}
+		idp.mu.Unlock()
+		back, _ := url.Parse(q.Get("redirect_uri"))
+		v := back.Query()
+		v.Set("code", code)
+		v.Set("state", q.Get("state"))
+		back.RawQuery = v.Encode()
+		http.Redirect(w, r, back.String(), http.StatusFound)
+	})
+	mux.HandleFunc("POST /token", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		id, sec, ok := r.BasicAuth()
+		if !ok {
+			id, sec = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+		}
+		idp.mu.Lock()
+		c, found := idp.codes[r.PostForm.Get("code")]
+		delete(idp.codes, r.PostForm.Get("code"))
+		idp.mu.Unlock()
+		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		switch {
+		case id != idpClientID || sec != idp.secret:
+			w.WriteHeader(401)
+			json.NewEncoder(w).Encode(map[string]any{"error": "invalid_client"})
+			return
+		case !found || base64.RawURLEncoding.EncodeToString(sum[:]) != c.challenge:
+			w.WriteHeader(400)
+			json.NewEncoder(w).Encode(map[string]any{"error": "invalid_grant"})
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at-" + rand.Text(), "token_type": "Bearer", "expires_in": 300,
+			"id_token": idp.idToken(c.nonce)})
+	})
+	idp.srv = httptest.NewServer(mux)
+	t.Cleanup(idp.srv.Close)
+	return idp
+}
+
+// next sets the user of the next sign-in and resets the knobs.
+func (idp *testIdP) next(email string, groups ...string) *testIdP {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	idp.email, idp.verified, idp.groups = email, true, groups
+	idp.aud, idp.expired, idp.badSig, idp.nonce = "", false, false, ""
+	return idp
+}
+
+func (idp *testIdP) idToken(nonce string) string {
+	idp.mu.Lock()
+	defer idp.mu.Unlock()
+	now := time.Now()
+	claims := map[string]any{"iss": idp.srv.URL, "sub": "sub-" + idp.email, "aud": idpClientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+		"nonce": nonce, "email": idp.email, "email_verified": idp.verified, "name": "Test Person", "groups": idp.groups}
+	if idp.aud != "" {
+		claims["aud"] = idp.aud
+	}
+	if idp.expired {
+		claims["iat"], claims["exp"] = now.Add(-2*time.Hour).Unix(), now.Add(-time.Hour).Unix()
+	}
+	if idp.nonce != "" {
+		claims["nonce"] = idp.nonce
+	}
+	b64 := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	input := b64(map[string]any{"alg": "RS256", "kid": "k1", "typ": "JWT"}) + "." + b64(claims)
+	key := idp.key
+	if idp.badSig {
+		key = idp.forged
+	}
+	sum := sha256.Sum256([]byte(input))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		idp.t.Fatal(err)
+	}
+	return input + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+// ssoSignIn runs the whole flow in a fresh cookie jar and returns the
+// final URL and the client, which holds the session on success.
+func ssoSignIn(t *testing.T, g *gateway) (string, *client) {
+	t.Helper()
+	c := g.client(nil)
+	jar, _ := cookiejar.New(nil)
+	c.http = &http.Client{Jar: jar, Timeout: 20 * time.Second}
+	resp, err := c.http.Get(g.url + "/auth/oidc/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Request.URL.String(), c
+}
+
+// TestSingleSignOn drives sign-ins through the test provider: a good one
+// makes the user with the mapped role and groups and a session; a wrong
+// audience, an expired token, a bad signature, a wrong nonce, a wrong
+// state, an unverified email and a foreign domain are each refused with
+// no session. The client secret is sealed and never shown, and local
+// sign-in can be turned off (with --local-login as the way back).
+func TestSingleSignOn(t *testing.T) {
+	const secret = "IDP-CLIENT-SECRET-CANARY-51c2"
+	idp := newTestIdP(t, secret)
+	dir := t.TempDir()
+	rec := &recorder{}
+	g := MustRun(t, dir, nil)
+	admin := g.MustSetup(rec)
+	gid := admin.must(201, "POST", "/api/groups", map[string]any{"name": "analysts"})["id"].(string)
+
+	setting := map[string]any{"enabled": true, "issuer": idp.srv.URL, "client_id": idpClientID, "allowed_domains": []string{"example.com"},
+		"role_map": map[string]any{"qg-editors": "editor", "qg-admins": "admin"}, "group_map": map[string]any{"idp-analysts": "analysts"},
+		"default_role": "viewer", "local_login": true}
+	// On without a secret: refused, nothing stored.
+	if r := admin.do("PUT", "/api/settings/sso", setting); r.Status != 400 || !strings.Contains(string(r.Body), `"field":"client_secret"`) {
+		t.Fatalf("enable without a secret: %d %s", r.Status, r.Body)
+	}
+	if st := admin.must(200, "GET", "/api/settings/sso", nil); st["enabled"] != false {
+		t.Fatalf("a refused setting was stored: %v", st)
+	}
+	for _, bad := range []map[string]any{{"issuer": "http://idp.example.com"}, {"role_map": map[string]any{"x": "root"}}, {"client_id": ""}} {
+		body := map[string]any{"client_secret": secret}
+		for k, v := range setting {
+			body[k] = v
+		}
+		for k, v := range bad {
+			body[k] = v
+		}
+		if r := admin.do("PUT", "/api/settings/sso", body); r.Status != 400 {
+			t.Errorf("bad setting %v: %d %s", bad, r.Status, r.Body)
+		}
+	}
+	setting["client_secret"] = secret
+	st := admin.must(200, "PUT", "/api/settings/sso", setting)
+	if st["client_secret_configured"] != true || !strings.HasSuffix(st["callback_url"].(string), "/auth/oidc/callback") {
+		t.Fatalf("setting: %v", st)
+	}
+	delete(setting, "client_secret") // saved again without it, it stays
+	admin.must(200, "PUT", "/api/settings/sso", setting)
+
+	// A good sign-in.
+	idp.next("Alice@Example.com", "qg-editors", "idp-analysts")
+	final, alice := ssoSignIn(t, g)
+	if !strings.HasSuffix(final, "/datasources") {
+		t.Fatalf("good sign-in ended at %s", final)
+	}
+	me := alice.must(200, "GET", "/api/me", nil)
+	if me["username"] != "alice@example.com" || me["role"] != "editor" {
+		t.Fatalf("the signed-in user: %v", me)
+	}
+	groups := admin.must(200, "GET", "/api/groups", nil)["groups"].([]any)
+	if m := groups[0].(map[string]any)["members"].([]any); len(m) != 1 || m[0] != me["id"] {
+		t.Fatalf("analysts after sign-in: %v", m)
+	}
+	// Signing in again with other claims: the role follows, the managed
+	// group is left.
+	idp.next("alice@example.com", "qg-admins")
+	if final, c := ssoSignIn(t, g); !strings.HasSuffix(final, "/datasources") || c.must(200, "GET", "/api/me", nil)["role"] != "admin" {
+		t.Fatalf("second sign-in: %s", final)
+	}
+	if m := admin.must(200, "GET", "/api/groups", nil)["groups"].([]any)[0].(map[string]any)["members"].([]any); len(m) != 0 {
+		t.Fatalf("analysts after the claim went: %v (group %s)", m, gid)
+	}
+	alice.must(401, "GET", "/api/me", nil) // the role change ended the older session
+
+	// Refusals: each ends at the login page with its reason, no session.
+	for _, tc := range []struct {
+		name, reason string
+		set          func(*testIdP)
+	}{
+		{"wrong audience", "id_token", func(i *testIdP) { i.aud = "someone-else" }},
+		{"expired token", "id_token", func(i *testIdP) { i.expired = true }},
+		{"bad signature", "id_token", func(i *testIdP) { i.badSig = true }},
+		{"wrong nonce", "nonce", func(i *testIdP) { i.nonce = "not-the-nonce" }},
+		{"unverified email", "email_unverified", func(i *testIdP) { i.verified = false }},
+		{"foreign domain", "domain", func(i *testIdP) { i.email = "mallory@evil.example" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			idp.next("bob@example.com", "qg-admins")
+			idp.mu.Lock()
+			tc.set(idp)
+			idp.mu.Unlock()
+			final, c := ssoSignIn(t, g)
+			if !strings.Contains(final, "/login?sso_error="+tc.reason) {
+				t.Fatalf("ended at %s, want the %s refusal", final, tc.reason)
+			}
+			c.must(401, "GET", "/api/me", nil)
+		})
+	}
+	if r := admin.do("GET", "/api/users", nil); strings.Contains(string(r.Body), "bob@example.com") || strings.Contains(string(r.Body), "mallory") {
+		t.Fatal("a refused sign-in made a user")
+	}
+	// A callback whose state is not this browser's.
+	idp.next("bob@example.com")
+	c := g.client(nil)
+	jar, _ := cookiejar.New(nil)
+	c.http = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.http.Get(g.url + "/auth/oidc/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	authorize, _ := url.Parse(resp.Header.Get("Location"))
+	q := authorize.Query()
+	q.Set("state", "forged-state")
+	authorize.RawQuery = q.Encode()
+	resp, err = c.http.Get(authorize.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = c.http.Get(resp.Header.Get("Location"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); loc != "/login?sso_error=state" {
+		t.Fatalf("a forged state: redirected to %q", loc)
+	}
+	c.must(401, "GET", "/api/me", nil)
+	// The login page explains a refusal in its own words.
+	page := g.client(nil).do("GET", "/login?sso_error=nonce", nil)
+	if !strings.Contains(string(page.Body), "not made for this sign-in") || !strings.Contains(string(page.Body), `href="/auth/oidc/login"`) {
+		t.Fatalf("login page: %s", page.Body)
+	}
+
+	// Local sign-in turned off: password logins refused, the form gone.
+	setting["local_login"] = false
+	admin.must(200, "PUT", "/api/settings/sso", setting)
+	if r := g.client(nil).do("POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword}); r.Status != 403 {
+		t.Fatalf("password login with local sign-in off: %d %s", r.Status, r.Body)
+	}
+	if page := g.client(nil).do("GET", "/login", nil); strings.Contains(string(page.Body), `id="login-form"`) {
+		t.Fatal("the login page still shows the password form")
+	}
+
+	// Audit: method oidc on success, the reason on refusals.
+	events := admin.must(200, "GET", "/api/audit?limit=1000", nil)["events"].([]any)
+	var oidcOK, refused int
+	for _, e := range events {
+		m := e.(map[string]any)
+		d, _ := m["details"].(map[string]any)
+		switch {
+		case m["action"] == "login.success" && d["method"] == "oidc":
+			oidcOK++
+		case m["action"] == "login.failure" && d["method"] == "oidc":
+			refused++
+		case m["action"] == "settings.sso" && strings.Contains(jsonText(d), secret):
+			t.Fatal("the secret is in an audit event")
+		}
+	}
+	if oidcOK != 2 || refused != 7 {
+		t.Fatalf("audit: %d oidc sign-ins, %d refusals", oidcOK, refused)
+	}
+	g.m.Close()
+
+	// The secret: in no response, no log line, and not in the clear in
+	// the store; --local-login is the way back in.
+	if strings.Contains(rec.String(), secret) || strings.Contains(g.logs.String(), secret) {
+		t.Fatal("the client secret is in a response or the logs")
+	}
+	db, _ := os.ReadFile(filepath.Join(dir, "querygate.db"))
+	wal, _ := os.ReadFile(filepath.Join(dir, "querygate.db-wal"))
+	if strings.Contains(string(db)+string(wal), secret) {
+		t.Fatal("the client secret is in the store in the clear")
+	}
+	MustRun(t, dir, nil, "keys", "verify")
+	g2 := MustRun(t, dir, nil, "--local-login")
+	g2.login("admin", adminPassword)
+}
+
+func jsonText(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+// TestBrowserSSO signs in through the test provider from the login page
+// in Chromium, and sets single sign-on up through its admin page, where
+// the stored client secret shows only as a placeholder.
+func TestBrowserSSO(t *testing.T) {
+	ctx, logs := newBrowser(t)
+	const secret = "IDP-BROWSER-SECRET-CANARY-93aa"
+	idp := newTestIdP(t, secret)
+	g := MustRun(t, t.TempDir(), nil)
+	g.MustSetup(nil)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	act(t, ctx, "sso page",
+		chromedp.Navigate(g.url+"/settings/sso"),
+		chromedp.WaitVisible(`#sso-issuer`, chromedp.ByQuery),
+	)
+	act(t, ctx, "sso settings",
+		chromedp.Click(`#sso-enabled`, chromedp.ByQuery),
+		chromedp.SendKeys(`#sso-issuer`, idp.srv.URL, chromedp.ByQuery),
+		chromedp.SendKeys(`#sso-client-id`, idpClientID, chromedp.ByQuery),
+		chromedp.Click(`#sso-form button[type=submit]`, chromedp.ByQuery),
+		waitText(`#err-client_secret`, "required"),
+		chromedp.SendKeys(`#sso-secret`, secret, chromedp.ByQuery),
+		chromedp.SetValue(`#sso-roles`, "qg-editors: editor", chromedp.ByQuery),
+		chromedp.Click(`#sso-form button[type=submit]`, chromedp.ByQuery),
+		waitText(`#form-status`, "single sign-on is on"),
+	)
+	var placeholder, html string
+	act(t, ctx, "secret placeholder",
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#sso-secret`, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#sso-secret').placeholder`, &placeholder),
+		chromedp.Evaluate(`document.documentElement.outerHTML`, &html),
+	)
+	if placeholder != "Encrypted on the server side" || strings.Contains(html, secret) {
+		t.Fatalf("the SSO page: placeholder %q, secret in page %v", placeholder, strings.Contains(html, secret))
+	}
+	shoot(t, ctx, "sso")
+
+	idp.next("erin@example.com", "qg-editors")
+	ctx2, logs2 := newBrowser(t)
+	act(t, ctx2, "sign in with SSO",
+		chromedp.Navigate(g.url+"/login"),
+		chromedp.WaitVisible(`#sso-login`, chromedp.ByQuery),
+		chromedp.Click(`#sso-login`, chromedp.ByQuery),
+	)
+	waitURL(t, ctx2, "/datasources")
+	if got := text(t, ctx2, "#current-user"); got != "erin@example.com" {
+		t.Fatalf("signed in as %q", got)
+	}
+	checkCSP(t, logs)
+	checkCSP(t, logs2)
+}

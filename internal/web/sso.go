@@ -1,0 +1,196 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/sso"
+)
+
+// Single sign-on: the admin API for its setting, and the two browser
+// routes of the authorization code flow. A sign-in ends exactly like a
+// local one: a fresh session and a login.success event (method oidc).
+
+func (s *Server) ssoCookie() string {
+	if s.secure {
+		return "__Host-qg-oidc"
+	}
+	return "qg_oidc"
+}
+
+// ssoSettingsResponse is the setting as admins see it: never the secret.
+type ssoSettingsResponse struct {
+	sso.Settings
+	// CallbackURL is the redirect URL to register at the IdP.
+	CallbackURL string `json:"callback_url"`
+	// LocalLoginForced is true when --local-login keeps password sign-in
+	// on whatever the setting says.
+	LocalLoginForced bool `json:"local_login_forced"`
+}
+
+func (s *Server) callbackURL(r *http.Request, cfg sso.Config) string {
+	if cfg.RedirectURL != "" {
+		return cfg.RedirectURL
+	}
+	scheme := "http"
+	if s.secure {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host + "/auth/oidc/callback"
+}
+
+func (s *Server) getSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	st, err := s.sso.Load(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ssoSettingsResponse{Settings: st, CallbackURL: s.callbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
+	return nil
+}
+
+type ssoRequest struct {
+	sso.Config
+	// ClientSecret is write-only: absent keeps the stored one.
+	ClientSecret *string `json:"client_secret"`
+}
+
+func (s *Server) putSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		return err
+	}
+	var req ssoRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	fields := []string{"enabled", "issuer", "client_id", "redirect_url", "allowed_domains", "groups_claim", "role_map", "default_role", "group_map", "local_login"}
+	if req.ClientSecret != nil {
+		fields = append(fields, "client_secret")
+	}
+	st, err := s.sso.Save(r.Context(), req.Config, req.ClientSecret)
+	s.record(r, u, audit.Event{Action: audit.SSOUpdate, Details: map[string]any{"fields": fields, "enabled": req.Enabled}}, err)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ssoSettingsResponse{Settings: st, CallbackURL: s.callbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
+	return nil
+}
+
+// localLoginAllowed reports whether password sign-in is on.
+func (s *Server) localLoginAllowed(r *http.Request) bool {
+	if s.forceLocalLogin || s.sso == nil {
+		return true
+	}
+	st, err := s.sso.Load(r.Context())
+	if err != nil {
+		return true // the store answers the login itself, with its own error
+	}
+	return !st.Enabled || st.LocalLogin
+}
+
+// ssoLogin sends the browser to the IdP, with the state, nonce and PKCE
+// verifier sealed into a short-lived cookie of this browser.
+func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) {
+	st, err := s.sso.Load(r.Context())
+	if err != nil || !st.Enabled {
+		http.Redirect(w, r, "/login?sso_error=not_configured", http.StatusSeeOther)
+		return
+	}
+	authURL, state, err := s.sso.Begin(r.Context(), s.callbackURL(r, st.Config))
+	if err != nil {
+		s.logError(r, "single sign-on could not start", err)
+		http.Redirect(w, r, "/login?sso_error="+url.QueryEscape(reasonOf(err)), http.StatusSeeOther)
+		return
+	}
+	b, _ := json.Marshal(state)
+	// SameSite=Lax: the IdP's redirect back is a top-level GET, which
+	// carries it; a cross-site POST would not.
+	http.SetCookie(w, &http.Cookie{Name: s.ssoCookie(), Value: s.cookies.Seal(s.ssoCookie(), b, state.Expires), Path: "/",
+		MaxAge: int(sso.StateTTL / time.Second), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+func reasonOf(err error) string {
+	if r := sso.Reason(err); r != "" {
+		return r
+	}
+	return "unavailable"
+}
+
+// ssoCallback finishes the flow: the state must match this browser's
+// cookie, the ID token must pass every check, and the user is found or
+// created with the mapped role and groups.
+func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
+	fail := func(reason string, err error) {
+		if err != nil {
+			s.log.WarnContext(r.Context(), "single sign-on refused", "request_id", requestID(r.Context()), "reason", reason, "err", err)
+		}
+		s.metrics.LoginFailed()
+		if s.audit != nil {
+			s.audit.Record(r.Context(), audit.Event{Action: audit.LoginFailure, Remote: remoteHost(r), RequestID: requestID(r.Context()),
+				Outcome: querygate.EUNAUTHORIZED, Details: map[string]any{"method": "oidc", "reason": reason}})
+		}
+		http.Redirect(w, r, "/login?sso_error="+url.QueryEscape(reason), http.StatusSeeOther)
+	}
+	c, err := r.Cookie(s.ssoCookie())
+	// The state cookie is used once, whatever happens next.
+	http.SetCookie(w, &http.Cookie{Name: s.ssoCookie(), Value: "", Path: "/", MaxAge: -1, HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	if err != nil {
+		fail("state", nil)
+		return
+	}
+	raw, _, err := s.cookies.Open(c.Name, c.Value)
+	var state sso.State
+	if err != nil || json.Unmarshal(raw, &state) != nil {
+		fail("state", nil)
+		return
+	}
+	q := r.URL.Query()
+	if q.Get("error") != "" {
+		fail("denied", nil) // the IdP's own error text is not echoed
+		return
+	}
+	id, err := s.sso.Finish(r.Context(), state, q.Get("state"), q.Get("code"))
+	if err != nil {
+		fail(reasonOf(err), err)
+		return
+	}
+	u, err := s.accounts.SignInExternal(r.Context(), accounts.External{Username: id.Email, Role: id.Role, DefaultRole: id.DefaultRole,
+		Groups: id.Groups, Managed: id.Managed})
+	if err != nil {
+		reason := "account"
+		var qe *querygate.Error
+		if errors.As(err, &qe) && qe.Field == "username" {
+			reason = "email"
+		}
+		fail(reason, err)
+		return
+	}
+	if old, _, err := s.cookies.Open(s.sessionCookie(), cookieValue(r, s.sessionCookie())); err == nil {
+		s.accounts.EndSession(r.Context(), old)
+	}
+	if err := s.setSession(w, r, u.ID); err != nil {
+		fail("session", err)
+		return
+	}
+	s.record(r, u, audit.Event{Action: audit.LoginSuccess, Target: u.ID, Details: map[string]any{"method": "oidc"}}, nil)
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func cookieValue(r *http.Request, name string) string {
+	c, err := r.Cookie(name)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
