@@ -56,25 +56,25 @@ type Options struct {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	log           *slog.Logger
-	store         store.Store
-	accounts      *accounts.Service
-	datasources   *datasource.Service
-	queries       *query.Service
-	cookies       *seal.Cookies
-	devices       *device.Service
-	audit         *audit.Log
-	auditText     bool
-	metrics       *metrics.Metrics
-	ingressPolicy Ingress
-	egress        func() any
-	secure        bool
-	version       string
-	routes        []Route
-	throttle      *throttle
-	hosts         map[string]bool // nil: any Host (checkHost)
-	tests         chan struct{}   // slots for connection tests (testDatasource)
-	savedQueries  *savedquery.Service
+	log             *slog.Logger
+	store           store.Store
+	accounts        *accounts.Service
+	datasources     *datasource.Service
+	queries         *query.Service
+	cookies         *seal.Cookies
+	devices         *device.Service
+	audit           *audit.Log
+	auditText       bool
+	metrics         *metrics.Metrics
+	ingressPolicy   Ingress
+	egress          func() any
+	secure          bool
+	version         string
+	routes          []Route
+	throttle        *throttle
+	hosts           map[string]bool // nil: any Host (checkHost)
+	tests           chan struct{}   // slots for connection tests (testDatasource)
+	savedQueries    *savedquery.Service
 	sso             *sso.Service
 	forceLocalLogin bool
 }
