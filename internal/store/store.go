@@ -119,6 +119,47 @@ type Tx interface {
 	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
 
 	SavedQueries
+	Dashboards
+}
+
+// Dashboards are the dashboard methods of a Tx.
+type Dashboards interface {
+	// CreateDashboard stores a dashboard; a name taken is ECONFLICT.
+	CreateDashboard(ctx context.Context, d *Dashboard) error
+	FindDashboard(ctx context.Context, id string) (*Dashboard, error)
+	// ListDashboards lists every dashboard by name.
+	ListDashboards(ctx context.Context) ([]*Dashboard, error)
+	// UpdateDashboard changes name, description, definition and
+	// updated_at.
+	UpdateDashboard(ctx context.Context, d *Dashboard) error
+	DeleteDashboard(ctx context.Context, id string) error
+	ListDashboardGrants(ctx context.Context, dashboardID string) ([]DashboardGrant, error)
+	// SetDashboardGrants replaces every grant of a dashboard.
+	SetDashboardGrants(ctx context.Context, dashboardID string, grants []DashboardGrant) error
+	// UserDashboardLevels lists the dashboard grants that reach a user,
+	// directly or through a group.
+	UserDashboardLevels(ctx context.Context, userID string) ([]DashboardGrant, error)
+}
+
+// Dashboard is a stored dashboard: its definition (a JSON object of
+// inputs and panels), never a result.
+type Dashboard struct {
+	ID          string
+	Name        string
+	Description string
+	OwnerID     string
+	Definition  []byte
+	CreatedAt   time.Time
+	UpdatedAt   time.Time
+}
+
+// DashboardGrant gives a user or a group a level ("view" or "edit") on a
+// dashboard.
+type DashboardGrant struct {
+	DashboardID string
+	SubjectType string
+	SubjectID   string
+	Level       string
 }
 
 // SavedQueries are the saved-query methods of a Tx. A saved query's

@@ -59,6 +59,8 @@ var tables = []table{
 	{"grants", cols("datasource_id:t subject_type:t subject_id:t level:t")},
 	{"saved_queries", cols("id:t datasource_id:t name:t description:t owner_id:t current_version:i created_at:i updated_at:i")},
 	{"saved_query_versions", cols("query_id:t version:i body:t parameters:t created_by:t created_at:i")},
+	{"dashboards", cols("id:t name:t description:t owner_id:t definition:t created_at:i updated_at:i")},
+	{"dashboard_grants", cols("dashboard_id:t subject_type:t subject_id:t level:t")},
 }
 
 // Side is one store of a copy: its connection pool, dialect, and a

@@ -866,3 +866,104 @@ func (t *Tx) ListSavedQueryVersions(ctx context.Context, queryID string) ([]*sto
 	}
 	return out, nil
 }
+
+// Dashboards.
+
+const dashboardCols = `id, name, description, owner_id, definition, created_at, updated_at`
+
+func scanDashboard(row interface{ Scan(...any) error }) (*store.Dashboard, error) {
+	var d store.Dashboard
+	var def string
+	var c, u int64
+	if err := row.Scan(&d.ID, &d.Name, &d.Description, &d.OwnerID, &def, &c, &u); err != nil {
+		return nil, err
+	}
+	d.Definition, d.CreatedAt, d.UpdatedAt = []byte(def), fromMS(c), fromMS(u)
+	return &d, nil
+}
+
+func (t *Tx) CreateDashboard(ctx context.Context, d *store.Dashboard) error {
+	_, err := t.exec(ctx, "create dashboard", `INSERT INTO dashboards (`+dashboardCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		d.ID, d.Name, d.Description, d.OwnerID, string(d.Definition), ms(d.CreatedAt), ms(d.UpdatedAt))
+	return err
+}
+
+func (t *Tx) FindDashboard(ctx context.Context, id string) (*store.Dashboard, error) {
+	d, err := scanDashboard(t.queryRow(ctx, `SELECT `+dashboardCols+` FROM dashboards WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("Dashboard")
+	} else if err != nil {
+		return nil, fmt.Errorf("store: find dashboard: %w", err)
+	}
+	return d, nil
+}
+
+func (t *Tx) ListDashboards(ctx context.Context) ([]*store.Dashboard, error) {
+	rows, err := t.query(ctx, `SELECT `+dashboardCols+` FROM dashboards ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("store: list dashboards: %w", err)
+	}
+	defer rows.Close()
+	var out []*store.Dashboard
+	for rows.Next() {
+		d, err := scanDashboard(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list dashboards: %w", err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list dashboards: %w", err)
+	}
+	return out, nil
+}
+
+func (t *Tx) UpdateDashboard(ctx context.Context, d *store.Dashboard) error {
+	return t.execOne(ctx, "update dashboard", "Dashboard", `UPDATE dashboards SET name = ?, description = ?, definition = ?, updated_at = ? WHERE id = ?`,
+		d.Name, d.Description, string(d.Definition), ms(d.UpdatedAt), d.ID)
+}
+
+func (t *Tx) DeleteDashboard(ctx context.Context, id string) error {
+	return t.execOne(ctx, "delete dashboard", "Dashboard", `DELETE FROM dashboards WHERE id = ?`, id)
+}
+
+func (t *Tx) dashboardGrants(ctx context.Context, op, q string, args ...any) ([]store.DashboardGrant, error) {
+	rows, err := t.query(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", op, err)
+	}
+	defer rows.Close()
+	var out []store.DashboardGrant
+	for rows.Next() {
+		var g store.DashboardGrant
+		if err := rows.Scan(&g.DashboardID, &g.SubjectType, &g.SubjectID, &g.Level); err != nil {
+			return nil, fmt.Errorf("store: %s: %w", op, err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+func (t *Tx) ListDashboardGrants(ctx context.Context, dashboardID string) ([]store.DashboardGrant, error) {
+	return t.dashboardGrants(ctx, "list dashboard grants", `SELECT dashboard_id, subject_type, subject_id, level FROM dashboard_grants
+		WHERE dashboard_id = ? ORDER BY subject_type, subject_id`, dashboardID)
+}
+
+func (t *Tx) SetDashboardGrants(ctx context.Context, dashboardID string, grants []store.DashboardGrant) error {
+	if _, err := t.exec(ctx, "set dashboard grants", `DELETE FROM dashboard_grants WHERE dashboard_id = ?`, dashboardID); err != nil {
+		return err
+	}
+	for _, g := range grants {
+		if _, err := t.exec(ctx, "set dashboard grants", `INSERT INTO dashboard_grants (dashboard_id, subject_type, subject_id, level) VALUES (?, ?, ?, ?)`,
+			dashboardID, g.SubjectType, g.SubjectID, g.Level); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (t *Tx) UserDashboardLevels(ctx context.Context, userID string) ([]store.DashboardGrant, error) {
+	return t.dashboardGrants(ctx, "user dashboard grants", `SELECT dashboard_id, subject_type, subject_id, level FROM dashboard_grants
+		WHERE (subject_type = 'user' AND subject_id = ?) OR
+			(subject_type = 'group' AND subject_id IN (SELECT group_id FROM group_members WHERE user_id = ?))`, userID, userID)
+}

@@ -42,6 +42,7 @@ func Run(t *testing.T, open Opener) {
 		{"Audit", testAudit},
 		{"GroupsAndGrants", testGroupsAndGrants},
 		{"Devices", testDevices},
+		{"Dashboards", testDashboards},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
@@ -1126,5 +1127,84 @@ func testDevices(t *testing.T, open Opener) {
 		t.Errorf("devices of a deleted datasource remain: %v", got)
 	}
 	err := db.Update(ctx, func(tx store.Tx) error { return tx.DeleteDeviceCredential(ctx, "dv1") })
+	WantCode(t, err, querygate.ENOTFOUND)
+}
+
+// testDashboards checks dashboards, their grants and the cleanups.
+func testDashboards(t *testing.T, open Opener) {
+	db := open(t)
+	ctx := t.Context()
+	d := &store.Dashboard{ID: "db1", Name: "sales", Description: "weekly", OwnerID: "u1", Definition: []byte(`{"panels":[]}`), CreatedAt: T0, UpdatedAt: T0}
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		if err := tx.CreateGroup(ctx, &store.Group{ID: "g1", Name: "team", CreatedAt: T0}); err != nil {
+			return err
+		}
+		if err := tx.SetGroupMembers(ctx, "g1", []string{"u2"}); err != nil {
+			return err
+		}
+		if err := tx.CreateDashboard(ctx, d); err != nil {
+			return err
+		}
+		return tx.CreateDashboard(ctx, &store.Dashboard{ID: "db2", Name: "ops", OwnerID: "u2", Definition: []byte(`{}`), CreatedAt: T0, UpdatedAt: T0})
+	})
+	err := db.Update(ctx, func(tx store.Tx) error {
+		return tx.CreateDashboard(ctx, &store.Dashboard{ID: "db3", Name: "sales", OwnerID: "u1", Definition: []byte(`{}`), CreatedAt: T0, UpdatedAt: T0})
+	})
+	WantCode(t, err, querygate.ECONFLICT)
+	d.Name, d.Definition, d.UpdatedAt = "sales 2", []byte(`{"panels":[{"id":"p1"}]}`), T0.Add(time.Hour)
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.UpdateDashboard(ctx, d); err != nil {
+			return err
+		}
+		return tx.SetDashboardGrants(ctx, "db1", []store.DashboardGrant{{SubjectType: "group", SubjectID: "g1", Level: "view"},
+			{SubjectType: "user", SubjectID: "u2", Level: "edit"}})
+	})
+	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+		got, err := tx.FindDashboard(ctx, "db1")
+		if err != nil {
+			return err
+		}
+		if !reflect.DeepEqual(got, d) {
+			t.Errorf("FindDashboard = %+v, want %+v", got, d)
+		}
+		list, err := tx.ListDashboards(ctx)
+		if err != nil || len(list) != 2 || list[0].Name != "ops" {
+			t.Errorf("ListDashboards = %v %v", list, err)
+		}
+		levels, err := tx.UserDashboardLevels(ctx, "u2")
+		if err != nil || len(levels) != 2 {
+			t.Errorf("UserDashboardLevels(u2) = %v %v", levels, err)
+		}
+		return nil
+	})
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error { return tx.DeleteGroup(ctx, "g1") })
+	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+		gs, err := tx.ListDashboardGrants(ctx, "db1")
+		if err != nil || len(gs) != 1 || gs[0].SubjectID != "u2" {
+			t.Errorf("grants after the group's delete: %v %v", gs, err)
+		}
+		return nil
+	})
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+		if err := tx.DeleteUser(ctx, "u2"); err != nil {
+			return err
+		}
+		return tx.DeleteDashboard(ctx, "db2")
+	})
+	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+		gs, err := tx.ListDashboardGrants(ctx, "db1")
+		if err != nil || len(gs) != 0 {
+			t.Errorf("grants after the user's delete: %v %v", gs, err)
+		}
+		_, err = tx.FindDashboard(ctx, "db2")
+		WantCode(t, err, querygate.ENOTFOUND)
+		return nil
+	})
+	err = db.Update(ctx, func(tx store.Tx) error { return tx.DeleteDashboard(ctx, "db2") })
 	WantCode(t, err, querygate.ENOTFOUND)
 }
