@@ -164,6 +164,53 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
+	// Dashboard routes: on a dashboard the role owns, is granted (view,
+	// edit) or is not granted, the access each needs.
+	nd := 0
+	newDashboard := func(role, access string) string {
+		nd++
+		maker := admin
+		if access == "owned" {
+			maker = users[role]
+		}
+		id := maker.must(201, "POST", "/api/dashboards", map[string]any{"name": fmt.Sprintf("d%d", nd), "definition": map[string]any{}})["id"].(string)
+		if level, ok := strings.CutPrefix(access, "granted "); ok {
+			admin.must(200, "PUT", "/api/dashboards/"+id+"/grants", map[string]any{"grants": []any{map[string]any{"type": "user", "id": ids[role], "level": level}}})
+		}
+		return id
+	}
+	dbRoutes := map[string]dsRoute{
+		"GET /api/dashboards/{id}":        {need: "view", ok: 200},
+		"GET /api/dashboards/{id}/export": {need: "view", ok: 200},
+		"PATCH /api/dashboards/{id}":      {need: "edit", ok: 200, body: map[string]any{"description": "changed"}},
+		"DELETE /api/dashboards/{id}":     {need: "own", ok: 204},
+		"GET /api/dashboards/{id}/grants": {need: "own", ok: 200},
+		"PUT /api/dashboards/{id}/grants": {need: "own", ok: 200, body: map[string]any{"grants": []any{}}},
+	}
+	dbMay := map[string]map[string]string{
+		"admin":  {"owned": "view edit own", "granted view": "view edit own", "granted edit": "view edit own", "not granted": "view edit own"},
+		"editor": {"owned": "view edit own", "granted view": "view", "granted edit": "view edit", "not granted": ""},
+		"viewer": {"granted view": "view", "granted edit": "view edit", "not granted": ""},
+	}
+	for pattern, rt := range dbRoutes {
+		method, path, _ := strings.Cut(pattern, " ")
+		for role, cases := range dbMay {
+			for access, allowed := range cases {
+				id := newDashboard(role, access)
+				want := rt.ok
+				switch {
+				case !strings.Contains(allowed, "view"):
+					want = 404
+				case !strings.Contains(allowed, rt.need):
+					want = 403
+				}
+				if r := users[role].do(method, strings.Replace(path, "{id}", id, 1), rt.body); r.Status != want {
+					t.Errorf("%s as %s on a dashboard %s: got %d, want %d: %s", pattern, role, access, r.Status, want, r.Body)
+				}
+			}
+		}
+	}
+
 	// Collection and account routes: status per role.
 	tokenOf := func(c *client) string {
 		return c.must(201, "POST", "/api/tokens", map[string]any{"name": "t"})["id"].(string)
@@ -184,7 +231,16 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /metrics":             func(role string) (string, any, int) { return "/metrics", nil, adminOnly(role, 200) },
 		"GET /api/egress":          func(role string) (string, any, int) { return "/api/egress", nil, adminOnly(role, 200) },
 		"GET /api/sessions":        func(string) (string, any, int) { return "/api/sessions", nil, 200 },
-		"GET /api/settings/sso":    func(role string) (string, any, int) { return "/api/settings/sso", nil, adminOnly(role, 200) },
+		"GET /api/dashboards":      func(string) (string, any, int) { return "/api/dashboards", nil, 200 },
+		"POST /api/dashboards": func(role string) (string, any, int) {
+			k++
+			return "/api/dashboards", map[string]any{"name": fmt.Sprintf("n%d", k), "definition": map[string]any{}}, notViewer(role, 201)
+		},
+		"POST /api/dashboards/import": func(role string) (string, any, int) {
+			k++
+			return "/api/dashboards/import", map[string]any{"format": "querygate.dashboard/v1", "name": fmt.Sprintf("i%d", k), "inputs": []any{}, "panels": []any{}}, notViewer(role, 201)
+		},
+		"GET /api/settings/sso": func(role string) (string, any, int) { return "/api/settings/sso", nil, adminOnly(role, 200) },
 		"PUT /api/settings/sso": func(role string) (string, any, int) {
 			return "/api/settings/sso", map[string]any{"enabled": false, "local_login": true}, adminOnly(role, 200)
 		},
@@ -288,7 +344,8 @@ func TestAuthorizationMatrix(t *testing.T) {
 		_, inGlobal := global[r.Pattern]
 		_, inQueries := qRoutes[r.Pattern]
 		_, inEnding := ending[r.Pattern]
-		inGlobal = inGlobal || inQueries || inEnding
+		_, inDashboards := dbRoutes[r.Pattern]
+		inGlobal = inGlobal || inQueries || inEnding || inDashboards
 		switch {
 		case r.Public && !slices.Contains(public, r.Pattern):
 			t.Errorf("public route %s is not listed in the matrix", r.Pattern)
@@ -296,6 +353,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			t.Errorf("route %s is not in the authorization matrix", r.Pattern)
 		}
 	}
+}
+
+func notViewer(role string, ok int) int {
+	if role == "viewer" {
+		return 403
+	}
+	return ok
 }
 
 func adminOnly(role string, ok int) int {

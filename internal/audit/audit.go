@@ -38,6 +38,10 @@ const (
 	SessionRevoke    = "session.revoke"
 	PasswordChange   = "user.password" // a user changed their own password
 	SSOUpdate        = "settings.sso"  // the single sign-on setting changed (field names only)
+	DashboardCreate  = "dashboard.create"
+	DashboardUpdate  = "dashboard.update"
+	DashboardDelete  = "dashboard.delete"
+	DashboardGrants  = "dashboard.grants"
 	Setup            = "setup"
 	UserCreate       = "user.create"
 	UserUpdate       = "user.update"

@@ -13,6 +13,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/dashboard"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/metrics"
@@ -76,6 +77,7 @@ type Server struct {
 	tests           chan struct{}   // slots for connection tests (testDatasource)
 	savedQueries    *savedquery.Service
 	sso             *sso.Service
+	dashboards      *dashboard.Service
 	forceLocalLogin bool
 }
 
@@ -103,6 +105,7 @@ func New(o Options) *Server {
 	s.tests = make(chan struct{}, maxConcurrentTests)
 	s.savedQueries = savedquery.NewService(o.Store)
 	s.sso, s.forceLocalLogin = o.SSO, o.ForceLocalLogin
+	s.dashboards = dashboard.NewService(o.Store)
 	s.throttle = newThrottle()
 	if len(o.AllowedHosts) > 0 {
 		s.hosts = map[string]bool{}
@@ -198,6 +201,15 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 	user("DELETE /api/queries/{id}", s.deleteSavedQuery)
 	user("GET /api/queries/{id}/versions", s.listSavedQueryVersions)
 	user("POST /api/queries/{id}/run", s.runSavedQuery)
+	user("GET /api/dashboards", s.listDashboards)
+	user("POST /api/dashboards", s.createDashboard)
+	user("POST /api/dashboards/import", s.importDashboard)
+	user("GET /api/dashboards/{id}", s.findDashboard)
+	user("PATCH /api/dashboards/{id}", s.updateDashboard)
+	user("DELETE /api/dashboards/{id}", s.deleteDashboard)
+	user("GET /api/dashboards/{id}/export", s.exportDashboard)
+	user("GET /api/dashboards/{id}/grants", s.listDashboardGrants)
+	user("PUT /api/dashboards/{id}/grants", s.setDashboardGrants)
 
 	public("/", s.notFound)
 }
