@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/jackc/pgx/v5"
@@ -105,7 +104,7 @@ func TestBrowserPostgres(t *testing.T) {
 	ctx, logs := newBrowser(t)
 	responses := captureResponses(t, ctx)
 	downloads := t.TempDir()
-	if err := chromedp.Run(ctx, browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(downloads)); err != nil {
+	if err := chromedp.Run(ctx, browserDownloads(downloads)); err != nil {
 		t.Fatal(err)
 	}
 	pg, err := pgx.Connect(t.Context(), pgURL.String())

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 )
 
@@ -213,7 +212,7 @@ func TestBrowserSavedQueries(t *testing.T) {
 	if !noForm {
 		t.Fatal("a run grantee gets the ad-hoc workspace")
 	}
-	act(t, vctx, "workspace refused", chromedp.Evaluate(`fetch('/api/datasources/`+ds+`/query', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"query":"SELECT 1"}'}).then(r => r.status)`, &status, func(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }))
+	act(t, vctx, "workspace refused", chromedp.Evaluate(`fetch('/api/datasources/`+ds+`/query', {method: 'POST', headers: {'Content-Type': 'application/json'}, body: '{"query":"SELECT 1"}'}).then(r => r.status)`, &status, awaitPromise))
 	if status != 403 && status != 404 {
 		t.Fatalf("ad-hoc query as a run grantee: %d", status)
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/input"
 	cdplog "github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
@@ -126,6 +127,14 @@ func checkCSP(t *testing.T, logs *browserLog) {
 		t.Fatalf("the page reported CSP violations or exceptions:\n%s", strings.Join(bad, "\n"))
 	}
 }
+
+// browserDownloads lets the tab save downloads into dir.
+func browserDownloads(dir string) chromedp.Action {
+	return browser.SetDownloadBehavior(browser.SetDownloadBehaviorBehaviorAllow).WithDownloadPath(dir)
+}
+
+// awaitPromise makes chromedp.Evaluate wait for the promise it returns.
+func awaitPromise(p *runtime.EvaluateParams) *runtime.EvaluateParams { return p.WithAwaitPromise(true) }
 
 // waitJS polls a JavaScript condition until it is true.
 func waitJS(cond string) chromedp.Action {

@@ -19,7 +19,9 @@ import (
 
 // subject is a user or group a grant can name, as a picker shows it.
 type subject struct {
-	Type, ID, Name string
+	Type string `json:"type"`
+	ID   string `json:"id"`
+	Name string `json:"name"`
 }
 
 // groupRow is one group with a checkbox per user.

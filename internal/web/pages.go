@@ -33,7 +33,7 @@ const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; connec
 // pageFiles lists each page's template; each is parsed with the layout at
 // start, so a broken template stops the gateway instead of a request.
 var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "workspace", "users", "tokens", "devices", "error",
-	"queries", "query", "query_form", "groups", "audit", "network", "account", "sso"}
+	"queries", "query", "query_form", "groups", "audit", "network", "account", "sso", "dashboards", "dashboard", "dashboard_edit"}
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
@@ -159,6 +159,9 @@ func (s *Server) pageRoutes(mux *http.ServeMux) {
 	mux.Handle("GET /tokens", s.userPage(s.tokensPage))
 	mux.Handle("GET /devices", s.userPage(s.devicesPage))
 	mux.Handle("GET /account", s.userPage(s.accountPage))
+	mux.Handle("GET /dashboards", s.userPage(s.dashboardsPage))
+	mux.Handle("GET /dashboards/{id}", s.userPage(s.dashboardPage))
+	mux.Handle("GET /dashboards/{id}/edit", s.userPage(s.editDashboardPage))
 	mux.Handle("GET /groups", s.userPage(s.groupsPage))
 	mux.Handle("GET /audit", s.userPage(s.auditPage))
 	mux.Handle("GET /network", s.userPage(s.networkPage))
