@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -25,38 +24,11 @@ import (
 	"github.com/querygate/querygate/internal/testenv"
 )
 
-// newPGDatabase creates an empty database on the test PostgreSQL, dropped
-// at the end of the test, and returns its URL.
-func newPGDatabase(t *testing.T, prefix string) *url.URL {
-	t.Helper()
-	base := testenv.PostgresURL(t)
-	conn, err := pgx.Connect(t.Context(), base.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := prefix + "_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base.String())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	})
-	u := *base
-	u.Path = "/" + name
-	return &u
-}
-
 // replicaPair starts two gateways on one PostgreSQL store and one master
 // key, each with its own metrics address, and returns them.
 func replicaPair(t *testing.T, extra ...string) (store *url.URL, a, b *process, metricsA, metricsB string) {
 	t.Helper()
-	store = newPGDatabase(t, "qg_store")
+	store = testenv.PostgresDatabase(t, "qg_store")
 	bin := buildBinary(t)
 	key := filepath.Join(t.TempDir(), "master.key")
 	common := []string{"--database-url", store.String(), "--master-key-file", key}
@@ -145,7 +117,7 @@ func TestTwoReplicas(t *testing.T) {
 	pg := testenv.PostgresURL(t)
 	port := 5432
 	fmt.Sscan(pg.Port(), &port)
-	dsDB1, dsDB2 := newPGDatabase(t, "qg_ds"), newPGDatabase(t, "qg_ds")
+	dsDB1, dsDB2 := testenv.PostgresDatabase(t, "qg_ds"), testenv.PostgresDatabase(t, "qg_ds")
 	db1, db2 := strings.TrimPrefix(dsDB1.Path, "/"), strings.TrimPrefix(dsDB2.Path, "/")
 	ds := admin.must(a, 201, "POST", "/api/datasources", map[string]any{"name": "pg", "kind": "postgres",
 		"settings": map[string]any{"host": pg.Hostname(), "port": port, "database": db1, "user": pg.User.Username(), "sslmode": "disable"}})["id"].(string)

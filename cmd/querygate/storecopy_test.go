@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/querygate/querygate/internal/testenv"
 )
 
 // TestStoreCopy moves a whole instance from the embedded SQLite store to
@@ -34,7 +36,7 @@ func TestStoreCopy(t *testing.T) {
 	resultRows(t, admin.do("POST", "/api/datasources/"+pgID+"/query", map[string]any{"query": "SELECT 1"}))
 	g.m.Close()
 
-	target := newPGDatabase(t, "qg_copy")
+	target := testenv.PostgresDatabase(t, "qg_copy")
 	out := MustRun(t, dir, nil, "store", "copy", "--from", "sqlite:"+dir+"/querygate.db", "--to", target.String())
 	if s := out.logs.String(); !strings.Contains(s, "Copied and verified") || !strings.Contains(s, "audit_events") {
 		t.Fatalf("store copy said:\n%s", s)

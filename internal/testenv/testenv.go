@@ -5,12 +5,16 @@
 package testenv
 
 import (
+	"context"
+	"crypto/rand"
 	"net"
 	"net/url"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // Defaults match the services of the development machine.
@@ -56,6 +60,33 @@ func PostgresURL(tb testing.TB) *url.URL {
 	}
 	reachable(tb, "PostgreSQL", "QG_TEST_POSTGRES_URL", host)
 	return u
+}
+
+// PostgresDatabase creates an empty database (named prefix_<random>) on
+// the test PostgreSQL, drops it when the test ends, and returns its URL.
+func PostgresDatabase(tb testing.TB, prefix string) *url.URL {
+	tb.Helper()
+	base := PostgresURL(tb)
+	conn, err := pgx.Connect(tb.Context(), base.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := prefix + "_" + strings.ToLower(rand.Text()[:12])
+	if _, err := conn.Exec(tb.Context(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), base.String())
+		if err != nil {
+			return
+		}
+		defer c.Close(context.Background())
+		c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+	})
+	u := *base
+	u.Path = "/" + name
+	return &u
 }
 
 // MySQL holds the parts of the test MySQL DSN user@tcp(host:port)/db.

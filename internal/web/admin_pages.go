@@ -60,6 +60,29 @@ func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request, u *accounts.
 	return nil
 }
 
+// subjects lists who a grant can name: every group, then every user but
+// the owner (who has full access anyway).
+func (s *Server) subjects(r *http.Request, owner string) ([]subject, error) {
+	users, err := s.accounts.ListUsers(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	groups, err := s.accounts.ListGroups(r.Context())
+	if err != nil {
+		return nil, err
+	}
+	out := []subject{}
+	for _, g := range groups {
+		out = append(out, subject{Type: "group", ID: g.ID, Name: g.Name})
+	}
+	for _, x := range users {
+		if x.ID != owner {
+			out = append(out, subject{Type: "user", ID: x.ID, Name: x.Username})
+		}
+	}
+	return out, nil
+}
+
 // accessData is the grants section of a datasource's edit page: shown to
 // those who manage the datasource, who may pick any user or group.
 type accessData struct {
@@ -78,26 +101,14 @@ func (s *Server) accessFor(r *http.Request, d *datasource.Datasource) (*accessDa
 	if err != nil {
 		return nil, err
 	}
-	users, err := s.accounts.ListUsers(r.Context())
+	subjects, err := s.subjects(r, d.OwnerID)
 	if err != nil {
 		return nil, err
 	}
-	groups, err := s.accounts.ListGroups(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	out := &accessData{Levels: []string{accounts.LevelRun, accounts.LevelUse, accounts.LevelManage}}
+	out := &accessData{Levels: []string{accounts.LevelRun, accounts.LevelUse, accounts.LevelManage}, Subjects: subjects}
 	names := map[string]string{}
-	for _, g := range groups {
-		out.Subjects = append(out.Subjects, subject{Type: "group", ID: g.ID, Name: g.Name})
-		names["group:"+g.ID] = g.Name
-	}
-	for _, x := range users {
-		if x.ID == d.OwnerID {
-			continue // the owner manages it anyway
-		}
-		out.Subjects = append(out.Subjects, subject{Type: "user", ID: x.ID, Name: x.Username})
-		names["user:"+x.ID] = x.Username
+	for _, x := range subjects {
+		names[x.Type+":"+x.ID] = x.Name
 	}
 	for _, g := range grants {
 		out.Grants = append(out.Grants, grantRow{Grant: g, Name: names[g.Type+":"+g.ID]})

@@ -13,36 +13,27 @@ import (
 // script as JSON; the panels run in the browser), and the editor.
 
 func (s *Server) dashboardsPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.dashboards.List(r.Context())
-	if err != nil {
-		return err
-	}
-	levels, err := s.dashboards.Levels(r.Context(), u.ID)
+	list, err := s.visibleDashboards(r, u)
 	if err != nil {
 		return err
 	}
 	type row struct {
-		*dashboard.Dashboard
-		Access dashboard.Access
-		Owner  string
+		visibleDashboard
+		Owner string
 	}
 	data := struct {
 		Dashboards []row
 		CanCreate  bool
 	}{CanCreate: mayCreateDashboards(u) == nil}
 	owners := map[string]string{}
-	for _, d := range list {
-		a := dashboard.AccessOf(u, d, levels[d.ID])
-		if !a.View {
-			continue
-		}
-		if _, ok := owners[d.OwnerID]; !ok {
-			owners[d.OwnerID] = ""
-			if o, err := s.accounts.FindUser(r.Context(), d.OwnerID); err == nil {
-				owners[d.OwnerID] = o.Username
+	for _, v := range list {
+		if _, ok := owners[v.OwnerID]; !ok {
+			owners[v.OwnerID] = ""
+			if o, err := s.accounts.FindUser(r.Context(), v.OwnerID); err == nil {
+				owners[v.OwnerID] = o.Username
 			}
 		}
-		data.Dashboards = append(data.Dashboards, row{d, a, owners[d.OwnerID]})
+		data.Dashboards = append(data.Dashboards, row{v, owners[v.OwnerID]})
 	}
 	s.render(w, r, http.StatusOK, "dashboards", withUser(page{Title: "Dashboards", Nav: "dashboards", Script: "dashboards.js", Data: data}, u))
 	return nil
@@ -58,54 +49,35 @@ type dashboardView struct {
 }
 
 func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, a, err := s.dashboardAuthorized(r, u, func(a dashboard.Access) bool { return a.View })
+	resp, err := s.dashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
 	if err != nil {
 		return err
 	}
-	qs, err := s.panelQueries(r, u, d)
-	if err != nil {
-		return err
-	}
+	d := resp.Dashboard
 	// Panels in reading order: by row, then column.
 	slices.SortStableFunc(d.Definition.Panels, func(a, b dashboard.Panel) int {
 		return cmp.Or(cmp.Compare(a.Layout.Y, b.Layout.Y), cmp.Compare(a.Layout.X, b.Layout.X))
 	})
-	data := dashboardView{Dashboard: d, Access: a, JSON: jsonRaw(dashboardResponse{Dashboard: d, Access: a, Queries: qs})}
+	data := dashboardView{Dashboard: d, Access: resp.Access, JSON: jsonRaw(resp)}
 	s.render(w, r, http.StatusOK, "dashboard", withUser(page{Title: d.Name, Nav: "dashboards", Script: "dashboard.js", Data: data}, u))
 	return nil
 }
 
 func (s *Server) editDashboardPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, a, err := s.dashboardAuthorized(r, u, func(a dashboard.Access) bool { return a.Edit })
+	dr, err := s.dashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.Edit })
 	if err != nil {
 		return err
 	}
-	qs, err := s.panelQueries(r, u, d)
-	if err != nil {
-		return err
-	}
-	resp := map[string]any{"dashboard": dashboardResponse{Dashboard: d, Access: a, Queries: qs}, "viz_types": dashboard.VizTypes()}
+	d, a := dr.Dashboard, dr.Access
+	resp := map[string]any{"dashboard": dr, "viz_types": dashboard.VizTypes()}
 	if a.Own {
 		gs, err := s.dashboards.Grants(r.Context(), d.ID)
 		if err != nil {
 			return err
 		}
-		users, err := s.accounts.ListUsers(r.Context())
+		subjects, err := s.subjects(r, d.OwnerID)
 		if err != nil {
 			return err
-		}
-		groups, err := s.accounts.ListGroups(r.Context())
-		if err != nil {
-			return err
-		}
-		var subjects []subject
-		for _, g := range groups {
-			subjects = append(subjects, subject{Type: "group", ID: g.ID, Name: g.Name})
-		}
-		for _, x := range users {
-			if x.ID != d.OwnerID {
-				subjects = append(subjects, subject{Type: "user", ID: x.ID, Name: x.Username})
-			}
 		}
 		resp["grants"], resp["subjects"] = gs, subjects
 	}

@@ -116,20 +116,39 @@ func mayCreateDashboards(u *accounts.User) error {
 	return nil
 }
 
-func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+// visibleDashboard is a dashboard the caller may view, with their access.
+type visibleDashboard struct {
+	*dashboard.Dashboard
+	Access dashboard.Access
+}
+
+// visibleDashboards lists the dashboards the caller may view, by name.
+func (s *Server) visibleDashboards(r *http.Request, u *accounts.User) ([]visibleDashboard, error) {
 	list, err := s.dashboards.List(r.Context())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	levels, err := s.dashboards.Levels(r.Context(), u.ID)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out := []dashboardResponse{}
+	out := []visibleDashboard{}
 	for _, d := range list {
 		if a := dashboard.AccessOf(u, d, levels[d.ID]); a.View {
-			out = append(out, dashboardResponse{Dashboard: d, Access: a})
+			out = append(out, visibleDashboard{d, a})
 		}
+	}
+	return out, nil
+}
+
+func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	list, err := s.visibleDashboards(r, u)
+	if err != nil {
+		return err
+	}
+	out := make([]dashboardResponse, 0, len(list))
+	for _, v := range list {
+		out = append(out, dashboardResponse{Dashboard: v.Dashboard, Access: v.Access})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"dashboards": out})
 	return nil
@@ -168,16 +187,26 @@ func (s *Server) createDashboard(w http.ResponseWriter, r *http.Request, u *acco
 	return nil
 }
 
-func (s *Server) findDashboard(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, a, err := s.dashboardAuthorized(r, u, func(a dashboard.Access) bool { return a.View })
+// dashboardWithQueries is dashboardAuthorized with each panel's saved
+// query resolved as the caller sees it.
+func (s *Server) dashboardWithQueries(r *http.Request, u *accounts.User, need func(dashboard.Access) bool) (dashboardResponse, error) {
+	d, a, err := s.dashboardAuthorized(r, u, need)
 	if err != nil {
-		return err
+		return dashboardResponse{}, err
 	}
 	qs, err := s.panelQueries(r, u, d)
 	if err != nil {
+		return dashboardResponse{}, err
+	}
+	return dashboardResponse{Dashboard: d, Access: a, Queries: qs}, nil
+}
+
+func (s *Server) findDashboard(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	resp, err := s.dashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
+	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, dashboardResponse{Dashboard: d, Access: a, Queries: qs})
+	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
 

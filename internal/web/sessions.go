@@ -115,16 +115,7 @@ func (s *Server) listUserTokens(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	list, err := s.accounts.ListTokens(r.Context(), target.ID)
-	if err != nil {
-		return err
-	}
-	out := make([]tokenResponse, len(list))
-	for i, t := range list {
-		out[i] = newTokenResponse(t)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
-	return nil
+	return s.writeTokens(w, r, target.ID)
 }
 
 type passwordRequest struct {

@@ -44,6 +44,11 @@ func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u *accounts.
 		}
 		owner = id
 	}
+	return s.writeTokens(w, r, owner)
+}
+
+// writeTokens answers with a user's tokens (never their values).
+func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, owner string) error {
 	list, err := s.accounts.ListTokens(r.Context(), owner)
 	if err != nil {
 		return err

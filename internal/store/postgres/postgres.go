@@ -18,12 +18,7 @@ import (
 	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
-	"path/filepath"
-	"sort"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -102,19 +97,18 @@ func (db *DB) Ping(ctx context.Context) error {
 
 // SchemaVersion is the newest migration this build knows.
 func SchemaVersion() int {
-	names, _ := fs.Glob(migrations, "migrations/*.sql")
-	return len(names)
+	ms, _ := sqlstore.Migrations(migrations)
+	return len(ms)
 }
 
 // Migrated returns the schema version before and after Open migrated.
 func (db *DB) Migrated() (before, after int) { return db.lastMigration.before, db.lastMigration.after }
 
 func (db *DB) migrate(ctx context.Context) error {
-	names, err := fs.Glob(migrations, "migrations/*.sql")
+	ms, err := sqlstore.Migrations(migrations)
 	if err != nil {
 		return err
 	}
-	sort.Strings(names)
 	conn, err := db.db.Conn(ctx)
 	if err != nil {
 		return unavailable(err)
@@ -133,26 +127,16 @@ func (db *DB) migrate(ctx context.Context) error {
 		return fmt.Errorf("postgres store: migrate: %w", err)
 	}
 	db.lastMigration.before, db.lastMigration.after = current, current
-	if current > len(names) {
-		return fmt.Errorf("postgres store: the store is at schema version %d, newer than this build knows (%d); run a newer querygate", current, len(names))
+	if current > len(ms) {
+		return fmt.Errorf("postgres store: the store is at schema version %d, newer than this build knows (%d); run a newer querygate", current, len(ms))
 	}
-	for _, name := range names {
-		v, err := strconv.Atoi(strings.SplitN(filepath.Base(name), "_", 2)[0])
-		if err != nil {
-			return fmt.Errorf("postgres store: migration %s: bad name", name)
-		}
-		if v <= current {
-			continue
-		}
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
+	for _, m := range ms[current:] {
+		name, v := m.Name, m.Version
 		tx, err := conn.BeginTx(ctx, nil)
 		if err != nil {
 			return unavailable(err)
 		}
-		if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		if _, err := tx.ExecContext(ctx, m.SQL); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("postgres store: migration %s: %w", name, err)
 		}

@@ -2,7 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
 	"net/url"
 	"strings"
 	"sync"
@@ -17,32 +16,8 @@ import (
 	"github.com/querygate/querygate/internal/testenv"
 )
 
-// newDatabase creates an empty database on the test server, dropped when
-// the test ends, and returns its URL.
-func newDatabase(t *testing.T) string {
-	t.Helper()
-	base := testenv.PostgresURL(t)
-	conn, err := pgx.Connect(t.Context(), base.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
-	name := "qg_store_test_" + strings.ToLower(rand.Text()[:12])
-	if _, err := conn.Exec(t.Context(), "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), base.String())
-		if err != nil {
-			return
-		}
-		defer c.Close(context.Background())
-		c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
-	})
-	u := *base
-	u.Path = "/" + name
-	return u.String()
-}
+// newDatabase is a fresh database on the test server.
+func newDatabase(t *testing.T) string { return testenv.PostgresDatabase(t, "qg_store_test").String() }
 
 func mustOpen(t *testing.T, url string) *postgres.DB {
 	t.Helper()

@@ -258,17 +258,23 @@ export class Runner {
     return true;
   }
 
+  // bodyOf builds a request body, showing an InputError as a query error
+  // (and returning undefined).
+  bodyOf(makeBody) {
+    try {
+      return makeBody();
+    } catch (e) {
+      if (e instanceof InputError) return void this.showError({ code: 'invalid', message: e.message });
+      throw e;
+    }
+  }
+
   /** run posts body to path and renders the streamed rows. makeBody may throw InputError. */
   async run(path, makeBody) {
     if (this.controller) return;
     this.reset();
-    let body;
-    try {
-      body = makeBody();
-    } catch (e) {
-      if (e instanceof InputError) return this.showError({ code: 'invalid', message: e.message });
-      throw e;
-    }
+    const body = this.bodyOf(makeBody);
+    if (body === undefined) return;
     const { rowCount, elapsed, status, truncated, table } = this.el;
     this.controller = new AbortController();
     this.busy(true);
@@ -342,13 +348,8 @@ export class Runner {
   async exportCSV(path, makeBody, fileName) {
     if (this.controller) return;
     this.reset();
-    let body;
-    try {
-      body = makeBody();
-    } catch (e) {
-      if (e instanceof InputError) return this.showError({ code: 'invalid', message: e.message });
-      throw e;
-    }
+    const body = this.bodyOf(makeBody);
+    if (body === undefined) return;
     const { status, rowCount } = this.el;
     this.controller = new AbortController();
     this.busy(true);
