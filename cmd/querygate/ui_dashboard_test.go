@@ -216,3 +216,37 @@ func TestBrowserDashboard(t *testing.T) {
 	checkCSP(t, logs)
 	checkCSP(t, vlogs)
 }
+
+// TestBrowserDashboardUnlock: three panels over one device-custody
+// datasource ask for its password once per view, then all draw.
+func TestBrowserDashboardUnlock(t *testing.T) {
+	user, password := deviceUser(t)
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	dev := deviceSource(t, admin, "ledger", user)
+	q := admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": dev, "name": "one", "query": "SELECT 1 AS one, 2 AS two"})["id"].(string)
+	var panels []any
+	for i := range 3 {
+		panels = append(panels, map[string]any{"title": fmt.Sprintf("P%d", i), "query_id": q, "viz": map[string]any{"type": "number", "y": []string{"two"}}})
+	}
+	dash := admin.must(201, "POST", "/api/dashboards", map[string]any{"name": "Ledger", "definition": map[string]any{"panels": panels}})["id"].(string)
+	ctx, logs := newBrowser(t)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	act(t, ctx, "one prompt",
+		chromedp.Navigate(g.url+"/dashboards/"+dash),
+		chromedp.WaitVisible(`#unlock-dialog`, chromedp.ByQuery),
+		chromedp.SendKeys(`#unlock-password`, password, chromedp.ByQuery),
+		chromedp.Click(`#unlock-submit`, chromedp.ByQuery),
+		waitJS(`[...document.querySelectorAll('.panel')].every(p => p.getAttribute('aria-busy') === 'false')`),
+	)
+	var numbers []string
+	act(t, ctx, "drawn", chromedp.Evaluate(`[...document.querySelectorAll('.big-number')].map(n => n.textContent)`, &numbers))
+	if len(numbers) != 3 || numbers[0] != "2" || numbers[2] != "2" {
+		t.Fatalf("panels after one unlock: %v", numbers)
+	}
+	events := admin.must(200, "GET", "/api/audit?action=device.unlock", nil)["events"].([]any)
+	if len(events) != 1 {
+		t.Fatalf("%d unlocks for one view, want 1", len(events))
+	}
+	checkCSP(t, logs)
+}

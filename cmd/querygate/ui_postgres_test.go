@@ -279,7 +279,9 @@ func TestBrowserPostgres(t *testing.T) {
 	admin.must(201, "POST", "/api/groups", map[string]any{"name": "analysts"})
 	q := admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": id, "name": "top", "query": "SELECT g FROM generate_series(1, :n) g",
 		"parameters": []any{map[string]any{"name": "n", "type": "int", "default": 3}}})["id"].(string)
-	pages := []string{"/datasources", "/datasources/new", "/datasources/new?kind=postgres", "/datasources/" + id, "/datasources/" + id + "/edit",
+	dash := admin.must(201, "POST", "/api/dashboards", map[string]any{"name": "board", "definition": map[string]any{"panels": []any{
+		map[string]any{"title": "top", "query_id": q, "viz": map[string]any{"type": "bar", "x": "g", "y": []string{"g"}}}}}})["id"].(string)
+	pages := []string{"/dashboards", "/dashboards/" + dash, "/dashboards/" + dash + "/edit", "/datasources", "/datasources/new", "/datasources/new?kind=postgres", "/datasources/" + id, "/datasources/" + id + "/edit",
 		"/datasources/" + dev, "/datasources/" + dev + "/edit", "/queries", "/queries?datasource=" + id, "/queries/new?datasource=" + id,
 		"/queries/" + q, "/queries/" + q + "/edit", "/devices", "/tokens", "/users", "/groups", "/audit", "/audit?action=datasource.", "/network", "/account", "/settings/sso"}
 	for _, p := range pages {
