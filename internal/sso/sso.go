@@ -398,7 +398,8 @@ func (s *Service) Finish(ctx context.Context, st State, state, code string) (*Id
 		return nil, errFlow("claims")
 	}
 	email, _ := claims["email"].(string)
-	verified, _ := claims["email_verified"].(bool)
+	// Some providers send the flag as the string "true".
+	verified := claims["email_verified"] == true || claims["email_verified"] == "true"
 	email = strings.ToLower(strings.TrimSpace(email))
 	if email == "" || !verified {
 		return nil, errFlow("email_unverified")
