@@ -54,10 +54,9 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, u *accoun
 		return err
 	}
 	d := resp.Dashboard
-	// Panels in reading order: by row, then column.
-	slices.SortStableFunc(d.Definition.Panels, func(a, b dashboard.Panel) int {
-		return cmp.Or(cmp.Compare(a.Layout.Y, b.Layout.Y), cmp.Compare(a.Layout.X, b.Layout.X))
-	})
+	// Panels in reading order: by row, then as the definition lists
+	// them (the grid places each in its columns).
+	slices.SortStableFunc(d.Definition.Panels, func(a, b dashboard.Panel) int { return cmp.Compare(a.Layout.Y, b.Layout.Y) })
 	data := dashboardView{Dashboard: d, Access: resp.Access, JSON: jsonRaw(resp)}
 	s.render(w, r, http.StatusOK, "dashboard", withUser(page{Title: d.Name, Nav: "dashboards", Script: "dashboard.js", Data: data}, u))
 	return nil

@@ -210,7 +210,8 @@ form.addEventListener('submit', async (ev) => {
   for (const r of [...inputRows.children, ...panelRows.children]) r.err.textContent = '';
   const body = {
     name: $('d-name').value.trim(), description: $('d-description').value.trim(),
-    definition: { inputs: [...inputRows.children].map((r) => r.read()), panels: [...panelRows.children].map((r) => r.read()) },
+    // Each panel's row on the grid follows its place in this list.
+    definition: { inputs: [...inputRows.children].map((r) => r.read()), panels: [...panelRows.children].map((r, i) => { const p = r.read(); p.layout.y = i; return p; }) },
   };
   $('save-dashboard').disabled = true;
   const r = await api('PATCH', `/api/dashboards/${encodeURIComponent(d.id)}`, body);
