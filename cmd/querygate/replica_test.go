@@ -241,10 +241,11 @@ func TestLoadTwoReplicas(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("QUERYGATE_LOAD_ROWS")); err == nil && v > 0 {
 		rows = v
 	}
-	// 30 connections per replica: 60 statements run at PostgreSQL at once
-	// (its default max_connections is 100), the other streams wait in the
-	// gateways for a connection, all 200 held open.
-	_, a, b, ma, mb := replicaPair(t, "--pool-max-conns", "30")
+	// 25 connections per replica: 50 statements run at PostgreSQL at once
+	// (its default max_connections is 100, and other test packages use
+	// some), the other streams wait in the gateways for a connection, all
+	// 200 held open.
+	_, a, b, ma, mb := replicaPair(t, "--pool-max-conns", "25")
 	admin := newAs(t)
 	admin.must(a, 200, "POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
 	pg := testenv.PostgresURL(t)
@@ -355,7 +356,7 @@ func TestLoadTwoReplicas(t *testing.T) {
 	}
 	// The baseline, in the same run: the same streams straight to
 	// PostgreSQL with pgx, on as many connections as the two replicas
-	// had (2 × 30; the replicas are stopped first to free them), each row
+	// had (2 × 25; the replicas are stopped first to free them), each row
 	// decoded as the gateway decodes it.
 	for _, p := range []*process{a, b} {
 		p.cmd.Process.Kill()
@@ -365,7 +366,7 @@ func TestLoadTwoReplicas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pcfg.MaxConns = 60
+	pcfg.MaxConns = 50
 	pool, err := pgxpool.NewWithConfig(t.Context(), pcfg)
 	if err != nil {
 		t.Fatal(err)
