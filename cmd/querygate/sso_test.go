@@ -43,6 +43,7 @@ type testIdP struct {
 	expired  bool
 	badSig   bool
 	nonce    string // "" : the one the gateway sent
+	subject  string // "" : derived from the email
 }
 
 type idpCode struct{ nonce, challenge, clientID string }
@@ -122,7 +123,7 @@ func (idp *testIdP) next(email string, groups ...string) *testIdP {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
 	idp.email, idp.verified, idp.groups = email, true, groups
-	idp.aud, idp.expired, idp.badSig, idp.nonce = "", false, false, ""
+	idp.aud, idp.expired, idp.badSig, idp.nonce, idp.subject = "", false, false, "", ""
 	return idp
 }
 
@@ -130,7 +131,11 @@ func (idp *testIdP) idToken(nonce string) string {
 	idp.mu.Lock()
 	defer idp.mu.Unlock()
 	now := time.Now()
-	claims := map[string]any{"iss": idp.srv.URL, "sub": "sub-" + idp.email, "aud": idpClientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
+	sub := "sub-" + strings.ToLower(idp.email)
+	if idp.subject != "" {
+		sub = idp.subject
+	}
+	claims := map[string]any{"iss": idp.srv.URL, "sub": sub, "aud": idpClientID, "iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(),
 		"nonce": nonce, "email": idp.email, "email_verified": idp.verified, "name": "Test Person", "groups": idp.groups}
 	if idp.aud != "" {
 		claims["aud"] = idp.aud
@@ -240,6 +245,20 @@ func TestSingleSignOn(t *testing.T) {
 	}
 	alice.must(401, "GET", "/api/me", nil) // the role change ended the older session
 
+	// The provider's account decides who signs in: alice's account with a
+	// new email is still alice; alice's email given to another account at
+	// the provider is refused.
+	idp.next("alice.renamed@example.com", "qg-admins")
+	idp.subject = "sub-alice@example.com"
+	if final, c := ssoSignIn(t, g); !strings.HasSuffix(final, "/datasources") || c.must(200, "GET", "/api/me", nil)["username"] != "alice@example.com" {
+		t.Fatalf("the same provider account with a new email: %s", final)
+	}
+	idp.next("alice@example.com", "qg-admins")
+	idp.subject = "someone-else"
+	if final, _ := ssoSignIn(t, g); !strings.Contains(final, "sso_error=identity") {
+		t.Fatalf("an email reassigned at the provider: %s", final)
+	}
+
 	// Refusals: each ends at the login page with its reason, no session.
 	for _, tc := range []struct {
 		name, reason string
@@ -326,7 +345,7 @@ func TestSingleSignOn(t *testing.T) {
 			t.Fatal("the secret is in an audit event")
 		}
 	}
-	if oidcOK != 2 || refused != 7 {
+	if oidcOK != 3 || refused != 8 {
 		t.Fatalf("audit: %d oidc sign-ins, %d refusals", oidcOK, refused)
 	}
 	g.m.Close()

@@ -100,6 +100,8 @@ func (s *Service) SetGroupMembers(ctx context.Context, id string, userIDs []stri
 
 // External is a person an identity provider vouched for (single sign-on).
 type External struct {
+	Issuer      string   // the provider
+	Subject     string   // the provider's stable id of the person
 	Username    string   // the verified email
 	Role        string   // the role the provider's claims map to; "" for none
 	DefaultRole string   // the role of a new user whose claims map to none
@@ -107,8 +109,16 @@ type External struct {
 	Managed     []string // every group the mapping names
 }
 
+// errIdentityMismatch refuses an email that now belongs to another person
+// at the provider than the one first linked to the querygate user.
+var errIdentityMismatch = querygate.Errorf(querygate.ECONFLICT, "This email address is linked to another account at the identity provider.")
+
 // SignInExternal finds or creates the user an identity provider vouched
-// for, in one transaction: a new user gets the mapped role (else the
+// for, in one transaction. The provider's account (issuer and subject) is
+// linked to the user at the first sign-in and decides who the user is
+// afterwards: the same account signs in the same user even after an email
+// change, and an email address the provider later gives to someone else
+// is refused. A new user gets the mapped role (else the
 // default) and a password nobody knows; an existing one takes the mapped
 // role when the claims map to one (a change ends their sessions, as any
 // role change does); membership of the managed groups follows the claims,
@@ -117,6 +127,9 @@ type External struct {
 func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, error) {
 	if err := validUsername(ext.Username); err != nil {
 		return nil, err
+	}
+	if ext.Subject == "" || ext.Issuer == "" {
+		return nil, querygate.Errorf(querygate.EINVALID, "The identity provider named no subject.")
 	}
 	role := ext.Role
 	if role == "" {
@@ -134,12 +147,29 @@ func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, erro
 	}
 	var out *store.User
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		u, err := tx.FindUserByName(ctx, ext.Username)
 		now := s.now()
+		var u *store.User
+		linked, err := tx.FindIdentity(ctx, ext.Issuer, ext.Subject)
+		switch {
+		case err == nil:
+			u, err = tx.FindUser(ctx, linked)
+		case querygate.ErrorCode(err) == querygate.ENOTFOUND:
+			u, err = tx.FindUserByName(ctx, ext.Username)
+			if err == nil {
+				if _, lerr := tx.UserIdentity(ctx, ext.Issuer, u.ID); lerr == nil {
+					return errIdentityMismatch // linked to another subject
+				} else if querygate.ErrorCode(lerr) != querygate.ENOTFOUND {
+					return lerr
+				}
+			}
+		}
 		switch {
 		case querygate.ErrorCode(err) == querygate.ENOTFOUND:
 			u = &store.User{ID: newID("u"), Username: ext.Username, PasswordHash: hash, Role: role, CreatedAt: now, UpdatedAt: now}
 			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+			if err := tx.LinkIdentity(ctx, ext.Issuer, ext.Subject, u.ID, now); err != nil {
 				return err
 			}
 		case err != nil:
@@ -156,6 +186,15 @@ func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, erro
 			u.Role, u.UpdatedAt = ext.Role, now
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
+			}
+		}
+		if linked == "" {
+			// An existing user's first sign-in through the provider (a new
+			// one was linked above).
+			if _, err := tx.UserIdentity(ctx, ext.Issuer, u.ID); querygate.ErrorCode(err) == querygate.ENOTFOUND {
+				if err := tx.LinkIdentity(ctx, ext.Issuer, ext.Subject, u.ID, now); err != nil {
+					return err
+				}
 			}
 		}
 		out = u

@@ -345,6 +345,7 @@ func (s *Service) Begin(ctx context.Context, redirectURL string) (string, State,
 
 // Identity is who the IdP vouched for, and what the setting maps them to.
 type Identity struct {
+	Issuer  string
 	Subject string
 	Email   string
 	Name    string
@@ -411,7 +412,7 @@ func (s *Service) Finish(ctx context.Context, st State, state, code string) (*Id
 	if len(f.cfg.AllowedDomains) > 0 && !slices.Contains(f.cfg.AllowedDomains, email[at+1:]) {
 		return nil, errFlow("domain")
 	}
-	id := &Identity{Subject: idt.Subject, Email: email, DefaultRole: f.cfg.DefaultRole}
+	id := &Identity{Issuer: idt.Issuer, Subject: idt.Subject, Email: email, DefaultRole: f.cfg.DefaultRole}
 	id.Name, _ = claims["name"].(string)
 	var groups []string
 	switch g := claims[f.cfg.GroupsClaim].(type) {

@@ -49,6 +49,14 @@ type Tx interface {
 	SetInstance(ctx context.Context, name string, value []byte) error
 	DeleteInstance(ctx context.Context, name string) error
 
+	// FindIdentity returns the user an identity provider's account signs
+	// in (ENOTFOUND when none); UserIdentity the subject linked to a user
+	// at an issuer; LinkIdentity links one (ECONFLICT when either side is
+	// linked already).
+	FindIdentity(ctx context.Context, issuer, subject string) (userID string, err error)
+	UserIdentity(ctx context.Context, issuer, userID string) (subject string, err error)
+	LinkIdentity(ctx context.Context, issuer, subject, userID string, at time.Time) error
+
 	CountUsers(ctx context.Context) (int, error)
 	CreateUser(ctx context.Context, u *User) error
 	FindUser(ctx context.Context, id string) (*User, error)

@@ -492,6 +492,7 @@ var ssoErrors = map[string]string{
 	"email":            "Your email address cannot be a querygate user name.",
 	"domain":           "Your email domain may not sign in here.",
 	"account":          "Your account could not be set up. Ask an admin.",
+	"identity":         "This email address belongs to another account at the identity provider than the one that first signed in with it. Ask an admin.",
 	"session":          "The session could not start. Try again.",
 	"discovery":        "The identity provider could not be reached.",
 	"unavailable":      "Single sign-on is unavailable right now. Try again, or ask an admin.",

@@ -164,13 +164,16 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		fail(reasonOf(err), err)
 		return
 	}
-	u, err := s.accounts.SignInExternal(r.Context(), accounts.External{Username: id.Email, Role: id.Role, DefaultRole: id.DefaultRole,
-		Groups: id.Groups, Managed: id.Managed})
+	u, err := s.accounts.SignInExternal(r.Context(), accounts.External{Issuer: id.Issuer, Subject: id.Subject, Username: id.Email,
+		Role: id.Role, DefaultRole: id.DefaultRole, Groups: id.Groups, Managed: id.Managed})
 	if err != nil {
 		reason := "account"
 		var qe *querygate.Error
-		if errors.As(err, &qe) && qe.Field == "username" {
+		switch {
+		case errors.As(err, &qe) && qe.Field == "username":
 			reason = "email"
+		case querygate.ErrorCode(err) == querygate.ECONFLICT:
+			reason = "identity"
 		}
 		fail(reason, err)
 		return

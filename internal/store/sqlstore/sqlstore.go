@@ -967,3 +967,33 @@ func (t *Tx) UserDashboardLevels(ctx context.Context, userID string) ([]store.Da
 		WHERE (subject_type = 'user' AND subject_id = ?) OR
 			(subject_type = 'group' AND subject_id IN (SELECT group_id FROM group_members WHERE user_id = ?))`, userID, userID)
 }
+
+// Identities.
+
+func (t *Tx) FindIdentity(ctx context.Context, issuer, subject string) (string, error) {
+	var id string
+	err := t.queryRow(ctx, `SELECT user_id FROM user_identities WHERE issuer = ? AND subject = ?`, issuer, subject).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("Identity")
+	} else if err != nil {
+		return "", fmt.Errorf("store: find identity: %w", err)
+	}
+	return id, nil
+}
+
+func (t *Tx) UserIdentity(ctx context.Context, issuer, userID string) (string, error) {
+	var sub string
+	err := t.queryRow(ctx, `SELECT subject FROM user_identities WHERE issuer = ? AND user_id = ?`, issuer, userID).Scan(&sub)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", notFound("Identity")
+	} else if err != nil {
+		return "", fmt.Errorf("store: user identity: %w", err)
+	}
+	return sub, nil
+}
+
+func (t *Tx) LinkIdentity(ctx context.Context, issuer, subject, userID string, at time.Time) error {
+	_, err := t.exec(ctx, "link identity", `INSERT INTO user_identities (issuer, subject, user_id, created_at) VALUES (?, ?, ?, ?)`,
+		issuer, subject, userID, ms(at))
+	return err
+}

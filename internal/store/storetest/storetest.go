@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 		{"GroupsAndGrants", testGroupsAndGrants},
 		{"Devices", testDevices},
 		{"Dashboards", testDashboards},
+		{"Identities", testIdentities},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
@@ -1206,5 +1207,38 @@ func testDashboards(t *testing.T, open Opener) {
 		return nil
 	})
 	err = db.Update(ctx, func(tx store.Tx) error { return tx.DeleteDashboard(ctx, "db2") })
+	WantCode(t, err, querygate.ENOTFOUND)
+}
+
+// testIdentities links provider accounts to users: one each way, gone
+// with the user.
+func testIdentities(t *testing.T, open Opener) {
+	db := open(t)
+	ctx := t.Context()
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
+		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
+			if err := tx.CreateUser(ctx, u); err != nil {
+				return err
+			}
+		}
+		return tx.LinkIdentity(ctx, "https://idp", "sub-1", "u1", T0)
+	})
+	for _, link := range [][3]string{{"https://idp", "sub-1", "u2"}, {"https://idp", "sub-2", "u1"}} {
+		err := db.Update(ctx, func(tx store.Tx) error { return tx.LinkIdentity(ctx, link[0], link[1], link[2], T0) })
+		WantCode(t, err, querygate.ECONFLICT)
+	}
+	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+		if id, err := tx.FindIdentity(ctx, "https://idp", "sub-1"); err != nil || id != "u1" {
+			t.Errorf("FindIdentity = %q %v", id, err)
+		}
+		if sub, err := tx.UserIdentity(ctx, "https://idp", "u1"); err != nil || sub != "sub-1" {
+			t.Errorf("UserIdentity = %q %v", sub, err)
+		}
+		_, err := tx.FindIdentity(ctx, "https://other", "sub-1")
+		WantCode(t, err, querygate.ENOTFOUND)
+		return nil
+	})
+	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error { return tx.DeleteUser(ctx, "u1") })
+	err := db.View(ctx, func(tx store.Tx) error { _, err := tx.FindIdentity(ctx, "https://idp", "sub-1"); return err })
 	WantCode(t, err, querygate.ENOTFOUND)
 }
