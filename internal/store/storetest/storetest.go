@@ -82,6 +82,16 @@ func WantCode(tb testing.TB, err error, code string) {
 // T0 has millisecond precision, like every time the store keeps.
 var T0 = time.Date(2025, 3, 4, 5, 6, 7, 8e6, time.UTC)
 
+// aliceAndBob creates the users u1 (alice) and u2 (bob).
+func aliceAndBob(ctx context.Context, tx store.Tx) error {
+	for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
+		if err := tx.CreateUser(ctx, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // NewUser is a user for tests.
 func NewUser(id, username string) *store.User {
 	return &store.User{ID: id, Username: username, PasswordHash: "$argon2id$hash-of-" + username, Role: "viewer", CreatedAt: T0, UpdatedAt: T0}
@@ -587,10 +597,8 @@ func testConflict(t *testing.T, open Opener) {
 	}
 	db := open(t)
 	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
+		if err := aliceAndBob(ctx, tx); err != nil {
+			return err
 		}
 		if err := tx.CreateSession(ctx, &store.Session{IDHash: []byte("s1"), UserID: "u1", CreatedAt: T0, ExpiresAt: T0}); err != nil {
 			return err
@@ -952,10 +960,8 @@ func testGroupsAndGrants(t *testing.T, open Opener) {
 	db := open(t)
 	ctx := t.Context()
 	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
+		if err := aliceAndBob(ctx, tx); err != nil {
+			return err
 		}
 		for _, d := range []*store.Datasource{NewDatasource("ds1", "one"), NewDatasource("ds2", "two")} {
 			if err := tx.CreateDatasource(ctx, d); err != nil {
@@ -1059,10 +1065,8 @@ func testDevices(t *testing.T, open Opener) {
 	db := open(t)
 	ctx := t.Context()
 	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
+		if err := aliceAndBob(ctx, tx); err != nil {
+			return err
 		}
 		for _, d := range []*store.Datasource{NewDatasource("ds1", "one"), NewDatasource("ds2", "two")} {
 			if err := tx.CreateDatasource(ctx, d); err != nil {
@@ -1137,10 +1141,8 @@ func testDashboards(t *testing.T, open Opener) {
 	ctx := t.Context()
 	d := &store.Dashboard{ID: "db1", Name: "sales", Description: "weekly", OwnerID: "u1", Definition: []byte(`{"panels":[]}`), CreatedAt: T0, UpdatedAt: T0}
 	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
+		if err := aliceAndBob(ctx, tx); err != nil {
+			return err
 		}
 		if err := tx.CreateGroup(ctx, &store.Group{ID: "g1", Name: "team", CreatedAt: T0}); err != nil {
 			return err
@@ -1216,10 +1218,8 @@ func testIdentities(t *testing.T, open Opener) {
 	db := open(t)
 	ctx := t.Context()
 	MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error {
-		for _, u := range []*store.User{NewUser("u1", "alice"), NewUser("u2", "bob")} {
-			if err := tx.CreateUser(ctx, u); err != nil {
-				return err
-			}
+		if err := aliceAndBob(ctx, tx); err != nil {
+			return err
 		}
 		return tx.LinkIdentity(ctx, "https://idp", "sub-1", "u1", T0)
 	})
