@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
 )
 
 // Parameter types.
@@ -334,7 +335,7 @@ func (p *Param) value(v any) (Value, error) {
 func numberText(v any) (string, bool) {
 	switch n := v.(type) {
 	case json.Number:
-		if !validNumber(string(n)) {
+		if !(len(n) <= 64 && connect.ValidNumber(string(n))) {
 			return "", false
 		}
 		return string(n), true
@@ -349,45 +350,6 @@ func numberText(v any) (string, bool) {
 		return strconv.FormatInt(n, 10), true
 	}
 	return "", false
-}
-
-// validNumber reports whether s is a JSON number, so that a json.Number
-// made by hand cannot carry anything else.
-func validNumber(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if digits() == 0 {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
 
 func isUUID(s string) bool {

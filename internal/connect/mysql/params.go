@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
 )
 
 // bindParams returns the bind values for JSON-decoded params. The driver
@@ -45,7 +46,7 @@ func bindParam(p any) (any, error) {
 		return v, nil
 	case json.Number:
 		s := string(v)
-		if !validNumber(s) {
+		if !connect.ValidNumber(s) {
 			return nil, paramError("is not a number")
 		}
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
@@ -63,40 +64,4 @@ func bindParam(p any) (any, error) {
 		return string(b), nil
 	}
 	return nil, paramError("has a type that cannot be sent (want null, boolean, number, string, array or object)")
-}
-
-// validNumber reports whether s is a JSON number, so that a json.Number
-// made by hand cannot carry anything else into a parameter.
-func validNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if digits() == 0 {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/connect"
 )
 
 // encodeParams returns the bind values for params, all in text format, for
@@ -70,7 +71,7 @@ func appendScalar(b []byte, p any) ([]byte, error) {
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	case json.Number:
-		if !validNumber(string(v)) {
+		if !connect.ValidNumber(string(v)) {
 			return nil, paramError("is not a number")
 		}
 		return append(b, v...), nil
@@ -139,40 +140,4 @@ func appendQuoted(b, s []byte) []byte {
 		b = append(b, c)
 	}
 	return append(b, '"')
-}
-
-// validNumber reports whether s is a JSON number, so that a json.Number
-// made by hand cannot carry anything else into a parameter.
-func validNumber(s string) bool {
-	i := 0
-	if i < len(s) && s[i] == '-' {
-		i++
-	}
-	digits := func() int {
-		n := 0
-		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if digits() == 0 {
-		return false
-	}
-	if i < len(s) && s[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(s)
 }
