@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"time"
 
@@ -587,6 +588,14 @@ func (m *Main) storeCopy(ctx context.Context) error {
 	if m.Config.CopyFrom == m.Config.CopyTo {
 		return errors.New("store copy: --from and --to name the same store")
 	}
+	// Opening a store migrates it, so both are looked at first: a wrong
+	// name must change nothing.
+	if err := checkCopySide(ctx, m.Config.CopyFrom, true); err != nil {
+		return err
+	}
+	if err := checkCopySide(ctx, m.Config.CopyTo, false); err != nil {
+		return err
+	}
 	src, err := m.openStore(ctx, m.Config.CopyFrom)
 	if err != nil {
 		return fmt.Errorf("source store: %w", err)
@@ -607,5 +616,42 @@ func (m *Main) storeCopy(ctx context.Context) error {
 		total += r.Rows
 	}
 	fmt.Fprintf(m.Stdout, "Copied and verified %d rows in %d tables; secrets stay sealed. Start the gateway with --database-url and the same master key.\n", total, len(report))
+	return nil
+}
+
+// checkCopySide refuses a source that is not a querygate store (a missing
+// SQLite file, a database without querygate's tables) and a target that
+// holds anything but querygate's tables, before either is opened.
+func checkCopySide(ctx context.Context, url string, source bool) error {
+	which := "--to"
+	if source {
+		which = "--from"
+	}
+	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
+		st, err := os.Stat(path)
+		switch {
+		case source && err != nil:
+			return fmt.Errorf("store copy: %s: no SQLite store at %s", which, path)
+		case !source && err == nil && st.Size() > 0:
+			return fmt.Errorf("store copy: %s: %s exists; copy into a new file", which, path)
+		}
+		return nil
+	}
+	if !strings.HasPrefix(url, "postgres://") && !strings.HasPrefix(url, "postgresql://") {
+		return fmt.Errorf("store copy: %s must be sqlite:PATH or a postgres:// URL", which)
+	}
+	have, err := postgres.Tables(ctx, url)
+	if err != nil {
+		return fmt.Errorf("store copy: %s: %w", which, err)
+	}
+	ours := sqlstore.Tables()
+	if source && !slices.Contains(have, "schema_migrations") {
+		return fmt.Errorf("store copy: %s: that database holds no querygate store", which)
+	}
+	for _, t := range have {
+		if !slices.Contains(ours, t) {
+			return fmt.Errorf("store copy: %s: that database holds a table %q that is not querygate's; copy into a new, empty database", which, t)
+		}
+	}
 	return nil
 }

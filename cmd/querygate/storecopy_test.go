@@ -116,3 +116,70 @@ func hexOf(s string) string {
 	}
 	return b.String()
 }
+
+// TestStoreCopyRefusals: a wrong --from or --to is refused before anything
+// is opened, so nothing is created or migrated, and a password in a URL is
+// never echoed.
+func TestStoreCopyRefusals(t *testing.T) {
+	dir := t.TempDir()
+	g := MustRun(t, dir, nil)
+	g.MustSetup(nil)
+	g.m.Close()
+	src := "sqlite:" + dir + "/querygate.db"
+
+	foreign := testenv.PostgresDatabase(t, "qg_foreign")
+	conn, err := pgx.Connect(t.Context(), foreign.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(t.Context(), "CREATE TABLE invoices (id int)"); err != nil {
+		t.Fatal(err)
+	}
+	empty := testenv.PostgresDatabase(t, "qg_empty")
+	missing := dir + "/nope.db"
+	existing := dir + "/other.db"
+	if err := os.WriteFile(existing, []byte("not empty"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name     string
+		from, to string
+		want     string
+	}{
+		{"missing source file", "sqlite:" + missing, empty.String(), "no SQLite store"},
+		{"source not a store", empty.String(), "sqlite:" + dir + "/new.db", "no querygate store"},
+		{"target with other tables", src, foreign.String(), `"invoices"`},
+		{"existing target file", src, "sqlite:" + existing, "copy into a new file"},
+		{"unreachable target", src, "postgres://u:TOP-SECRET-PW@127.0.0.1:1/x?connect_timeout=2", "store copy: --to"},
+		{"unparsable target", src, "postgres://u:TOP-SECRET-PW@[::1", "cannot be parsed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := run(t, dir, nil, nil, "store", "copy", "--from", tc.from, "--to", tc.to)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "TOP-SECRET-PW") {
+				t.Fatalf("the password is in the error: %v", err)
+			}
+		})
+	}
+	// Nothing was created or migrated by the refusals.
+	if _, err := os.Stat(missing); err == nil {
+		t.Fatal("a missing source was created")
+	}
+	var n int
+	conn.QueryRow(t.Context(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&n)
+	if n != 1 {
+		t.Fatalf("the foreign database has %d tables after a refused copy, want its 1", n)
+	}
+	c2, err := pgx.Connect(t.Context(), empty.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close(context.Background())
+	c2.QueryRow(t.Context(), "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema()").Scan(&n)
+	if n != 0 {
+		t.Fatalf("a refused source was migrated: %d tables", n)
+	}
+}

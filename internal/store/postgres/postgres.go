@@ -215,3 +215,26 @@ func (db *DB) CopySide(bool) sqlstore.Side {
 		return sqlstore.Schema(ctx, db.db, `SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema()`)
 	}}
 }
+
+// Tables lists the tables of the database at url (in its current schema)
+// without changing anything: store copy checks a source and a target with
+// it before opening them, since opening migrates.
+func Tables(ctx context.Context, url string) ([]string, error) {
+	cfg, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, errors.New("postgres store: the database URL cannot be parsed")
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres store: list tables: %w", err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}

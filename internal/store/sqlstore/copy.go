@@ -314,3 +314,12 @@ func Schema(ctx context.Context, db *sql.DB, q string) (map[string][]string, err
 	}
 	return out, rows.Err()
 }
+
+// Tables lists the tables a store holds (schema_migrations included).
+func Tables() []string {
+	out := []string{"schema_migrations"}
+	for _, t := range tables {
+		out = append(out, t.name)
+	}
+	return out
+}
