@@ -13,6 +13,13 @@ const (
 	ActionDatasourceManage Action = "datasource.manage" // update, delete
 	ActionDatasourceUse    Action = "datasource.use"    // test, query
 	ActionUsersManage      Action = "users.manage"
+
+	// Dashboards: Resource.OwnerID is the dashboard's owner and
+	// Resource.Level its highest grant to the user ("view" or "edit").
+	ActionDashboardCreate Action = "dashboard.create"
+	ActionDashboardView   Action = "dashboard.view"
+	ActionDashboardEdit   Action = "dashboard.edit"
+	ActionDashboardOwn    Action = "dashboard.own" // share, delete
 )
 
 // Grant levels, from least to most.
@@ -66,6 +73,10 @@ type Resource struct {
 //	        use those granted use, manage those granted manage
 //	viewer: list; read and use datasources granted use or manage
 //
+// Dashboards: admins and editors create them; the owning editor (and any
+// admin) does everything with one; an edit grant edits, a view grant
+// views.
+//
 // A run grant lets a user see a datasource and run its saved queries, but
 // not send it ad-hoc queries.
 func Authorize(u *User, a Action, r Resource) error {
@@ -98,6 +109,22 @@ func Authorize(u *User, a Action, r Resource) error {
 		}
 	case ActionDatasourceManage:
 		if owner || u.Role == RoleEditor && level >= levelRank(LevelManage) {
+			return nil
+		}
+	case ActionDashboardCreate:
+		if u.Role == RoleEditor {
+			return nil
+		}
+	case ActionDashboardView:
+		if owner || r.Level == "view" || r.Level == "edit" {
+			return nil
+		}
+	case ActionDashboardEdit:
+		if owner || r.Level == "edit" {
+			return nil
+		}
+	case ActionDashboardOwn:
+		if owner {
 			return nil
 		}
 	}

@@ -63,3 +63,37 @@ func TestAuthorize(t *testing.T) {
 		}
 	})
 }
+
+func TestAuthorizeDashboards(t *testing.T) {
+	admin := &User{ID: "a", Role: RoleAdmin}
+	ed := &User{ID: "e", Role: RoleEditor}
+	vi := &User{ID: "v", Role: RoleViewer}
+	demoted := &User{ID: "d", Role: RoleViewer} // owns a dashboard made while an editor
+	for _, tc := range []struct {
+		u     *User
+		owner string
+		level string
+		want  string // the actions allowed, of create view edit own
+	}{
+		{admin, "x", "", "create view edit own"},
+		{ed, "e", "", "create view edit own"},
+		{ed, "x", "edit", "create view edit"},
+		{ed, "x", "view", "create view"},
+		{ed, "x", "", "create"},
+		{vi, "x", "edit", "view edit"},
+		{vi, "x", "view", "view"},
+		{vi, "x", "", ""},
+		{demoted, "d", "", ""},
+	} {
+		for name, a := range map[string]Action{"create": ActionDashboardCreate, "view": ActionDashboardView, "edit": ActionDashboardEdit, "own": ActionDashboardOwn} {
+			r := Resource{OwnerID: tc.owner, Level: tc.level}
+			if a == ActionDashboardCreate {
+				r = Resource{}
+			}
+			got := Authorize(tc.u, a, r) == nil
+			if want := strings.Contains(" "+tc.want+" ", " "+name+" "); got != want {
+				t.Errorf("%s (%s) %s on owner %q level %q: %v, want %v", tc.u.ID, tc.u.Role, name, tc.owner, tc.level, got, want)
+			}
+		}
+	}
+}

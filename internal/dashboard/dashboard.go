@@ -495,12 +495,10 @@ type Access struct {
 	View, Edit, Own bool // Own: change grants and delete
 }
 
-// AccessOf decides a user's access: admins and the owner everything, an
-// edit grant edits, a view grant views, anyone else nothing (the
-// dashboard does not exist for them).
+// AccessOf is what accounts.Authorize, the one place of such decisions,
+// lets a user do with a dashboard (level: their highest grant on it).
 func AccessOf(u *accounts.User, d *Dashboard, level string) Access {
-	if u.Role == accounts.RoleAdmin || d.OwnerID == u.ID {
-		return Access{View: true, Edit: true, Own: true}
-	}
-	return Access{View: level != "", Edit: level == LevelEdit}
+	r := accounts.Resource{OwnerID: d.OwnerID, Level: level}
+	may := func(a accounts.Action) bool { return accounts.Authorize(u, a, r) == nil }
+	return Access{View: may(accounts.ActionDashboardView), Edit: may(accounts.ActionDashboardEdit), Own: may(accounts.ActionDashboardOwn)}
 }

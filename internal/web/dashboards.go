@@ -110,10 +110,7 @@ func (s *Server) checkPanels(r *http.Request, u *accounts.User, def *dashboard.D
 }
 
 func mayCreateDashboards(u *accounts.User) error {
-	if u.Role == accounts.RoleViewer {
-		return querygate.Errorf(querygate.EFORBIDDEN, "Viewers open dashboards shared with them; editors and admins make them.")
-	}
-	return nil
+	return accounts.Authorize(u, accounts.ActionDashboardCreate, accounts.Resource{})
 }
 
 // visibleDashboard is a dashboard the caller may view, with their access.
