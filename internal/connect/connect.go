@@ -145,7 +145,16 @@ const (
 	EQUERY       = "query_failed"         // the datasource rejected the statement
 	EEGRESS      = "egress_denied"        // the egress policy refused the destination
 	ECONFIG      = "datasource_misconfig" // the datasource settings cannot be used
+	// EPRIVILEGED refuses a read-only datasource whose database role can
+	// get around read-only (server files and programs, writes through an
+	// extension's own connection, server-wide settings).
+	EPRIVILEGED = "privileged_role"
 )
+
+// AllowPrivilegedRole is the setting (PostgreSQL and MySQL) by which an
+// operator accepts a read-only datasource whose role could escape
+// read-only; it is listed among the datasource's insecure settings.
+const AllowPrivilegedRole = "allow_privileged_role"
 
 // Errorf returns a *querygate.Error with a connector code. The message must
 // be safe to show: no secret, no DSN, no result value.

@@ -76,6 +76,14 @@ var clientCert = Field{Name: "client_cert", Label: "Client certificate", Type: T
 var clientKey = Field{Name: "client_key", Label: "Client key", Type: TypePEM, Secret: true,
 	Help: "PEM private key of the client certificate."}
 
+// allowPrivilegedRole lets an operator keep a read-only datasource whose
+// database role could escape read-only (connect.AllowPrivilegedRole).
+var allowPrivilegedRole = Field{Name: "allow_privileged_role", Label: "Allow a privileged role on a read-only datasource",
+	Type: TypeBool, Default: false, Insecure: true,
+	Help: "Insecure: a read-only datasource is refused when its database role can get around read-only " +
+		"(superuser, server files and programs, extensions with connections of their own, server-wide settings). " +
+		"Turn this on only to accept that risk knowingly; use a role without those privileges instead."}
+
 var kinds = []*Kind{
 	{
 		Name: KindPostgres, Label: "PostgreSQL", DevicePassword: "password",
@@ -87,7 +95,7 @@ var kinds = []*Kind{
 			{Name: "sslmode", Label: "TLS mode", Type: TypeEnum, Guards: true, Default: "verify-full",
 				Enum: []string{"disable", "require", "verify-ca", "verify-full"},
 				Help: "verify-full checks the certificate and the host name; disable sends everything in clear and is only for local servers."},
-			tlsCA, clientCert,
+			tlsCA, clientCert, allowPrivilegedRole,
 			{Name: "password", Label: "Password", Type: TypeString, Secret: true},
 			clientKey,
 		},
@@ -102,7 +110,7 @@ var kinds = []*Kind{
 			{Name: "tls", Label: "TLS mode", Type: TypeEnum, Guards: true, Default: "verify-full",
 				Enum: []string{"disable", "require", "verify-ca", "verify-full"},
 				Help: "verify-full checks the certificate and the host name; disable sends everything in clear and is only for local servers."},
-			tlsCA, clientCert,
+			tlsCA, clientCert, allowPrivilegedRole,
 			{Name: "password", Label: "Password", Type: TypeString, Secret: true},
 			clientKey,
 		},

@@ -154,10 +154,14 @@ func TestErrors(t *testing.T) {
 
 // TestServerTimeout: a statement the server cancels by its own
 // statement_timeout (not by our context) reports the server's message.
+// The timeout is the role's own setting: a SET would not outlive the
+// request that made it (P13).
 func TestServerTimeout(t *testing.T) {
 	s := MustServer(t)
-	c, _ := MustConnector(t, s, options{maxConns: 1})
-	MustQuery(t, c, connect.Request{Query: "SET statement_timeout = '50ms'"})
+	admin := plainConn(t, s)
+	role := mustRole(t, admin)
+	MustExec(t, admin, "ALTER ROLE "+role+" SET statement_timeout = '50ms'")
+	c, _ := MustConnector(t, s, options{maxConns: 1, settings: map[string]any{"user": role}})
 	_, err := c.Query(t.Context(), connect.Request{Query: "SELECT pg_sleep(2)"}, &sink{})
 	if code(err) != connect.EQUERY || !strings.Contains(querygate.ErrorMessage(err), "statement timeout") {
 		t.Errorf("error = %v, want %s with the server's message", err, connect.EQUERY)

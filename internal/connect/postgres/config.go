@@ -40,6 +40,11 @@ type settings struct {
 	user     string
 	password string
 	tls      *tls.Config // nil: sslmode=disable
+	// readOnly sessions start with default_transaction_read_only on.
+	readOnly bool
+	// checkRole refuses connections whose role can escape read-only
+	// (a read-only datasource without allow_privileged_role).
+	checkRole bool
 }
 
 // baseConnString is the only connection string this package ever parses.
@@ -78,7 +83,9 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 		}
 		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
 	}
-	s := &settings{port: 5432}
+	s := &settings{port: 5432, readOnly: ds.ReadOnly}
+	allow, _ := ds.Settings[connect.AllowPrivilegedRole].(bool)
+	s.checkRole = ds.ReadOnly && !allow
 	var err error
 	if s.host, err = str("host"); err != nil {
 		return nil, err
@@ -176,6 +183,17 @@ func poolConfig(s *settings, dial connect.DialFunc, maxConns int, maxIdle time.D
 	// (closed, or released inside a transaction), so a killed backend
 	// costs at most the one query that was using it.
 	pc.AfterRelease, pc.BeforeClose, pc.ShouldPing = nil, nil, nil
+	// Every request starts from a clean session (P13): a released
+	// connection is reset in the pool's background before anyone else
+	// gets it (see resetSession).
+	pc.AfterRelease = resetSession
+	if s.checkRole {
+		// A read-only datasource's role is checked on every new
+		// connection, before its first statement (see checkPrivileges).
+		pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+			return checkPrivileges(ctx, conn.PgConn())
+		}
+	}
 
 	cc := pc.ConnConfig
 	cc.Tracer = nil
@@ -215,6 +233,14 @@ func poolConfig(s *settings, dial connect.DialFunc, maxConns int, maxIdle time.D
 	// Text must come as UTF-8 whatever the database's encoding (the
 	// server converts); nothing else of the session comes from here.
 	c.RuntimeParams = map[string]string{"application_name": applicationName, "client_encoding": "UTF8"}
+	if s.readOnly {
+		// Defence in depth: besides the read-only transaction each
+		// statement runs in, every transaction of a read-only
+		// datasource's session starts read-only, also one that a
+		// statement opens after ending ours (COMMIT; ...). DISCARD ALL
+		// resets it to this startup value.
+		c.RuntimeParams["default_transaction_read_only"] = "on"
+	}
 	c.ValidateConnect = nil
 	c.AfterConnect = nil
 	c.AfterNetConnect = nil

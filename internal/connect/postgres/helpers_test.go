@@ -130,6 +130,7 @@ type options struct {
 	secrets  *datasource.Secrets
 	maxConns int
 	dial     connect.DialFunc
+	readOnly bool // the datasource is read-only
 }
 
 // MustConnector returns a connector to the test server and its dial
@@ -165,7 +166,7 @@ func newConnector(tb testing.TB, s server, o options) (*postgres.Connector, *dia
 		dial = dc.Dial
 	}
 	c, err := postgres.New(connect.Config{
-		Datasource: &datasource.Datasource{ID: "ds1", Name: "pg", Kind: datasource.KindPostgres, Settings: settings},
+		Datasource: &datasource.Datasource{ID: "ds1", Name: "pg", Kind: datasource.KindPostgres, Settings: settings, ReadOnly: o.readOnly},
 		Secrets:    secrets,
 		Dial:       dial,
 		MaxConns:   o.maxConns,
