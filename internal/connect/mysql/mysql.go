@@ -9,7 +9,10 @@
 // clear-text and old passwords, and never falls back from TLS to
 // plaintext. Cancelling a query's context kills the statement on the
 // server (KILL CONNECTION; KILL QUERY at the row limit), not only in the gateway. Read-only requests run in
-// a read-only session and transaction that the server enforces.
+// a read-only session and transaction that the server enforces, and a
+// read-only datasource whose account could get around them (FILE, SUPER,
+// the privileges that set global variables) is refused. Every request
+// gets a connection no other request has used (session.go).
 //
 // It must never put a secret, a connection setting or driver text in an
 // error (messages are the package's own sentences, plus the server's
@@ -34,10 +37,6 @@ import (
 const (
 	// killTimeout bounds sending one KILL, connecting included.
 	killTimeout = 5 * time.Second
-	// cleanupTimeout bounds the statements run after the user's one
-	// (ROLLBACK, restoring the session), which run even when the query's
-	// context has ended.
-	cleanupTimeout = 5 * time.Second
 )
 
 // Connector runs statements on one MySQL or MariaDB datasource. It is safe
@@ -53,6 +52,8 @@ type Connector struct {
 	killDB   *sql.DB
 	readOnly bool
 	closed   atomic.Bool
+	// warming is set while replenish opens a connection.
+	warming atomic.Bool
 }
 
 var _ connect.Connector = (*Connector)(nil)
@@ -81,7 +82,11 @@ func New(cfg connect.Config) (*Connector, error) {
 	if maxIdle <= 0 {
 		maxIdle = defaultMaxIdle
 	}
-	db := sql.OpenDB(dc)
+	var statements driver.Connector = dc
+	if allow, _ := cfg.Datasource.Settings[connect.AllowPrivilegedRole].(bool); cfg.Datasource.ReadOnly && !allow {
+		statements = &checkedConnector{Connector: dc}
+	}
+	db := sql.OpenDB(statements)
 	db.SetMaxOpenConns(maxConns)
 	db.SetMaxIdleConns(maxConns)
 	db.SetConnMaxIdleTime(maxIdle)
@@ -138,8 +143,9 @@ func (c *Connector) kill(id uint64) {
 // connection, so that the server stops working (the driver only closes
 // its socket). A read-only request sets the session and then a
 // transaction read-only (START TRANSACTION READ ONLY alone lets DDL
-// through on MariaDB, which commits implicitly and runs outside it) and
-// rolls back afterwards.
+// through on MariaDB, which commits implicitly and runs outside it). The
+// connection is closed afterwards, which rolls back what is open and
+// forgets the session (see session.go).
 //
 // Without params the statement is sent as text and results come in the
 // text protocol; with params it is prepared on the server and its
@@ -180,10 +186,7 @@ type run struct {
 	readOnly bool
 	id       uint64 // the connection's id on the server
 	// stopKill unregisters the KILL sent when ctx ends.
-	stopKill  func() bool
-	sessionRO bool // the session was set read-only
-	inTx      bool // a read-only transaction is open
-	bad       bool // the connection must not be reused
+	stopKill func() bool
 }
 
 // start reads the connection's id, arms the KILL, and makes the
@@ -199,58 +202,35 @@ func (r *run) start() error {
 	}
 	// The session setting makes every transaction read-only, also the one
 	// a DDL statement runs in after committing the explicit one.
-	r.sessionRO = true
 	if _, err := r.conn.ExecContext(r.ctx, "SET SESSION TRANSACTION READ ONLY"); err != nil {
 		return r.fail(err)
 	}
 	if _, err := r.conn.ExecContext(r.ctx, "START TRANSACTION READ ONLY"); err != nil {
 		return r.fail(err)
 	}
-	r.inTx = true
 	return nil
 }
 
-// fail maps an error of a statement on the connection. A connection on
-// which something failed other than by the server's refusal is dropped.
+// fail maps an error of a statement on the connection (which finish
+// closes, as after every request).
 func (r *run) fail(err error) error {
-	if _, ok := errors.AsType[*mysql.MySQLError](err); !ok || r.ctx.Err() != nil {
-		r.bad = true
-	}
 	return mapError(r.ctx, err, phaseQuery)
 }
 
-// finish disarms the KILL, ends the read-only transaction, and
-// returns the connection to the pool, or drops it when its state is
-// unknown.
+// finish disarms the KILL and closes the connection: whatever the
+// request left in its session (variables, temporary tables, prepared
+// statements, locks, an open transaction) goes with it, and a fresh
+// connection is opened in the background to take its place (see
+// session.go). The server rolls back what was not committed.
 func (r *run) finish() {
-	if r.stopKill != nil && !r.stopKill() {
-		// The KILL was sent, or is on its way, and could hit
-		// whatever runs next on this connection.
-		r.bad = true
+	if r.stopKill != nil {
+		r.stopKill()
 	}
-	// A read-only request on a datasource that is not read-only leaves
-	// the session as it found it.
-	restore := r.sessionRO && !r.c.readOnly
-	if !r.bad && (r.inTx || restore) {
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), cleanupTimeout)
-		if r.inTx {
-			if _, err := r.conn.ExecContext(ctx, "ROLLBACK"); err != nil {
-				r.bad = true
-			}
-		}
-		if !r.bad && restore {
-			if _, err := r.conn.ExecContext(ctx, "SET SESSION TRANSACTION READ WRITE"); err != nil {
-				r.bad = true
-			}
-		}
-		cancel()
-	}
-	if r.bad {
-		// database/sql closes a connection whose Raw callback reports
-		// ErrBadConn (a broken one it would drop by itself).
-		r.conn.Raw(func(any) error { return driver.ErrBadConn })
-	}
+	// database/sql closes a connection whose Raw callback reports
+	// ErrBadConn instead of returning it to the pool.
+	r.conn.Raw(func(any) error { return driver.ErrBadConn })
 	r.conn.Close()
+	r.c.replenish()
 }
 
 // stream sends the columns and rows of rows to sink.
@@ -330,14 +310,13 @@ func (r *run) affected() (connect.Result, error) {
 // stop ends a result whose remaining rows are not wanted: the sink
 // returned err (connect.ErrStop for the row limit). Closing the rows would
 // read them all, so the server is first told to stop the statement; what
-// it had already sent is then drained, and the connection stays usable.
+// it had already sent is then drained before finish closes the connection.
 // If the kill cannot be sent, the statement's connection is cut instead.
 func (r *run) stop(rows *sql.Rows, err error) error {
 	kctx, cancel := context.WithTimeout(r.ctx, killTimeout)
 	_, kerr := r.c.killDB.ExecContext(kctx, "KILL QUERY "+strconv.FormatUint(r.id, 10))
 	cancel()
 	if kerr != nil {
-		r.bad = true
 		r.cut()
 	}
 	// Ends with 1317 (query interrupted) or at the last row.

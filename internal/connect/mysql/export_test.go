@@ -1,0 +1,4 @@
+package mysql
+
+// ParseGrant exposes parseGrant to the tests.
+var ParseGrant = parseGrant
