@@ -8,8 +8,10 @@
 // data directory, and their -wal, -shm and -journal companions, hard links
 // included). It is opened with mode=ro or mode=rw, never created. Every
 // connection runs under an authorizer that refuses ATTACH, DETACH, most
-// PRAGMAs and extension loading, with the attached-database limit at zero
-// so that VACUUM INTO cannot write a file either. Cancelling a query's
+// PRAGMAs, extension loading, transaction control and temporary objects,
+// with the attached-database limit at zero so that VACUUM INTO cannot
+// write a file either; so no request leaves state on a pooled connection
+// for the next, and a read-write connection is not reused at all. Cancelling a query's
 // context interrupts it inside SQLite.
 package sqlite
 
@@ -137,7 +139,16 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	if err != nil {
 		return connect.Result{}, err
 	}
-	defer conn.Close()
+	defer func() {
+		if db == c.rw {
+			// A connection that could write is not reused: its
+			// changes() and last_insert_rowid() would tell the next
+			// request about this one (P13). The authorizer keeps
+			// every other kind of session state from being made.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}()
 	var before int64
 	if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
 		return connect.Result{}, mapError(ctx, err)
@@ -423,6 +434,14 @@ func authorize(action sqlite.AuthorizerActionCode, arg1, arg2, _, _ string) sqli
 		if strings.EqualFold(arg2, "load_extension") {
 			return sqlite.AuthorizerDeny
 		}
+	case sqlite.AuthTransaction, sqlite.AuthSavepoint,
+		sqlite.AuthCreateTempTable, sqlite.AuthCreateTempIndex, sqlite.AuthCreateTempTrigger, sqlite.AuthCreateTempView:
+		// Nothing may outlive a request on a pooled connection (P13):
+		// an open transaction would hold the next request's statements,
+		// and a temporary table, view or trigger (which can fire on the
+		// main database's tables) would be seen by the next user. Each
+		// request is its own transaction.
+		return sqlite.AuthorizerDeny
 	}
 	return sqlite.AuthorizerOK
 }
@@ -451,7 +470,7 @@ func mapError(ctx context.Context, err error) error {
 	case sqlite3.SQLITE_READONLY:
 		return connect.Errorf(connect.EREADONLY, "This datasource is read-only: the statement tried to change data.")
 	case sqlite3.SQLITE_AUTH:
-		return connect.Errorf(connect.EQUERY, "The statement uses something SQLite datasources may not use through the gateway (ATTACH, DETACH, PRAGMAs that change settings, extensions).")
+		return connect.Errorf(connect.EQUERY, "The statement uses something SQLite datasources may not use through the gateway (ATTACH, DETACH, PRAGMAs that change settings, extensions, transaction control, temporary tables, views or triggers): each request runs as one transaction of its own.")
 	case sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_PERM:
 		return connect.Errorf(connect.ECONFIG, "The database file cannot be opened as a SQLite database.")
 	case sqlite3.SQLITE_INTERRUPT:
