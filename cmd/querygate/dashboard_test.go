@@ -149,7 +149,7 @@ func TestDashboardMemory(t *testing.T) {
 	port := 5432
 	fmt.Sscan(pgURL.Port(), &port)
 	ds := post("/api/datasources", map[string]any{"name": "pg", "kind": "postgres", "read_only": true, "settings": map[string]any{"host": pgURL.Hostname(), "port": port,
-		"database": strings.TrimPrefix(pgURL.Path, "/"), "user": pgURL.User.Username(), "sslmode": "disable"}})["id"].(string)
+		"database": strings.TrimPrefix(pgURL.Path, "/"), "user": testenv.PostgresReadOnlyUser(t), "sslmode": "disable"}})["id"].(string)
 	dashboardOver := func(tbl string) []string {
 		var ids []string
 		aggs := []string{"SELECT k, count(*) AS n FROM %s GROUP BY k ORDER BY k", "SELECT k, avg(v) AS v FROM %s GROUP BY k ORDER BY k",

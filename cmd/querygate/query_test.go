@@ -51,9 +51,15 @@ func postgresSource(t *testing.T, c *client, name string, readOnly bool) string 
 	if u.Port() != "" {
 		fmt.Sscan(u.Port(), &port)
 	}
+	user := u.User.Username()
+	if readOnly {
+		// The test server's own user is a superuser, which a read-only
+		// datasource refuses.
+		user = testenv.PostgresReadOnlyUser(t)
+	}
 	d := c.must(201, "POST", "/api/datasources", map[string]any{"name": name, "kind": "postgres", "read_only": readOnly,
 		"settings": map[string]any{"host": u.Hostname(), "port": port, "database": strings.TrimPrefix(u.Path, "/"),
-			"user": u.User.Username(), "sslmode": "disable"},
+			"user": user, "sslmode": "disable"},
 		"secrets": map[string]any{"password": "pg-canary-password"}})
 	return d["id"].(string)
 }
@@ -63,9 +69,15 @@ func mysqlSource(t *testing.T, c *client, name string, readOnly bool) string {
 	m := testenv.MySQLDSN(t)
 	port := 3306
 	fmt.Sscan(m.Port, &port)
+	user := m.User
+	if readOnly {
+		// The test server's root holds global privileges, which a
+		// read-only datasource refuses.
+		user = testenv.MySQLReadOnlyUser(t)
+	}
 	body := map[string]any{"name": name, "kind": "mysql", "read_only": readOnly,
-		"settings": map[string]any{"host": m.Host, "port": port, "database": m.Database, "user": m.User, "tls": "disable"}}
-	if m.Password != "" {
+		"settings": map[string]any{"host": m.Host, "port": port, "database": m.Database, "user": user, "tls": "disable"}}
+	if m.Password != "" && !readOnly {
 		body["secrets"] = map[string]any{"password": m.Password}
 	}
 	return c.must(201, "POST", "/api/datasources", body)["id"].(string)

@@ -7,6 +7,7 @@ package testenv
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"net"
 	"net/url"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -117,4 +119,72 @@ func RedisAddr(tb testing.TB) string {
 	addr := get("QG_TEST_REDIS_ADDR", DefaultRedisAddr)
 	reachable(tb, "Redis", "QG_TEST_REDIS_ADDR", addr)
 	return addr
+}
+
+// PostgresReadOnlyUser creates a login role on the test PostgreSQL that
+// may read every table (pg_read_all_data) and holds none of the
+// privileges with which a statement gets around a read-only transaction,
+// so a read-only datasource may use it; it is dropped when the test ends.
+// It logs in without a password (the test server trusts local
+// connections).
+func PostgresReadOnlyUser(tb testing.TB) string {
+	tb.Helper()
+	base := PostgresURL(tb)
+	conn, err := pgx.Connect(tb.Context(), base.String())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	name := "qg_ro_" + strings.ToLower(rand.Text()[:12])
+	for _, q := range []string{"CREATE ROLE " + name + " LOGIN", "GRANT pg_read_all_data TO " + name} {
+		if _, err := conn.Exec(tb.Context(), q); err != nil {
+			tb.Fatalf("%s: %v", q, err)
+		}
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base.String())
+		if err != nil {
+			return
+		}
+		defer c.Close(ctx)
+		// Its sessions may still be open in a gateway's pool.
+		c.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = $1", name)
+		c.Exec(ctx, "DROP OWNED BY "+name)
+		c.Exec(ctx, "DROP ROLE IF EXISTS "+name)
+	})
+	return name
+}
+
+// MySQLReadOnlyUser creates an account on the test MySQL/MariaDB with every
+// privilege on the test database and no global one (so none with which a
+// statement gets around a read-only session), for read-only datasources;
+// it is dropped when the test ends. It has no password.
+func MySQLReadOnlyUser(tb testing.TB) string {
+	tb.Helper()
+	m := MySQLDSN(tb)
+	mc := mysql.NewConfig()
+	mc.Net, mc.Addr, mc.User, mc.Passwd, mc.DBName = "tcp", net.JoinHostPort(m.Host, m.Port), m.User, m.Password, m.Database
+	dc, err := mysql.NewConnector(mc)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	db := sql.OpenDB(dc)
+	name := "qg_ro_" + strings.ToLower(rand.Text()[:10])
+	account := "'" + name + "'@'%'"
+	for _, q := range []string{"CREATE USER " + account,
+		"GRANT ALL ON `" + strings.ReplaceAll(m.Database, "`", "``") + "`.* TO " + account} {
+		if _, err := db.ExecContext(tb.Context(), q); err != nil {
+			db.Close()
+			tb.Fatalf("%s: %v", q, err)
+		}
+	}
+	tb.Cleanup(func() {
+		defer db.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		db.ExecContext(ctx, "DROP USER IF EXISTS "+account)
+	})
+	return name
 }
