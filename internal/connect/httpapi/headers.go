@@ -1,11 +1,8 @@
 package httpapi
 
 import (
-	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
-	"net/url"
 	"strings"
 
 	"github.com/querygate/querygate"
@@ -51,66 +48,10 @@ type credentials struct {
 	names map[string]bool
 	// queryName and queryValue are the API key sent as a query parameter.
 	queryName, queryValue string
-	// needles are the secret values in the forms an upstream might echo
-	// them (raw, base64 basic credentials, URL- and JSON-escaped); they are
-	// cut from every response (see redact).
-	needles [][]byte
-}
-
-// minNeedle is the shortest secret that is redacted from responses: a
-// shorter one would match ordinary text too often to be cut safely.
-const minNeedle = 6
-
-// addNeedle records a secret value in every form an echo might take.
-func (c *credentials) addNeedle(v string) {
-	forms := []string{v, url.QueryEscape(v), url.PathEscape(v)}
-	if j, err := json.Marshal(v); err == nil {
-		forms = append(forms, string(j[1:len(j)-1]))
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if enc.Encode(v) == nil {
-		j := bytes.TrimSpace(buf.Bytes())
-		forms = append(forms, string(j[1:len(j)-1]))
-	}
-	for _, f := range forms {
-		if len(f) < minNeedle {
-			continue
-		}
-		dup := false
-		for _, n := range c.needles {
-			if string(n) == f {
-				dup = true
-			}
-		}
-		if !dup {
-			c.needles = append(c.needles, []byte(f))
-		}
-	}
-}
-
-// contains reports whether b holds a secret value.
-func (c *credentials) contains(b []byte) bool {
-	for _, n := range c.needles {
-		if bytes.Contains(b, n) {
-			return true
-		}
-	}
-	return false
-}
-
-// redacted is what replaces a secret echoed in a response body.
-var redacted = []byte("[REDACTED]")
-
-// redact returns b with every secret value replaced by [REDACTED].
-func (c *credentials) redact(b []byte) []byte {
-	for _, n := range c.needles {
-		if bytes.Contains(b, n) {
-			b = bytes.ReplaceAll(b, n, redacted)
-		}
-	}
-	return b
+	// secrets finds the secret values in every form an upstream might
+	// echo them; they are cut from every response body and header (see
+	// redact.go).
+	secrets detector
 }
 
 // configError is a settings problem; messages name settings, never values.
@@ -142,7 +83,7 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		if err := set("Authorization", "Bearer "+s.bearer, "bearer token"); err != nil {
 			return nil, err
 		}
-		c.addNeedle(s.bearer)
+		c.secrets.add(s.bearer)
 	}
 	if s.basicSet {
 		if strings.Contains(s.basicUser, ":") {
@@ -155,8 +96,8 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		if err := set("Authorization", "Basic "+token, "basic auth setting"); err != nil {
 			return nil, err
 		}
-		c.addNeedle(token)
-		c.addNeedle(s.basicPassword)
+		c.secrets.add(token)
+		c.secrets.add(s.basicPassword)
 	}
 	if s.apiKey != "" {
 		if s.apiKeyName == "" {
@@ -175,7 +116,7 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		default:
 			return nil, configError("The setting api_key_in must be header or query.")
 		}
-		c.addNeedle(s.apiKey)
+		c.secrets.add(s.apiKey)
 	}
 	for name, v := range s.secretHeaders {
 		if !validName(name) || isReserved(name) {
@@ -184,7 +125,7 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		if err := set(name, v, "secret header"); err != nil {
 			return nil, err
 		}
-		c.addNeedle(v)
+		c.secrets.add(v)
 	}
 	return c, nil
 }

@@ -5,11 +5,20 @@
 // of headers, content type and body.
 //
 // It must never let a request leave base_url (see resolvePath), never let a
-// caller's header replace a credential or a hop-by-hop header, never send a
-// credential to another origin than base_url's (redirects included), never
+// caller's header replace a credential, a hop-by-hop header or
+// Accept-Encoding, never send a credential outside base_url (another
+// origin, or a path not under base_url's path; redirects included), never
 // pass Set-Cookie or an authentication challenge back, never dial except
 // through the egress dialer it is given (no proxy from the environment),
 // and never put a URL, a header value or a secret in an error.
+//
+// No secret of the datasource reaches the caller in any form: every
+// answer is first decoded from its content coding (gzip, deflate; any
+// other is refused), bounded by the response cap, and then the secrets
+// are cut from its body and headers whether echoed as sent, in UTF-16 or
+// Latin-1, escaped for JSON, HTML or a URL, or in base64 or hex (see
+// redact.go); a body that cannot be decoded or cleaned is refused, never
+// passed on. JSON nested deeper than MaxJSONDepth is refused.
 package httpapi
 
 import (
@@ -41,7 +50,11 @@ const (
 	// query request at 1 MiB).
 	MaxRequestBody = 1 << 20
 	// MaxRedirects is how many redirects one request follows.
-	MaxRedirects   = 5
+	MaxRedirects = 5
+	// MaxJSONDepth is the deepest nesting of arrays and objects that a
+	// JSON answer may have (encoding/json allows 10000, too deep for the
+	// browser and for recursive code downstream).
+	MaxJSONDepth   = 512
 	defaultTimeout = 30 * time.Second
 	defaultConns   = 4
 	defaultIdle    = 5 * time.Minute
@@ -155,6 +168,9 @@ func New(cfg connect.Config) (*Connector, error) {
 		MaxIdleConnsPerHost:    maxConns,
 		MaxConnsPerHost:        maxConns,
 		MaxResponseHeaderBytes: 1 << 20,
+		// The gateway sets Accept-Encoding itself and decodes every answer
+		// (decodeContent), asked for or not, before it looks for secrets.
+		DisableCompression: true,
 	}
 	c := &Connector{base: b, defaults: defaults, creds: creds, timeout: s.timeout, responseMax: responseMax,
 		readOnly: cfg.Datasource.ReadOnly, transport: tr}
@@ -290,8 +306,8 @@ func (c *Connector) Ping(ctx context.Context) error {
 }
 
 // setHeaders fills h: the User-Agent and the datasource's plain headers,
-// then the caller's (already checked), then the credentials, which nothing
-// overrides.
+// then the caller's (already checked), then the credentials and
+// Accept-Encoding, which nothing overrides.
 func (c *Connector) setHeaders(h http.Header, caller http.Header) {
 	h.Set("User-Agent", userAgent)
 	for k, v := range c.defaults {
@@ -303,6 +319,7 @@ func (c *Connector) setHeaders(h http.Header, caller http.Header) {
 	for k, v := range c.creds.header {
 		h[k] = v
 	}
+	h.Set("Accept-Encoding", acceptEncoding)
 }
 
 // Query sends req.HTTP and streams the answer into sink as one row:
@@ -322,13 +339,27 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		return connect.Result{}, mapError(ctx, err)
 	}
 	defer resp.Body.Close()
-	body, err := c.readBody(ctx, resp)
+	raw, err := c.readBody(ctx, resp)
 	if err != nil {
 		return connect.Result{}, err
 	}
-	body = c.creds.redact(body)
+	body, decoded, err := decodeContent(resp.Header, raw, c.responseMax)
+	if err != nil {
+		return connect.Result{}, err
+	}
+	body, ok := c.creds.secrets.redact(body)
+	if !ok {
+		return connect.Result{}, connect.Errorf(connect.EQUERY,
+			"The server's answer holds a secret of the datasource in a form the gateway cannot cut out, so it is not passed on.")
+	}
+	// The caller sees the decoded body: the length and coding of what
+	// came over the wire (which could tell how much was cut) stay here.
+	changed := decoded || len(body) != len(raw)
 	ct := resp.Header.Get("Content-Type")
-	value, typ := render(ct, body)
+	value, typ, err := render(ct, body)
+	if err != nil {
+		return connect.Result{}, err
+	}
 	cols := make([]connect.Column, len(columns))
 	for i, name := range columns {
 		cols[i] = connect.Column{Name: name}
@@ -339,10 +370,10 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		return res, stopped(err)
 	}
 	var ctValue any
-	if ct != "" && !c.creds.contains([]byte(ct)) {
+	if ct != "" && !c.creds.secrets.contains([]byte(ct)) {
 		ctValue = ct
 	}
-	row := []any{int64(resp.StatusCode), c.responseHeaders(resp), ctValue, value}
+	row := []any{int64(resp.StatusCode), c.responseHeaders(resp, changed), ctValue, value}
 	if err := sink.Row(row); err != nil {
 		return res, stopped(err)
 	}
@@ -439,10 +470,19 @@ func requestBody(raw json.RawMessage) ([]byte, string, error) {
 // checkRedirect follows at most MaxRedirects redirects, never from https
 // to http nor to another scheme. Each hop dials through the egress dialer
 // (a new connection is checked against the policy). Once the chain has
-// left base_url's origin (scheme, host and port), no hop carries the
-// credentials again: the injected headers, Authorization, Cookie and the
-// API key query parameter are removed, and no Referer (which could carry
-// the API key of the previous URL) is sent unless the caller set one.
+// left base_url, no hop carries the credentials again: the injected
+// headers, Authorization, Cookie and the API key query parameter are
+// removed, and no Referer (which could carry the API key of the previous
+// URL) is sent unless the caller set one. Leaving base_url means another
+// origin (scheme, host or port) or a path that is not base_url's path or
+// below it on a segment boundary (base.under: /api/v1 holds /api/v1/x,
+// never /api/v10 nor /other; a dot segment, raw or encoded, an encoded
+// slash or backslash, or an empty segment counts as leaving).
+//
+// Such a redirect is followed without credentials rather than refused, as
+// for another origin: an API that sends a client to a download or a
+// status page elsewhere on its host keeps working, and what must never
+// leave base_url (the credentials) does not.
 func (c *Connector) checkRedirect(req *http.Request, via []*http.Request) error {
 	if len(via) > MaxRedirects {
 		return connect.Errorf(connect.EQUERY, "The server redirected more than %d times; querygate follows at most %d redirects.", MaxRedirects, MaxRedirects)
@@ -456,9 +496,9 @@ func (c *Connector) checkRedirect(req *http.Request, via []*http.Request) error 
 	if req.URL.User != nil {
 		return connect.Errorf(connect.EQUERY, "The server redirected to a URL with user information; querygate does not follow such redirects.")
 	}
-	left := originOf(req.URL) != c.base.origin
+	left := !c.base.under(req.URL)
 	for _, v := range via {
-		left = left || originOf(v.URL) != c.base.origin
+		left = left || !c.base.under(v.URL)
 	}
 	if ref := via[0].Header.Values("Referer"); len(ref) > 0 {
 		req.Header["Referer"] = ref
@@ -479,7 +519,7 @@ func (c *Connector) checkRedirect(req *http.Request, via []*http.Request) error 
 					continue
 				}
 				for _, v := range vs {
-					if c.creds.contains([]byte(v)) {
+					if c.creds.secrets.contains([]byte(v)) {
 						delete(q, k)
 					}
 				}
@@ -494,8 +534,7 @@ func (c *Connector) checkRedirect(req *http.Request, via []*http.Request) error 
 // fails the request (querygate.ETOOLARGE) rather than being cut: a cut
 // JSON document or file would be mistaken for the whole.
 func (c *Connector) readBody(ctx context.Context, resp *http.Response) ([]byte, error) {
-	tooLarge := querygate.Errorf(querygate.ETOOLARGE,
-		"The response is larger than the gateway allows for HTTP datasources (--http-response-max, %d bytes); ask for less (a page, a range).", c.responseMax)
+	tooLarge := errTooLarge(c.responseMax)
 	if resp.ContentLength > c.responseMax {
 		return nil, tooLarge
 	}
@@ -518,15 +557,21 @@ func (c *Connector) readBody(ctx context.Context, resp *http.Response) ([]byte, 
 
 // responseHeaders returns the passed headers as a JSON object: only
 // allow-listed names, Location only when it points under base_url, and
-// never a value that holds one of the datasource's secrets.
-func (c *Connector) responseHeaders(resp *http.Response) connect.JSON {
+// never a value that holds one of the datasource's secrets in any form
+// (see redact.go). When the body was decoded or redacted (changed),
+// Content-Length and Content-Encoding, which describe the body as it came
+// over the wire, are not passed.
+func (c *Connector) responseHeaders(resp *http.Response, changed bool) connect.JSON {
 	out := map[string]string{}
 	for name, vs := range resp.Header {
 		if !passes(name) || len(vs) == 0 {
 			continue
 		}
+		if changed && (name == "Content-Length" || name == "Content-Encoding") {
+			continue
+		}
 		v := strings.Join(vs, ", ")
-		if c.creds.contains([]byte(v)) {
+		if c.creds.secrets.contains([]byte(v)) {
 			continue
 		}
 		if name == "Location" {
@@ -549,22 +594,51 @@ func (c *Connector) responseHeaders(resp *http.Response) connect.JSON {
 // text type (text/*, JSON, XML, YAML, JavaScript, form data, NDJSON), or of
 // a response without a content type, is text; anything else is bytes
 // (base64 in the result). An empty body is null. typ is the column type:
-// json, text or bytes.
-func render(contentType string, body []byte) (value any, typ string) {
+// json, text or bytes. JSON that nests deeper than MaxJSONDepth is refused
+// (querygate.ETOOLARGE), not passed on as JSON nor as text.
+func render(contentType string, body []byte) (value any, typ string, err error) {
 	if len(body) == 0 {
-		return nil, "text"
+		return nil, "text", nil
 	}
 	mt, _, err := mime.ParseMediaType(contentType)
 	if err != nil {
 		mt = ""
 	}
-	if isJSONType(mt) && json.Valid(body) {
-		return connect.JSON(body), "json"
+	if isJSONType(mt) {
+		if jsonDepth(body) > MaxJSONDepth {
+			return nil, "", querygate.Errorf(querygate.ETOOLARGE,
+				"The server's JSON answer nests deeper than %d levels; the gateway does not pass on such documents.", MaxJSONDepth)
+		}
+		if json.Valid(body) {
+			return connect.JSON(body), "json", nil
+		}
 	}
 	if (mt == "" || isTextType(mt)) && utf8.Valid(body) {
-		return string(body), "text"
+		return string(body), "text", nil
 	}
-	return body, "bytes"
+	return body, "bytes", nil
+}
+
+// jsonDepth returns the deepest nesting of arrays and objects in b, read
+// as JSON (strings skipped, escapes honoured); b need not be valid.
+func jsonDepth(b []byte) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
+		case '"':
+			for i++; i < len(b) && b[i] != '"'; i++ {
+				if b[i] == '\\' {
+					i++
+				}
+			}
+		case '[', '{':
+			depth++
+			deepest = max(deepest, depth)
+		case ']', '}':
+			depth--
+		}
+	}
+	return deepest
 }
 
 func isJSONType(mt string) bool {
