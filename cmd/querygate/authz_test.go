@@ -231,6 +231,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"GET /metrics":             func(role string) (string, any, int) { return "/metrics", nil, adminOnly(role, 200) },
 		"GET /api/egress":          func(role string) (string, any, int) { return "/api/egress", nil, adminOnly(role, 200) },
 		"GET /api/sessions":        func(string) (string, any, int) { return "/api/sessions", nil, 200 },
+		"POST /api/me/sso-link":    func(string) (string, any, int) { return "/api/me/sso-link", nil, 404 }, // any user; single sign-on is off here
 		"GET /api/dashboards":      func(string) (string, any, int) { return "/api/dashboards", nil, 200 },
 		"POST /api/dashboards": func(role string) (string, any, int) {
 			k++

@@ -43,14 +43,18 @@ func opener[T connect.Connector](newFn func(connect.Config) (T, error)) query.Op
 	}
 }
 
-// newDialer returns the one dialer every connector uses: the built-in
-// denials, the gateway's own listening address, and the operator's
-// profile, allow and deny rules and source address (all validated in
-// Config.validate).
-func newDialer(ln net.Listener, c *Config) *egress.Dialer {
+// newDialer returns the one dialer every outbound connection goes
+// through (connectors, the identity provider): the built-in denials, the
+// gateway's own listening addresses (every listener, as bound, so that no
+// datasource can point the gateway at itself; a denial no allow rule
+// lifts), and the operator's profile, allow and deny rules and source
+// address (all validated in Config.validate).
+func newDialer(c *Config, listeners ...net.Listener) *egress.Dialer {
 	var self []netip.AddrPort
-	if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
-		self = append(self, tcp.AddrPort())
+	for _, ln := range listeners {
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok {
+			self = append(self, tcp.AddrPort())
+		}
 	}
 	rules := egress.Rules{Self: self, AllowNone: c.EgressProfile == egress.ProfileAllowlist}
 	rules.Allow, _ = egress.ProfileRules(c.EgressProfile)

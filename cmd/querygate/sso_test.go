@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -32,6 +33,9 @@ type testIdP struct {
 	key    *rsa.PrivateKey
 	forged *rsa.PrivateKey
 	secret string
+
+	// hits counts the requests that reached the provider.
+	hits atomic.Int64
 
 	mu    sync.Mutex
 	codes map[string]idpCode
@@ -113,7 +117,10 @@ func newTestIdP(t *testing.T, secret string) *testIdP {
 		json.NewEncoder(w).Encode(map[string]any{"access_token": "at-" + rand.Text(), "token_type": "Bearer", "expires_in": 300,
 			"id_token": idp.idToken(c.nonce)})
 	})
-	idp.srv = httptest.NewServer(mux)
+	idp.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		idp.hits.Add(1)
+		mux.ServeHTTP(w, r)
+	}))
 	t.Cleanup(idp.srv.Close)
 	return idp
 }
@@ -420,4 +427,255 @@ func TestBrowserSSO(t *testing.T) {
 	}
 	checkCSP(t, logs)
 	checkCSP(t, logs2)
+}
+
+// enableSSO turns single sign-on on with the test provider, local
+// sign-in kept, qg-admins mapped to admin.
+func enableSSO(t *testing.T, admin *client, idp *testIdP) {
+	t.Helper()
+	admin.must(200, "PUT", "/api/settings/sso", map[string]any{"enabled": true, "issuer": idp.srv.URL, "client_id": idpClientID,
+		"client_secret": idp.secret, "role_map": map[string]any{"qg-admins": "admin"}, "default_role": "viewer", "local_login": true})
+}
+
+// auditDetails returns the details of the audit events of action whose
+// outcome is outcome.
+func auditDetails(t *testing.T, admin *client, action, outcome string) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, e := range admin.must(200, "GET", "/api/audit?limit=1000&action="+action, nil)["events"].([]any) {
+		m := e.(map[string]any)
+		if m["outcome"] == outcome {
+			d, _ := m["details"].(map[string]any)
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// TestSSONoTakeoverByEmail checks that a first single sign-on whose
+// verified email is the name of an existing local user (an editor with a
+// password, an admin) is refused with a clear reason, audited, and binds
+// nothing: the user keeps their role, no session is made, and the next
+// try is refused again.
+func TestSSONoTakeoverByEmail(t *testing.T) {
+	idp := newTestIdP(t, "IDP-SECRET-TAKEOVER-1")
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	enableSSO(t, admin, idp)
+	admin.must(201, "POST", "/api/users", map[string]any{"username": "carol@example.com", "password": "carol password 1", "role": "editor"})
+	admin.must(201, "POST", "/api/users", map[string]any{"username": "root@example.com", "password": "root password 1", "role": "admin"})
+
+	for _, email := range []string{"carol@example.com", "Root@Example.com", "carol@example.com"} {
+		idp.next(email, "qg-admins")
+		final, c := ssoSignIn(t, g)
+		if !strings.Contains(final, "/login?sso_error=link_required") {
+			t.Fatalf("first sign-in as the existing user %s ended at %s, want the link_required refusal", email, final)
+		}
+		c.must(401, "GET", "/api/me", nil)
+	}
+	users := admin.must(200, "GET", "/api/users", nil)["users"].([]any)
+	for _, u := range users {
+		m := u.(map[string]any)
+		if want := map[string]string{"carol@example.com": "editor", "root@example.com": "admin", "admin": "admin"}[m["username"].(string)]; m["role"] != want {
+			t.Errorf("%s is now %v, want %s", m["username"], m["role"], want)
+		}
+	}
+	if len(users) != 3 {
+		t.Fatalf("users after the refusals: %v", users)
+	}
+	// Password sign-in still works, so the refusal changed nothing.
+	g.login("carol@example.com", "carol password 1")
+	page := g.client(nil).do("GET", "/login?sso_error=link_required", nil)
+	if !strings.Contains(string(page.Body), "already exists") || !strings.Contains(string(page.Body), "link single sign-on") {
+		t.Fatalf("login page for link_required: %s", page.Body)
+	}
+	var refused int
+	for _, d := range auditDetails(t, admin, "login.failure", "unauthorized") {
+		if d["method"] == "oidc" && d["reason"] == "link_required" {
+			refused++
+		}
+	}
+	if refused != 3 {
+		t.Fatalf("audit: %d link_required refusals, want 3", refused)
+	}
+}
+
+// ssoLinkStart starts a link as c and returns the provider URL.
+func ssoLinkStart(t *testing.T, c *client) string {
+	t.Helper()
+	u, _ := c.must(200, "POST", "/api/me/sso-link", nil)["url"].(string)
+	if !strings.Contains(u, "/authorize?") {
+		t.Fatalf("link url %q", u)
+	}
+	return u
+}
+
+// follow sends c's browser to u and returns where it ended.
+func follow(t *testing.T, c *client, u string) string {
+	t.Helper()
+	resp, err := c.http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.Request.URL.String()
+}
+
+// TestSSOLink checks the explicit link: a signed-in user links their
+// account at the provider, which then signs them in. The flow carries
+// who started it: completed in another browser, with a copied state
+// cookie under another user's session, or after another user signed in
+// here, it is refused and links nothing. A provider account linked to
+// someone else, a second account at the same provider, and a start with
+// an API token are refused too.
+func TestSSOLink(t *testing.T) {
+	idp := newTestIdP(t, "IDP-SECRET-LINK-1")
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	for _, n := range []string{"carol", "dave", "mallory"} {
+		admin.must(201, "POST", "/api/users", map[string]any{"username": n + "@example.com", "password": n + " password 1", "role": "editor"})
+	}
+	// Not set up yet: nothing to link.
+	if r := g.login("carol@example.com", "carol password 1").do("POST", "/api/me/sso-link", nil); r.Status != 404 {
+		t.Fatalf("link with single sign-on off: %d %s", r.Status, r.Body)
+	}
+	enableSSO(t, admin, idp)
+	stillRefused := func(email string) {
+		t.Helper()
+		idp.next(email)
+		if final, _ := ssoSignIn(t, g); !strings.Contains(final, "sso_error=link_required") {
+			t.Fatalf("%s after a refused link: ended at %s, want link_required", email, final)
+		}
+	}
+
+	// Another browser (mallory's, signed in) completes dave's link: it
+	// has no state cookie.
+	dave := g.login("dave@example.com", "dave password 1")
+	mallory := g.login("mallory@example.com", "mallory password 1")
+	idp.next("dave@example.com")
+	u := ssoLinkStart(t, dave)
+	if final := follow(t, mallory, u); strings.Contains(final, "sso_linked") {
+		t.Fatalf("another browser completed the link: %s", final)
+	}
+	// dave's state cookie replayed under mallory's session.
+	u = ssoLinkStart(t, dave)
+	gw := mustURL(t, g.url)
+	for _, ck := range dave.http.Jar.Cookies(gw) {
+		if ck.Name == "qg_oidc" {
+			mallory.http.Jar.SetCookies(gw, []*http.Cookie{{Name: ck.Name, Value: ck.Value, Path: "/"}})
+		}
+	}
+	if final := follow(t, mallory, u); !strings.Contains(final, "/account?sso_error=link_user") {
+		t.Fatalf("a replayed link state under another user: ended at %s", final)
+	}
+	// Another user signs in in dave's browser between start and callback.
+	u = ssoLinkStart(t, dave)
+	dave.must(200, "POST", "/api/login", map[string]string{"username": "mallory@example.com", "password": "mallory password 1"})
+	if final := follow(t, dave, u); !strings.Contains(final, "/account?sso_error=link_user") {
+		t.Fatalf("a link completed by the next user of the browser: ended at %s", final)
+	}
+	stillRefused("dave@example.com")
+	if page := mallory.do("GET", "/account", nil); strings.Contains(string(page.Body), `id="sso-linked"`) {
+		t.Fatal("mallory's account shows a link")
+	}
+
+	// An API token cannot start a link.
+	tok := g.login("carol@example.com", "carol password 1").must(201, "POST", "/api/tokens", map[string]any{"name": "ci"})["token"].(string)
+	bearer := g.client(nil)
+	bearer.bearer = tok
+	if r := bearer.do("POST", "/api/me/sso-link", nil); r.Status != 403 {
+		t.Fatalf("link started with a token: %d %s", r.Status, r.Body)
+	}
+
+	// carol links her account, from her account page's API.
+	carol := g.login("carol@example.com", "carol password 1")
+	if page := carol.do("GET", "/account", nil); !strings.Contains(string(page.Body), `id="sso-link"`) {
+		t.Fatalf("account page without the link button: %s", page.Body)
+	}
+	idp.next("carol@example.com")
+	if final := follow(t, carol, ssoLinkStart(t, carol)); !strings.HasSuffix(final, "/account?sso_linked=1") {
+		t.Fatalf("carol's link ended at %s", final)
+	}
+	if page := carol.do("GET", "/account", nil); !strings.Contains(string(page.Body), `id="sso-linked"`) || !strings.Contains(string(page.Body), "is linked") {
+		t.Fatalf("account page after the link: %s", page.Body)
+	}
+	carol.must(200, "GET", "/api/me", nil) // still signed in
+	idp.next("carol@example.com")
+	final, c := ssoSignIn(t, g)
+	if me := c.must(200, "GET", "/api/me", nil); !strings.HasSuffix(final, "/datasources") || me["username"] != "carol@example.com" || me["role"] != "editor" {
+		t.Fatalf("sign-in after the link: %s %v", final, me)
+	}
+	// The same link again is no change.
+	idp.next("carol@example.com")
+	if final := follow(t, carol, ssoLinkStart(t, carol)); !strings.HasSuffix(final, "/account?sso_linked=1") {
+		t.Fatalf("the same link again ended at %s", final)
+	}
+	// A second account at the provider for carol: refused.
+	idp.next("carol.other@example.com")
+	if final := follow(t, carol, ssoLinkStart(t, carol)); !strings.Contains(final, "/account?sso_error=already_linked") {
+		t.Fatalf("a second provider account for carol: %s", final)
+	}
+	// carol's provider account for dave: refused, it signs carol in.
+	dave = g.login("dave@example.com", "dave password 1")
+	idp.next("carol@example.com")
+	if final := follow(t, dave, ssoLinkStart(t, dave)); !strings.Contains(final, "/account?sso_error=linked_elsewhere") {
+		t.Fatalf("carol's provider account linked to dave: %s", final)
+	}
+	if page := dave.do("GET", "/account?sso_error=linked_elsewhere", nil); !strings.Contains(string(page.Body), "already linked to another querygate user") {
+		t.Fatalf("account page for linked_elsewhere: %s", page.Body)
+	}
+	stillRefused("dave@example.com")
+
+	var ok int
+	for _, d := range auditDetails(t, admin, "user.sso_link", "ok") {
+		if d["method"] == "oidc" {
+			ok++
+		}
+	}
+	reasons := map[string]int{}
+	for _, d := range auditDetails(t, admin, "user.sso_link", "forbidden") {
+		reasons[d["reason"].(string)]++
+	}
+	if ok != 2 || reasons["link_user"] != 2 || reasons["already_linked"] != 1 || reasons["linked_elsewhere"] != 1 {
+		t.Fatalf("audit: %d links, refusals %v", ok, reasons)
+	}
+}
+
+// TestSSOEgress checks that the calls to the identity provider go through
+// the egress policy: with the provider's address denied, sign-in and link
+// are refused with the egress reason and no request reaches the provider;
+// with it allowed (the allowlist profile naming only it), sign-in works.
+func TestSSOEgress(t *testing.T) {
+	idp := newTestIdP(t, "IDP-SECRET-EGRESS-1")
+	port := mustURL(t, idp.srv.URL).Port()
+	dir := t.TempDir()
+	g := MustRun(t, dir, nil, "--egress-deny", "127.0.0.1:"+port)
+	admin := g.MustSetup(nil)
+	enableSSO(t, admin, idp)
+	idp.next("erin@example.com")
+	final, c := ssoSignIn(t, g)
+	if !strings.Contains(final, "/login?sso_error=egress") {
+		t.Fatalf("sign-in with the provider denied ended at %s", final)
+	}
+	c.must(401, "GET", "/api/me", nil)
+	if r := admin.do("POST", "/api/me/sso-link", nil); r.Status != 503 || !strings.Contains(string(r.Body), "egress policy") {
+		t.Fatalf("link with the provider denied: %d %s", r.Status, r.Body)
+	}
+	if n := idp.hits.Load(); n != 0 {
+		t.Fatalf("%d requests reached a denied provider", n)
+	}
+	if page := g.client(nil).do("GET", "/login?sso_error=egress", nil); !strings.Contains(string(page.Body), "egress policy does not let the gateway reach the identity provider") {
+		t.Fatalf("login page for egress: %s", page.Body)
+	}
+	g.m.Close()
+
+	g = MustRun(t, dir, nil, "--egress-profile", "allowlist", "--egress-allow", "127.0.0.1:"+port)
+	idp.next("erin@example.com")
+	final, c = ssoSignIn(t, g)
+	if !strings.HasSuffix(final, "/datasources") || c.must(200, "GET", "/api/me", nil)["username"] != "erin@example.com" {
+		t.Fatalf("sign-in with the provider allowed ended at %s", final)
+	}
+	if idp.hits.Load() == 0 {
+		t.Fatal("no request reached the allowed provider")
+	}
 }

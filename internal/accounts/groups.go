@@ -113,17 +113,35 @@ type External struct {
 // at the provider than the one first linked to the querygate user.
 var errIdentityMismatch = querygate.Errorf(querygate.ECONFLICT, "This email address is linked to another account at the identity provider.")
 
+// ErrLinkRequired refuses a first single sign-on whose email is the name
+// of an existing querygate user that no account at the provider is
+// linked to yet. The provider vouching for an email is not proof enough to
+// take a local account over (an admin's, one with a password): its owner
+// links single sign-on to it explicitly (LinkExternal).
+var ErrLinkRequired = querygate.Errorf(querygate.ECONFLICT,
+	"A querygate account with this email address already exists. Sign in to it, then link single sign-on on your account page.")
+
+// ErrIdentityLinked refuses to link a provider account that already signs
+// in another user (LinkExternal).
+var ErrIdentityLinked = querygate.Errorf(querygate.ECONFLICT, "That account at the identity provider is already linked to another querygate user.")
+
+// ErrUserLinked refuses to link a second provider account to a user
+// (LinkExternal): a user has at most one account per provider.
+var ErrUserLinked = querygate.Errorf(querygate.ECONFLICT, "Your account is already linked to another account at this identity provider.")
+
 // SignInExternal finds or creates the user an identity provider vouched
-// for, in one transaction. The provider's account (issuer and subject) is
-// linked to the user at the first sign-in and decides who the user is
-// afterwards: the same account signs in the same user even after an email
-// change, and an email address the provider later gives to someone else
-// is refused. A new user gets the mapped role (else the
-// default) and a password nobody knows; an existing one takes the mapped
-// role when the claims map to one (a change ends their sessions, as any
-// role change does); membership of the managed groups follows the claims,
-// other groups are left alone. A managed group that does not exist is
-// skipped.
+// for, in one transaction. The provider's account (issuer and subject)
+// decides who the user is: it is linked to a user created at its first
+// sign-in, or explicitly by LinkExternal, and the same account signs in
+// the same user even after an email change. It never takes over an
+// existing user by email: a first sign-in whose email names an existing
+// user is refused with ErrLinkRequired (or errIdentityMismatch when that
+// user is linked to another account at the provider), and changes
+// nothing. A new user gets the mapped role (else the default) and a
+// password nobody knows; an existing one takes the mapped role when the
+// claims map to one (a change ends their sessions, as any role change
+// does); membership of the managed groups follows the claims, other groups
+// are left alone. A managed group that does not exist is skipped.
 func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, error) {
 	if err := validUsername(ext.Username); err != nil {
 		return nil, err
@@ -156,11 +174,14 @@ func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, erro
 		case querygate.ErrorCode(err) == querygate.ENOTFOUND:
 			u, err = tx.FindUserByName(ctx, ext.Username)
 			if err == nil {
+				// An existing user that this provider account is not
+				// linked to: never bound silently.
 				if _, lerr := tx.UserIdentity(ctx, ext.Issuer, u.ID); lerr == nil {
 					return errIdentityMismatch // linked to another subject
 				} else if querygate.ErrorCode(lerr) != querygate.ENOTFOUND {
 					return lerr
 				}
+				return ErrLinkRequired
 			}
 		}
 		switch {
@@ -186,15 +207,6 @@ func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, erro
 			u.Role, u.UpdatedAt = ext.Role, now
 			if err := tx.UpdateUser(ctx, u); err != nil {
 				return err
-			}
-		}
-		if linked == "" {
-			// An existing user's first sign-in through the provider (a new
-			// one was linked above).
-			if _, err := tx.UserIdentity(ctx, ext.Issuer, u.ID); querygate.ErrorCode(err) == querygate.ENOTFOUND {
-				if err := tx.LinkIdentity(ctx, ext.Issuer, ext.Subject, u.ID, now); err != nil {
-					return err
-				}
 			}
 		}
 		out = u
@@ -229,4 +241,59 @@ func (s *Service) SignInExternal(ctx context.Context, ext External) (*User, erro
 		return nil, err
 	}
 	return fromRow(out), nil
+}
+
+// LinkExternal links the provider account an identity provider just
+// vouched for to the user userID, who asked for it while signed in (the
+// caller checks that the flow was started by that user, in that browser).
+// It changes nothing else: the role and groups follow the claims from the
+// next single sign-on. Linking the account already linked to the user
+// again is a no-op; the account linked to another user is refused with
+// ErrIdentityLinked, a second account at the same provider with
+// ErrUserLinked.
+func (s *Service) LinkExternal(ctx context.Context, userID string, ext External) (*User, error) {
+	if ext.Subject == "" || ext.Issuer == "" {
+		return nil, querygate.Errorf(querygate.EINVALID, "The identity provider named no subject.")
+	}
+	var out *store.User
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		u, err := tx.FindUser(ctx, userID)
+		if err != nil {
+			return err
+		}
+		out = u
+		switch linked, err := tx.FindIdentity(ctx, ext.Issuer, ext.Subject); {
+		case err == nil && linked == u.ID:
+			return nil
+		case err == nil:
+			return ErrIdentityLinked
+		case querygate.ErrorCode(err) != querygate.ENOTFOUND:
+			return err
+		}
+		if _, err := tx.UserIdentity(ctx, ext.Issuer, u.ID); err == nil {
+			return ErrUserLinked
+		} else if querygate.ErrorCode(err) != querygate.ENOTFOUND {
+			return err
+		}
+		return tx.LinkIdentity(ctx, ext.Issuer, ext.Subject, u.ID, s.now())
+	})
+	if err != nil {
+		return nil, err
+	}
+	return fromRow(out), nil
+}
+
+// ExternalLinked reports whether an account at the provider issuer is
+// linked to the user userID.
+func (s *Service) ExternalLinked(ctx context.Context, issuer, userID string) (bool, error) {
+	var linked bool
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		_, err := tx.UserIdentity(ctx, issuer, userID)
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND {
+			return nil
+		}
+		linked = err == nil
+		return err
+	})
+	return linked, err
 }

@@ -4,6 +4,10 @@
 // (signature, issuer, audience, expiry, nonce, verified email in an
 // allowed domain), ending in an Identity with the role and groups its
 // claims map to. Provisioning the user and the session is the caller's.
+//
+// Every call to the identity provider (discovery, keys, token exchange)
+// goes through the egress Dialer: this package must never make an HTTP
+// client of its own.
 package sso
 
 import (
@@ -23,6 +27,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/egress"
 	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
@@ -136,12 +141,16 @@ type cachedProvider struct {
 	exp time.Time
 }
 
-// NewService returns the service; client makes the calls to the IdP
-// (discovery, keys, token exchange), with timeouts.
-func NewService(st store.Store, env *seal.Envelope, client *http.Client) *Service {
-	if client == nil {
-		client = &http.Client{Timeout: 15 * time.Second}
+// NewService returns the service. Its calls to the IdP (discovery, keys,
+// token exchange) are made through dialer, the gateway's one egress
+// Dialer, so that the egress policy decides whether the IdP may be
+// reached, on the resolved address, for every connection and redirect;
+// nil means a Dialer with the default policy.
+func NewService(st store.Store, env *seal.Envelope, dialer *egress.Dialer) *Service {
+	if dialer == nil {
+		dialer = egress.NewDialer(egress.Options{})
 	}
+	client := &http.Client{Transport: dialer.HTTPTransport(), Timeout: 15 * time.Second}
 	return &Service{store: st, env: env, client: client, providers: map[string]cachedProvider{}}
 }
 
@@ -250,9 +259,17 @@ func errFlow(reason string) error { return &FlowError{Reason: reason} }
 
 func flowErr(reason string, err error) error { return &FlowError{Reason: reason, Err: err} }
 
+// ReasonEgress is the Reason of a flow refused because the egress policy
+// does not allow the IdP's address.
+const ReasonEgress = "egress"
+
 // Reason returns the step at which a flow was refused ("" for another
-// error).
+// error), or ReasonEgress when the egress policy refused the IdP,
+// whatever the step.
 func Reason(err error) string {
+	if querygate.ErrorCode(err) == egress.EDENIED {
+		return ReasonEgress
+	}
 	var e *FlowError
 	if errors.As(err, &e) {
 		return e.Reason
@@ -325,20 +342,27 @@ type State struct {
 	Verifier string    `json:"v"`
 	Redirect string    `json:"r"`
 	Expires  time.Time `json:"e"`
+	// Link, when set, is the id of the signed-in user who started the
+	// flow to link their account at the IdP (see Begin). Sealed in the
+	// browser's single-use cookie, so another user or browser cannot
+	// complete it.
+	Link string `json:"l,omitempty"`
 }
 
 // StateTTL bounds how long a sign-in may take at the IdP.
 const StateTTL = 10 * time.Minute
 
 // Begin starts a sign-in: the IdP URL to send the browser to, and the
-// state to keep in its cookie.
-func (s *Service) Begin(ctx context.Context, redirectURL string) (string, State, error) {
+// state to keep in its cookie. linkUser, when not empty, is the signed-in
+// user asking to link their account at the IdP rather than sign in; the
+// callback must complete the link for that user only.
+func (s *Service) Begin(ctx context.Context, redirectURL, linkUser string) (string, State, error) {
 	f, err := s.flow(ctx, redirectURL)
 	if err != nil {
 		return "", State{}, err
 	}
 	st := State{State: oauth2.GenerateVerifier(), Nonce: oauth2.GenerateVerifier(), Verifier: oauth2.GenerateVerifier(),
-		Redirect: f.oauth.RedirectURL, Expires: time.Now().Add(StateTTL)}
+		Redirect: f.oauth.RedirectURL, Expires: time.Now().Add(StateTTL), Link: linkUser}
 	u := f.oauth.AuthCodeURL(st.State, oidc.Nonce(st.Nonce), oauth2.S256ChallengeOption(st.Verifier))
 	return u, st, nil
 }

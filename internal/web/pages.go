@@ -449,7 +449,8 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u *accounts
 	data := struct {
 		Sessions  []accounts.Session
 		Idle, TTL string
-	}{list, humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL())}
+		SSO       accountSSO
+	}{list, humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL()), s.accountSSO(r, u)}
 	s.render(w, r, http.StatusOK, "account", withUser(page{Title: "Your account", Nav: "account", Script: "account.js", Data: data}, u))
 	return nil
 }
@@ -493,6 +494,11 @@ var ssoErrors = map[string]string{
 	"domain":           "Your email domain may not sign in here.",
 	"account":          "Your account could not be set up. Ask an admin.",
 	"identity":         "This email address belongs to another account at the identity provider than the one that first signed in with it. Ask an admin.",
+	"link_required":    "A querygate account with this email address already exists. Sign in to it with its password, then link single sign-on on your account page (or ask an admin).",
+	"link_user":        "The link to single sign-on was started by another user or in another session. Start it again from your account page.",
+	"linked_elsewhere": "That account at the identity provider is already linked to another querygate user.",
+	"already_linked":   "Your account is already linked to another account at the identity provider.",
+	"egress":           "The egress policy does not let the gateway reach the identity provider. Ask an admin.",
 	"session":          "The session could not start. Try again.",
 	"discovery":        "The identity provider could not be reached.",
 	"unavailable":      "Single sign-on is unavailable right now. Try again, or ask an admin.",

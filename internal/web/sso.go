@@ -13,9 +13,13 @@ import (
 	"github.com/querygate/querygate/internal/sso"
 )
 
-// Single sign-on: the admin API for its setting, and the two browser
-// routes of the authorization code flow. A sign-in ends exactly like a
-// local one: a fresh session and a login.success event (method oidc).
+// Single sign-on: the admin API for its setting, the two browser routes
+// of the authorization code flow, and the API that starts a link. A
+// sign-in ends exactly like a local one: a fresh session and a
+// login.success event (method oidc). A link binds the IdP account to the
+// signed-in user who started it, and only to them: their id travels in
+// the flow's sealed, single-use cookie, and the callback must come with
+// that same user's session.
 
 func (s *Server) ssoCookie() string {
 	if s.secure {
@@ -104,19 +108,69 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login?sso_error=not_configured", http.StatusSeeOther)
 		return
 	}
-	authURL, state, err := s.sso.Begin(r.Context(), s.callbackURL(r, st.Config))
+	authURL, err := s.beginSSO(w, r, st.Config, "")
 	if err != nil {
 		s.logError(r, "single sign-on could not start", err)
 		http.Redirect(w, r, "/login?sso_error="+url.QueryEscape(reasonOf(err)), http.StatusSeeOther)
 		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, authURL, http.StatusFound)
+}
+
+// beginSSO starts a flow (a link for linkUser when not empty), sets the
+// state cookie and returns the IdP URL to send the browser to.
+func (s *Server) beginSSO(w http.ResponseWriter, r *http.Request, cfg sso.Config, linkUser string) (string, error) {
+	authURL, state, err := s.sso.Begin(r.Context(), s.callbackURL(r, cfg), linkUser)
+	if err != nil {
+		return "", err
 	}
 	b, _ := json.Marshal(state)
 	// SameSite=Lax: the IdP's redirect back is a top-level GET, which
 	// carries it; a cross-site POST would not.
 	http.SetCookie(w, &http.Cookie{Name: s.ssoCookie(), Value: s.cookies.Seal(s.ssoCookie(), b, state.Expires), Path: "/",
 		MaxAge: int(sso.StateTTL / time.Second), HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
+	return authURL, nil
+}
+
+// ssoLinkResponse is where to send the browser to link its user's
+// account at the IdP.
+type ssoLinkResponse struct {
+	URL string `json:"url"`
+}
+
+// linkSSO answers POST /api/me/sso-link: it starts a flow that links the
+// signed-in user's account at the IdP to them (the callback finishes it),
+// and returns the IdP URL for the page to go to. Only a signed-in browser
+// may start one (not an API token): the callback needs its session. A POST,
+// so that another site cannot start one (cross-origin protection).
+func (s *Server) linkSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	if viaToken(r) {
+		return querygate.Errorf(querygate.EFORBIDDEN, "Link single sign-on from a signed-in browser, not with an API token.")
+	}
+	if s.sso == nil {
+		return querygate.Errorf(querygate.ENOTFOUND, "Single sign-on is not set up.")
+	}
+	st, err := s.sso.Load(r.Context())
+	if err != nil {
+		return err
+	}
+	if !st.Enabled {
+		return querygate.Errorf(querygate.ENOTFOUND, "Single sign-on is not set up.")
+	}
+	authURL, err := s.beginSSO(w, r, st.Config, u.ID)
+	if err != nil {
+		reason := reasonOf(err)
+		s.record(r, u, audit.Event{Action: audit.SSOLink, Target: u.ID, Details: map[string]any{"method": "oidc", "reason": reason}}, err)
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND {
+			return err
+		}
+		s.logError(r, "single sign-on link could not start", err)
+		return querygate.Errorf(querygate.EUNAVAILABLE, "%s", ssoErrors[reason])
+	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, authURL, http.StatusFound)
+	writeJSON(w, http.StatusOK, ssoLinkResponse{URL: authURL})
+	return nil
 }
 
 func reasonOf(err error) string {
@@ -127,12 +181,23 @@ func reasonOf(err error) string {
 }
 
 // ssoCallback finishes the flow: the state must match this browser's
-// cookie, the ID token must pass every check, and the user is found or
-// created with the mapped role and groups.
+// cookie, the ID token must pass every check, and then either the user is
+// found or created with the mapped role and groups (a sign-in), or the IdP
+// account is linked to the user who started the flow (a link).
 func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
+	var state sso.State
 	fail := func(reason string, err error) {
 		if err != nil {
 			s.log.WarnContext(r.Context(), "single sign-on refused", "request_id", requestID(r.Context()), "reason", reason, "err", err)
+		}
+		if state.Link != "" {
+			// A refused link: the user who started it stays signed in.
+			if s.audit != nil {
+				s.audit.Record(r.Context(), audit.Event{Action: audit.SSOLink, ActorID: state.Link, Target: state.Link, Remote: remoteHost(r),
+					RequestID: requestID(r.Context()), Outcome: querygate.EFORBIDDEN, Details: map[string]any{"method": "oidc", "reason": reason}})
+			}
+			http.Redirect(w, r, "/account?sso_error="+url.QueryEscape(reason), http.StatusSeeOther)
+			return
 		}
 		s.metrics.LoginFailed()
 		if s.audit != nil {
@@ -149,8 +214,8 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	raw, _, err := s.cookies.Open(c.Name, c.Value)
-	var state sso.State
 	if err != nil || json.Unmarshal(raw, &state) != nil {
+		state = sso.State{}
 		fail("state", nil)
 		return
 	}
@@ -159,19 +224,47 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		fail("denied", nil) // the IdP's own error text is not echoed
 		return
 	}
+	if state.Link != "" {
+		// A link completes only with the session of the user who
+		// started it: not in another browser (no cookie, above), not
+		// after another user signed in here.
+		if u, how, err := s.identify(r); err != nil || how != authSession || u.ID != state.Link {
+			fail("link_user", nil)
+			return
+		}
+	}
 	id, err := s.sso.Finish(r.Context(), state, q.Get("state"), q.Get("code"))
 	if err != nil {
 		fail(reasonOf(err), err)
 		return
 	}
-	u, err := s.accounts.SignInExternal(r.Context(), accounts.External{Issuer: id.Issuer, Subject: id.Subject, Username: id.Email,
-		Role: id.Role, DefaultRole: id.DefaultRole, Groups: id.Groups, Managed: id.Managed})
+	ext := accounts.External{Issuer: id.Issuer, Subject: id.Subject, Username: id.Email,
+		Role: id.Role, DefaultRole: id.DefaultRole, Groups: id.Groups, Managed: id.Managed}
+	if state.Link != "" {
+		u, err := s.accounts.LinkExternal(r.Context(), state.Link, ext)
+		switch {
+		case errors.Is(err, accounts.ErrIdentityLinked):
+			fail("linked_elsewhere", err)
+		case errors.Is(err, accounts.ErrUserLinked):
+			fail("already_linked", err)
+		case err != nil:
+			fail("account", err)
+		default:
+			s.record(r, u, audit.Event{Action: audit.SSOLink, Target: u.ID, Details: map[string]any{"method": "oidc"}}, nil)
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, "/account?sso_linked=1", http.StatusSeeOther)
+		}
+		return
+	}
+	u, err := s.accounts.SignInExternal(r.Context(), ext)
 	if err != nil {
 		reason := "account"
 		var qe *querygate.Error
 		switch {
 		case errors.As(err, &qe) && qe.Field == "username":
 			reason = "email"
+		case errors.Is(err, accounts.ErrLinkRequired):
+			reason = "link_required"
 		case querygate.ErrorCode(err) == querygate.ECONFLICT:
 			reason = "identity"
 		}
@@ -196,4 +289,36 @@ func cookieValue(r *http.Request, name string) string {
 		return ""
 	}
 	return c.Value
+}
+
+// accountSSO is the single sign-on part of the account page.
+type accountSSO struct {
+	Enabled bool   // single sign-on is on
+	Linked  bool   // the user's account at the IdP is linked
+	Status  string // the outcome of a link that just ended
+	Error   bool   // Status is a refusal
+}
+
+func (s *Server) accountSSO(r *http.Request, u *accounts.User) accountSSO {
+	var out accountSSO
+	if s.sso == nil {
+		return out
+	}
+	st, err := s.sso.Load(r.Context())
+	if err != nil || !st.Enabled {
+		return out
+	}
+	out.Enabled = true
+	out.Linked, _ = s.accounts.ExternalLinked(r.Context(), st.Issuer, u.ID)
+	q := r.URL.Query()
+	switch {
+	case q.Get("sso_error") != "":
+		out.Status, out.Error = ssoErrors[q.Get("sso_error")], true
+		if out.Status == "" {
+			out.Status = ssoErrors["unavailable"]
+		}
+	case q.Get("sso_linked") != "":
+		out.Status = "Single sign-on is linked: you can now sign in with the identity provider."
+	}
+	return out
 }

@@ -34,3 +34,18 @@ form.addEventListener('submit', async (ev) => {
   setStatus($('form-status'), 'Password changed. Your other browsers are signed out and your API tokens revoked.', 'ok');
   setTimeout(() => location.reload(), 1500);
 });
+
+// Linking single sign-on: the gateway starts the flow for this user and
+// answers with the identity provider's address to go to.
+const link = $('sso-link');
+if (link) {
+  link.addEventListener('click', async () => {
+    link.disabled = true;
+    const r = await api('POST', '/api/me/sso-link');
+    if (!r.ok) {
+      link.disabled = false;
+      return setStatus($('sso-status'), errorText(r.error), 'error');
+    }
+    location.assign(r.data.url);
+  });
+}
