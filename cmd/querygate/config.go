@@ -60,6 +60,7 @@ type Config struct {
 	// audit
 	AuditQueryText bool
 	AuditSince     string
+	AuditHeads     stringList // audit verify --head
 
 	// device custody
 	DeviceRememberMax time.Duration

@@ -70,8 +70,9 @@ type Main struct {
 	queries *query.Service
 	audit   *audit.Log
 	web     *web.Server
-	// metricsSrv serves /metrics on --metrics-listen.
+	// metricsSrv serves /metrics on --metrics-listen, on metricsLn.
 	metricsSrv *http.Server
+	metricsLn  net.Listener
 	done       chan error
 	// cancelRequests cancels the context of every request.
 	cancelRequests context.CancelFunc
@@ -133,7 +134,11 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 	case "user":
 		m.Config.userFlags(fs)
 	case "audit":
-		fs.StringVar(&m.Config.AuditSince, "since", "", "export events at or after this RFC 3339 time")
+		if m.sub == "export" {
+			fs.StringVar(&m.Config.AuditSince, "since", "", "export events at or after this RFC 3339 time")
+		} else {
+			fs.Var(&m.Config.AuditHeads, "head", "a head record file to check the trail against (repeatable, e.g. one per replica; default <data-dir>/"+audit.HeadFile+")")
+		}
 	case "store":
 		fs.StringVar(&m.Config.CopyFrom, "from", "", "the store to copy: sqlite:PATH (the querygate.db file) or a postgres:// URL")
 		fs.StringVar(&m.Config.CopyTo, "to", "", "the empty store to copy into: a postgres:// URL or sqlite:PATH")
@@ -163,6 +168,14 @@ func (m *Main) Addr() string {
 		return ""
 	}
 	return m.ln.Addr().String()
+}
+
+// MetricsAddr returns the address --metrics-listen serves on, or "".
+func (m *Main) MetricsAddr() string {
+	if m.metricsLn == nil {
+		return ""
+	}
+	return m.metricsLn.Addr().String()
 }
 
 // Run runs the command. For serve it returns once the server is listening;
@@ -250,7 +263,7 @@ func (m *Main) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.audit = audit.New(db, m.inst.AuditKey, m.log)
+	m.audit = audit.New(audit.Options{Store: db, Key: m.inst.AuditKey, Logger: m.log, Head: m.auditHead()})
 	return nil
 }
 
@@ -267,17 +280,36 @@ func (m *Main) auditExport(ctx context.Context) error {
 	return err
 }
 
+// auditHead is this instance's audit head record: in the data directory,
+// beside the master key and outside the store (see package audit).
+func (m *Main) auditHead() string { return filepath.Join(m.Config.DataDir, audit.HeadFile) }
+
+// auditVerify checks the chain, and checks it against the head records
+// (--head, by default this data directory's): with several replicas, pass
+// each replica's record to detect the deletion of the newest events
+// whichever replica wrote them.
 func (m *Main) auditVerify(ctx context.Context) error {
-	n, problems, err := m.audit.Verify(ctx)
+	heads := []string(m.Config.AuditHeads)
+	if len(heads) == 0 {
+		heads = []string{m.auditHead()}
+	}
+	rep, err := m.audit.Verify(ctx, heads...)
 	if err != nil {
 		return err
 	}
-	for _, p := range problems {
-		fmt.Fprintf(m.Stdout, "FAIL event %d: %s\n", p.Seq, p.Reason)
+	for _, n := range rep.Notes {
+		fmt.Fprintln(m.Stdout, n)
 	}
-	fmt.Fprintf(m.Stdout, "checked %d audit events: %d problems\n", n, len(problems))
-	if len(problems) > 0 {
-		return fmt.Errorf("the audit trail was altered (%d problems)", len(problems))
+	for _, p := range rep.Problems {
+		if p.Seq > 0 {
+			fmt.Fprintf(m.Stdout, "FAIL event %d: %s\n", p.Seq, p.Reason)
+		} else {
+			fmt.Fprintf(m.Stdout, "FAIL %s\n", p.Reason)
+		}
+	}
+	fmt.Fprintf(m.Stdout, "checked %d audit events: %d problems\n", rep.Events, len(rep.Problems))
+	if len(rep.Problems) > 0 {
+		return fmt.Errorf("the audit trail was altered (%d problems)", len(rep.Problems))
 	}
 	return nil
 }
@@ -307,7 +339,19 @@ func (m *Main) serve(ctx context.Context) error {
 	if !secure && !loopbackListen(m.Config.Listen) {
 		m.log.Warn("serving plain HTTP on a non-loopback address (--insecure-http): only do this behind a TLS-terminating proxy")
 	}
-	dialer := newDialer(ln, &m.Config)
+	// Every listener is open before the dialer is made, so that the egress
+	// policy denies each of their bound addresses.
+	listeners := []net.Listener{ln}
+	var mln net.Listener
+	if m.Config.MetricsListen != "" {
+		if mln, err = net.Listen("tcp", m.Config.MetricsListen); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen for metrics: %w", err)
+		}
+		listeners = append(listeners, mln)
+		m.metricsLn = mln
+	}
+	dialer := newDialer(&m.Config, listeners...)
 	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope,
 		Preflight: preflight(dialer, m.Config.RequireDatasourceTLS)})
 	// The pool gauge reads m.queries, set just below.
@@ -333,7 +377,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Secure: secure, Version: version(),
 		Ingress:         web.Ingress{AllowClients: prefixes(m.Config.AllowClients), TrustedProxies: prefixes(m.Config.TrustedProxies)},
 		Egress:          describeEgress(dialer, &m.Config),
-		SSO:             sso.NewService(m.db, m.inst.Envelope, &http.Client{Timeout: 15 * time.Second}),
+		SSO:             sso.NewService(m.db, m.inst.Envelope, dialer),
 		ForceLocalLogin: m.Config.LocalLogin,
 		AllowedHosts:    allowedHosts(m.Config.Listen, ln.Addr(), m.Config.AllowedHosts),
 	})
@@ -380,11 +424,7 @@ func (m *Main) serve(ctx context.Context) error {
 	if secure {
 		scheme = "https"
 	}
-	if m.Config.MetricsListen != "" {
-		mln, err := net.Listen("tcp", m.Config.MetricsListen)
-		if err != nil {
-			return fmt.Errorf("listen for metrics: %w", err)
-		}
+	if mln != nil {
 		mux := http.NewServeMux()
 		mux.Handle("GET /metrics", met.Handler())
 		m.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}

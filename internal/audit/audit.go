@@ -6,8 +6,34 @@
 // Events are appended in the store, each with an HMAC-SHA256 (under a key
 // derived from the instance's root key) over the event and the previous
 // event's hash. Editing, deleting or reordering rows breaks the chain,
-// which Verify finds; forging a row needs the key. Each event is also
-// written to the log, which gives an outside copy of the chain's head.
+// which Verify finds; forging a row needs the key.
+//
+// The chain alone cannot show that its newest events were deleted, so its
+// head (sequence number and hash of the newest event) is also kept outside
+// the store, in a head record file (see head.go), and every event is
+// written to the log, another outside copy. What each adversary can hide:
+//
+//   - the store alone (a stolen or writable store file or database, no
+//     master key): nothing. An edit, an insertion or a deleted row breaks
+//     the chain; deleting the newest rows, or putting back an older copy of
+//     the store, leaves the store short of the head record, which Verify
+//     reports with the missing sequence numbers.
+//   - the store and the master key: the thief can recompute a valid chain
+//     over any content, but not the one ending in the head record's hash
+//     at its sequence number, so every change up to the head is still
+//     found. Events appended after the last head write (a crash between
+//     commit and head write) are not anchored.
+//   - the store and the head record file (the data directory, which by
+//     default also holds the master key): everything, locally. Putting an
+//     older head record back with an older store, or rewriting both with
+//     the key, is undetectable here; only the log lines already shipped
+//     elsewhere (each carries seq and hash) show it.
+//
+// With several replicas on one PostgreSQL store each replica keeps its own
+// head record: one replica's record anchors the events up to the newest
+// that replica wrote. Verify checks every head record it is given, so
+// collecting the replicas' records detects the deletion of any event up
+// to the newest of them.
 package audit
 
 import (
@@ -17,8 +43,10 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -38,6 +66,7 @@ const (
 	SessionRevoke    = "session.revoke"
 	PasswordChange   = "user.password" // a user changed their own password
 	SSOUpdate        = "settings.sso"  // the single sign-on setting changed (field names only)
+	SSOLink          = "user.sso_link" // a user linked their account at the identity provider (or was refused)
 	DashboardCreate  = "dashboard.create"
 	DashboardUpdate  = "dashboard.update"
 	DashboardDelete  = "dashboard.delete"
@@ -96,6 +125,12 @@ type Log struct {
 	log   *slog.Logger
 	now   func() time.Time
 
+	// headPath is the head record file ("" for none); head is the newest
+	// event this log knows was written (its record, then its own appends).
+	// Only the writer goroutine uses head once New has returned.
+	headPath string
+	head     head
+
 	queue     chan *pending
 	done      chan struct{}
 	closeOnce sync.Once
@@ -110,15 +145,44 @@ type pending struct {
 // maxBatch bounds the events written in one transaction.
 const maxBatch = 256
 
-// New returns the audit log of an instance.
-func New(st store.Store, key seal.Key, logger *slog.Logger) *Log {
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+// Options are the dependencies of a Log.
+type Options struct {
+	Store store.Store
+	// Key authenticates the chain and the head record.
+	Key    seal.Key
+	Logger *slog.Logger
+	// Head is the head record file, kept outside the store (normally
+	// <data dir>/audit.head); empty keeps none, and the deletion of the
+	// newest events cannot then be detected.
+	Head string
+}
+
+// New returns the audit log of an instance. It reads the head record, if
+// there is one; a record that is not valid is logged and replaced at the
+// next append.
+func New(o Options) *Log {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if !key.Valid() {
+	if !o.Key.Valid() {
 		panic("audit: no key")
 	}
-	l := &Log{store: st, key: key, log: logger, now: time.Now, queue: make(chan *pending, maxBatch), done: make(chan struct{})}
+	l := &Log{store: o.Store, key: o.Key, log: o.Logger, now: time.Now, headPath: o.Head,
+		queue: make(chan *pending, maxBatch), done: make(chan struct{})}
+	if o.Head != "" {
+		h, err := l.readHead(o.Head)
+		switch {
+		case err == nil:
+			l.head = h
+		case errors.Is(err, fs.ErrNotExist):
+		case errors.Is(err, errHeadInvalid):
+			l.log.Error("the audit head record is not valid (altered, or made under another key); it is replaced at the next event",
+				"path", o.Head)
+		default:
+			l.log.Error("the audit head record cannot be read; it is replaced at the next event",
+				"path", o.Head, "error_type", fmt.Sprintf("%T", err))
+		}
+	}
 	go l.writer()
 	return l
 }
@@ -150,6 +214,16 @@ func (l *Log) writer() {
 			}
 		}
 		err := l.append(batch)
+		if err == nil {
+			l.head = head{Seq: batch[len(batch)-1].e.Seq, Hash: batch[len(batch)-1].e.Hash}
+			if l.headPath != "" {
+				if herr := l.writeHead(l.headPath, l.head); herr != nil {
+					// The events are durable in the store: they are not lost,
+					// only not anchored until the next write succeeds.
+					l.log.Error("audit head record not written", "path", l.headPath, "error_type", fmt.Sprintf("%T", herr))
+				}
+			}
+		}
 		for _, p := range batch {
 			p.err <- err
 		}
@@ -168,6 +242,15 @@ func (l *Log) append(batch []*pending) error {
 			prev, seq = last.Hash, last.Seq
 		case querygate.ErrorCode(err) != querygate.ENOTFOUND:
 			return err
+		}
+		if l.head.Seq > seq {
+			// The store ends before an event this log knows was written: its
+			// newest events were deleted, or an older copy was put back.
+			// Continuing after the head keeps the loss visible as a gap in
+			// the chain, instead of quietly reusing the lost numbers.
+			l.log.Error("the audit trail's newest events are missing from the store; new events continue after them",
+				"missing_from", seq+1, "missing_to", l.head.Seq)
+			prev, seq = l.head.Hash, l.head.Seq
 		}
 		for _, p := range batch {
 			seq++
@@ -284,25 +367,73 @@ type Problem struct {
 	Reason string
 }
 
+// Report is what Verify found.
+type Report struct {
+	Events   int64     // events checked
+	Last     int64     // the newest event's sequence number (0: none)
+	Problems []Problem // every break found, in sequence order of discovery
+	// Notes say which head records were checked, and which were missing.
+	Notes []string
+}
+
 // Verify walks the whole chain and reports every event whose hash does not
 // follow from its content and its predecessor, and every gap in the
-// sequence (a deleted row). It returns the number of events checked.
-func (l *Log) Verify(ctx context.Context) (int64, []Problem, error) {
-	var n, want int64 = 0, 1
+// sequence (a deleted row). It then checks the chain against each head
+// record named in heads: the store must still hold the event the record
+// names, with the same hash. A missing head record file is noted, not a
+// problem (a new instance has none yet, and whoever could delete it could
+// as well put an older one back); a record that does not verify is a
+// problem.
+func (l *Log) Verify(ctx context.Context, heads ...string) (Report, error) {
+	var rep Report
+	type anchor struct {
+		path string
+		h    head
+		hash []byte // the store's hash of event h.Seq, once seen
+	}
+	var anchors []*anchor
+	for _, path := range heads {
+		h, err := l.readHead(path)
+		switch {
+		case err == nil:
+			anchors = append(anchors, &anchor{path: path, h: h})
+		case errors.Is(err, fs.ErrNotExist):
+			rep.Notes = append(rep.Notes, fmt.Sprintf("no head record at %s: whether the newest events were deleted cannot be checked against it", path))
+		case errors.Is(err, errHeadInvalid):
+			rep.Problems = append(rep.Problems, Problem{Reason: fmt.Sprintf("the head record %s is not valid: altered, or made under another key", path)})
+		default:
+			return rep, fmt.Errorf("audit: read head record: %w", err)
+		}
+	}
+	var want int64 = 1
 	var prev []byte
-	var problems []Problem
 	err := l.each(ctx, store.AuditFilter{}, func(e *store.AuditEvent) error {
-		n++
+		rep.Events++
 		if e.Seq != want {
-			problems = append(problems, Problem{Seq: e.Seq, Reason: fmt.Sprintf("events %d to %d are missing", want, e.Seq-1)})
+			rep.Problems = append(rep.Problems, Problem{Seq: e.Seq, Reason: fmt.Sprintf("events %d to %d are missing", want, e.Seq-1)})
 		}
 		if !hmac.Equal(e.Hash, l.hash(prev, e)) {
-			problems = append(problems, Problem{Seq: e.Seq, Reason: "the event was altered, or the one before it was"})
+			rep.Problems = append(rep.Problems, Problem{Seq: e.Seq, Reason: "the event was altered, or the one before it was"})
 		}
-		prev, want = e.Hash, e.Seq+1
+		for _, a := range anchors {
+			if a.h.Seq == e.Seq {
+				a.hash = e.Hash
+			}
+		}
+		prev, want, rep.Last = e.Hash, e.Seq+1, e.Seq
 		return nil
 	})
-	return n, problems, err
+	if err != nil {
+		return rep, err
+	}
+	for _, a := range anchors {
+		if p := checkHead(a.path, a.h, a.hash, rep.Last); p != nil {
+			rep.Problems = append(rep.Problems, *p)
+			continue
+		}
+		rep.Notes = append(rep.Notes, fmt.Sprintf("head record %s: event %d is present and matches", a.path, a.h.Seq))
+	}
+	return rep, nil
 }
 
 // exported is the JSON form of an event, for the API and for export.

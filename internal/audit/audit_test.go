@@ -25,7 +25,7 @@ func newLog(t *testing.T) (*audit.Log, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	l := audit.New(st, seal.GenerateKey(), nil)
+	l := audit.New(audit.Options{Store: st, Key: seal.GenerateKey()})
 	t.Cleanup(l.Close)
 	return l, path
 }
@@ -59,9 +59,9 @@ func record(t *testing.T, l *audit.Log, n int) {
 func TestChainVerifies(t *testing.T) {
 	l, _ := newLog(t)
 	record(t, l, 5)
-	n, problems, err := l.Verify(t.Context())
-	if err != nil || n != 5 || len(problems) != 0 {
-		t.Fatalf("Verify = %d %v %v, want 5 events and no problem", n, problems, err)
+	rep, err := l.Verify(t.Context())
+	if err != nil || rep.Events != 5 || rep.Last != 5 || len(rep.Problems) != 0 {
+		t.Fatalf("Verify = %+v %v, want 5 events and no problem", rep, err)
 	}
 	var buf bytes.Buffer
 	if n, err := l.Export(t.Context(), &buf, store.AuditFilter{}); err != nil || n != 5 {
@@ -113,9 +113,9 @@ func TestTamperingIsFound(t *testing.T) {
 			l, path := newLog(t)
 			record(t, l, 5)
 			raw(t, path, tc.stmt)
-			_, problems, err := l.Verify(t.Context())
-			if err != nil || len(problems) == 0 || problems[0].Seq != tc.seq {
-				t.Fatalf("Verify = %v %v, want a problem at %d", problems, err, tc.seq)
+			rep, err := l.Verify(t.Context())
+			if err != nil || len(rep.Problems) == 0 || rep.Problems[0].Seq != tc.seq {
+				t.Fatalf("Verify = %v %v, want a problem at %d", rep.Problems, err, tc.seq)
 			}
 		})
 	}
@@ -127,11 +127,11 @@ func TestTamperingIsFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	other := audit.New(st, seal.GenerateKey(), nil)
+	other := audit.New(audit.Options{Store: st, Key: seal.GenerateKey()})
 	record(t, other, 2)
-	_, problems, _ := audit.New(st, seal.GenerateKey(), nil).Verify(t.Context())
-	if len(problems) != 2 {
-		t.Fatalf("another key: %v", problems)
+	rep, _ := audit.New(audit.Options{Store: st, Key: seal.GenerateKey()}).Verify(t.Context())
+	if len(rep.Problems) != 2 {
+		t.Fatalf("another key: %v", rep.Problems)
 	}
 }
 
@@ -146,9 +146,9 @@ func TestConcurrentRecordsChain(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	n, problems, err := l.Verify(t.Context())
-	if err != nil || n != 50 || len(problems) != 0 {
-		t.Fatalf("Verify = %d %v %v, want 50 chained events", n, problems, err)
+	rep, err := l.Verify(t.Context())
+	if err != nil || rep.Events != 50 || len(rep.Problems) != 0 {
+		t.Fatalf("Verify = %+v %v, want 50 chained events", rep, err)
 	}
 	l.Close()
 	if err := l.Record(t.Context(), audit.Event{Action: audit.Query}); err == nil {

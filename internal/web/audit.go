@@ -1,8 +1,11 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -13,8 +16,12 @@ import (
 
 // record appends an audit event for a request: the actor, the client's
 // address, the request id and the outcome (err's code, or ok). Failures
-// to record are logged by the audit log itself.
+// to record are logged by the audit log itself. It marks the request as
+// audited (see audited).
 func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err error) {
+	if m, ok := r.Context().Value(auditMarkKey{}).(*atomic.Bool); ok {
+		m.Store(true)
+	}
 	if s.audit == nil {
 		return
 	}
@@ -28,6 +35,52 @@ func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err e
 		ev.Outcome = querygate.ErrorCode(err)
 	}
 	s.audit.Record(r.Context(), ev)
+}
+
+// auditMarkKey is the context key of an audited request's marker: an
+// *atomic.Bool that record sets.
+type auditMarkKey struct{}
+
+// audited makes every request of a route leave exactly one audit event,
+// refusals included. The handler records its own events (success, and the
+// failures it knows the details of); an error it returns without having
+// recorded one (not found, forbidden, device locked, an invalid or too
+// large body...) is recorded here, once, with the route's action, the
+// actor, the route's {id} (as the datasource for /api/datasources/{id}
+// routes) and the error's code as outcome. It never records the request
+// body (so no query text) nor an error's text, only its code, and the
+// egress policy's safe message for an egress refusal.
+//
+// This is the one place refusals are audited; it goes once auditing moves
+// into the use-case methods.
+func (s *Server) audited(action string, h userHandlerFunc) userHandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+		mark := new(atomic.Bool)
+		r = r.WithContext(context.WithValue(r.Context(), auditMarkKey{}, mark))
+		err := h(w, r, u)
+		if err != nil && !mark.Load() {
+			ev := audit.Event{Action: action, Target: auditID(r.PathValue("id")), Details: map[string]any{}}
+			if strings.HasPrefix(r.Pattern, r.Method+" /api/datasources/{id}") {
+				ev.DatasourceID = ev.Target
+			}
+			egressDetail(ev.Details, err)
+			s.record(r, u, ev, err)
+		}
+		return err
+	}
+}
+
+// maxAuditID bounds the length of a route's {id} recorded for a refusal:
+// the client chose it, and it may name nothing that exists.
+const maxAuditID = 64
+
+// auditID is a route's {id} as a refusal records it: at most maxAuditID
+// bytes of valid UTF-8.
+func auditID(id string) string {
+	if len(id) > maxAuditID {
+		id = id[:maxAuditID]
+	}
+	return strings.ToValidUTF8(id, "")
 }
 
 // listAudit answers GET /api/audit (admin): newest first, filtered by
