@@ -1,44 +1,17 @@
 package httpapi_test
 
 import (
-	"encoding/json"
-	"fmt"
 	"net/http"
 	"testing"
 
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/connect/httpapi"
 )
-
-// jsonMiB is a normal 1 MiB JSON document: an array of records with
-// strings that need no escaping, some that do, numbers and nesting.
-func jsonMiB() []byte {
-	type item struct {
-		ID    int               `json:"id"`
-		Name  string            `json:"name"`
-		Email string            `json:"email"`
-		URL   string            `json:"url"`
-		Note  string            `json:"note"`
-		Tags  []string          `json:"tags"`
-		Attrs map[string]string `json:"attrs"`
-	}
-	var items []item
-	size := 0
-	for i := 0; size < 1<<20; i++ {
-		it := item{ID: i, Name: fmt.Sprintf("user %d", i), Email: fmt.Sprintf("user%d@example.com", i),
-			URL: fmt.Sprintf("https://example.com/users/%d?tab=a%%20b", i), Note: "line one\nline \"two\" \\ é",
-			Tags: []string{"alpha", "beta"}, Attrs: map[string]string{"k": "v", "path": "/a/b/c"}}
-		b, _ := json.Marshal(it)
-		size += len(b) + 1
-		items = append(items, it)
-	}
-	b, _ := json.Marshal(items)
-	return b
-}
 
 // BenchmarkQueryJSON1MiB is one request answered with a 1 MiB JSON body
 // through a loopback upstream, with every kind of credential configured.
 func BenchmarkQueryJSON1MiB(b *testing.B) {
-	body := jsonMiB()
+	body := httpapi.BenchJSON()
 	up := newUpstream(b, false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		w.Write(body)
