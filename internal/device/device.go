@@ -12,6 +12,7 @@ package device
 import (
 	"context"
 	"crypto/rand"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,14 @@ const MaxRemember = 60 * 24 * time.Hour
 
 // MaxPassword bounds a password given at unlock.
 const MaxPassword = 4096
+
+// MaxDevices is how many devices one user keeps unlocked for one
+// datasource. An unlock beyond it forgets the device unused for longest
+// rather than refuse: a browser closed without "forget" leaves its
+// credential until it expires (up to MaxRemember), so refusing would lock
+// people out of a new device for credentials they can no longer use,
+// while the forgotten device only has to enter the password again.
+const MaxDevices = 10
 
 // Options configure a Service.
 type Options struct {
@@ -102,13 +111,16 @@ func newID() string { return "dv" + strings.ToLower(rand.Text()) }
 
 // Unlock seals password for userID on datasourceID with a fresh key K,
 // stores the ciphertext, and returns the cookie that carries K. The caller
-// has tested the password against the datasource first.
-func (s *Service) Unlock(ctx context.Context, userID, datasourceID string, password seal.Secret, remember bool) (Cookie, *store.DeviceCredential, error) {
+// has tested the password against the datasource first. When the user
+// already has MaxDevices devices unlocked for the datasource, the ones
+// unused for longest are forgotten in the same transaction; their ids are
+// returned in forgotten.
+func (s *Service) Unlock(ctx context.Context, userID, datasourceID string, password seal.Secret, remember bool) (c Cookie, d *store.DeviceCredential, forgotten []string, err error) {
 	if password.IsZero() {
-		return Cookie{}, nil, querygate.FieldErrorf("password", "password: must not be empty")
+		return Cookie{}, nil, nil, querygate.FieldErrorf("password", "password: must not be empty")
 	}
 	if len(password.Reveal()) > MaxPassword {
-		return Cookie{}, nil, querygate.FieldErrorf("password", "password: at most %d bytes", MaxPassword)
+		return Cookie{}, nil, nil, querygate.FieldErrorf("password", "password: at most %d bytes", MaxPassword)
 	}
 	now := s.o.Now().UTC().Truncate(time.Millisecond)
 	ttl := s.o.Session
@@ -116,24 +128,44 @@ func (s *Service) Unlock(ctx context.Context, userID, datasourceID string, passw
 		ttl = s.o.Remember
 	}
 	k := seal.GenerateKey()
-	d := &store.DeviceCredential{
+	d = &store.DeviceCredential{
 		ID: newID(), UserID: userID, DatasourceID: datasourceID,
 		CreatedAt: now, ExpiresAt: now.Add(ttl),
 	}
 	d.Sealed = seal.SealWithKey(k, []byte(password.Reveal()), ad(datasourceID, userID, d.ID))
-	err := s.o.Store.Update(ctx, func(tx store.Tx) error {
+	err = s.o.Store.Update(ctx, func(tx store.Tx) error {
+		forgotten = nil // the transaction may be retried
 		if err := tx.DeleteExpiredDeviceCredentials(ctx, now); err != nil {
 			return err
+		}
+		list, err := tx.ListDeviceCredentials(ctx, userID, datasourceID)
+		if err != nil {
+			return err
+		}
+		slices.SortFunc(list, func(a, b *store.DeviceCredential) int { return lastUse(a).Compare(lastUse(b)) })
+		for _, old := range list[:max(0, len(list)-(MaxDevices-1))] {
+			if err := tx.DeleteDeviceCredential(ctx, old.ID); err != nil {
+				return err
+			}
+			forgotten = append(forgotten, old.ID)
 		}
 		return tx.CreateDeviceCredential(ctx, d)
 	})
 	if err != nil {
-		return Cookie{}, nil, err
+		return Cookie{}, nil, nil, err
 	}
 	name := s.CookieName(datasourceID)
-	c := Cookie{Name: name, Value: s.o.Cookies.Seal(name, []byte(k.Encode()+"."+d.ID), d.ExpiresAt),
+	c = Cookie{Name: name, Value: s.o.Cookies.Seal(name, []byte(k.Encode()+"."+d.ID), d.ExpiresAt),
 		Expires: d.ExpiresAt, Persistent: remember}
-	return c, d, nil
+	return c, d, forgotten, nil
+}
+
+// lastUse is when a device credential was last used, or made.
+func lastUse(d *store.DeviceCredential) time.Time {
+	if d.LastUsedAt.After(d.CreatedAt) {
+		return d.LastUsedAt
+	}
+	return d.CreatedAt
 }
 
 // payload reads a device cookie: the key K and the device id.

@@ -1,6 +1,7 @@
 // Package query runs statements against datasources and streams their
-// results: it owns the per-datasource connection pools, the row and time
-// limits, cancellation, and the result encoders (NDJSON and CSV).
+// results: it owns the per-datasource connection pools and the connection
+// budget they share (budget.go), the row and time limits, cancellation,
+// and the result encoders (NDJSON and CSV).
 //
 // It must never keep a result: rows pass from the connector to the client
 // through one bounded buffer and are forgotten. It never logs a query text,
@@ -12,7 +13,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"strings"
 	"sync"
 	"time"
 
@@ -31,8 +31,14 @@ type Limits struct {
 	MaxRows        int64         // the cap on any limit (default 1,000,000)
 	DefaultTimeout time.Duration // when the caller names no timeout (default 30 s)
 	MaxTimeout     time.Duration // the cap on any timeout (default 5 min)
-	MaxConns       int           // pool size per datasource (default 4)
-	MaxIdle        time.Duration // idle connection lifetime (default 5 min)
+	// MaxConns bounds the connections to one datasource, all its pools
+	// (shared and per device) and connection tests together (default 4).
+	MaxConns int
+	// DeviceConns is the pool size of one device-custody credential
+	// (default 2, at most MaxConns): small, so that several devices fit
+	// in MaxConns.
+	DeviceConns int
+	MaxIdle     time.Duration // idle connection lifetime (default 5 min)
 	// DeviceIdle is how long the pool of a device-custody credential
 	// lives unused before it is closed (default 60 s), so that an opened
 	// password does not linger.
@@ -71,22 +77,32 @@ type Service struct {
 	requireTLS  bool
 	httpMax     int64
 
-	mu    sync.Mutex
-	pools map[string]*pool
-	stop  chan struct{}
-	done  chan struct{}
+	mu      sync.Mutex
+	pools   map[string]*pool   // the pools in use, by poolKey
+	live    map[*pool]struct{} // every built pool not yet closing, retired ones included
+	budgets map[string]*budget // by datasource id (see budget.go)
+	closing sync.WaitGroup     // pools being closed
+	shut    bool               // Close has begun: closeLocked no longer joins closing
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // pool is the connector of one version of one datasource (and, for device
 // custody, one device credential). A datasource updated anywhere (on any
 // replica) gets a new UpdatedAt, so the next query builds a new pool and
-// the stale one is closed.
+// the stale one is retired. A pool holds slots of its datasource's
+// connection budget from before it is built until it is closed.
 type pool struct {
-	conn     connect.Connector
-	version  time.Time
-	device   bool
-	active   int       // queries running on it
-	lastUsed time.Time // when the last query ended or began
+	key, dsID string
+	conn      connect.Connector // nil while being built
+	built     chan struct{}     // closed once the builder is done (conn set, or failed)
+	version   time.Time
+	device    bool
+	slots     int       // its MaxConns, held from the budget
+	active    int       // queries running on it
+	lastUsed  time.Time // when the last query ended or began
+	retired   bool      // out of s.pools: closed once active is 0
+	closed    bool
 }
 
 // Device is a device-custody credential opened for one request: the
@@ -128,6 +144,10 @@ func NewService(o Options) *Service {
 	if l.MaxConns <= 0 {
 		l.MaxConns = 4
 	}
+	if l.DeviceConns <= 0 {
+		l.DeviceConns = 2
+	}
+	l.DeviceConns = min(l.DeviceConns, l.MaxConns)
 	if l.MaxIdle <= 0 {
 		l.MaxIdle = 5 * time.Minute
 	}
@@ -142,7 +162,7 @@ func NewService(o Options) *Service {
 	}
 	s := &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
 		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
-		stop: make(chan struct{}), done: make(chan struct{})}
+		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{})}
 	go s.janitor()
 	return s
 }
@@ -162,10 +182,9 @@ func (s *Service) janitor() {
 			s.reconcile()
 		case now := <-t.C:
 			s.mu.Lock()
-			for k, p := range s.pools {
-				if p.device && p.active == 0 && now.Sub(p.lastUsed) >= s.limits.DeviceIdle {
-					delete(s.pools, k)
-					go p.conn.Close()
+			for _, p := range s.pools {
+				if p.device && p.conn != nil && p.active == 0 && now.Sub(p.lastUsed) >= s.limits.DeviceIdle {
+					s.retireLocked(p)
 				}
 			}
 			s.mu.Unlock()
@@ -191,11 +210,9 @@ func (s *Service) reconcile() {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, p := range s.pools {
-		id, _, _ := strings.Cut(k, "/")
-		if v, ok := current[id]; !ok || !v.Equal(p.version) {
-			delete(s.pools, k)
-			go p.conn.Close()
+	for _, p := range s.pools {
+		if v, ok := current[p.dsID]; !ok || !v.Equal(p.version) {
+			s.retireLocked(p)
 		}
 	}
 }
@@ -271,99 +288,156 @@ func (s *Service) validate(kind string, req *Request) error {
 
 // connector returns the pooled connector for the datasource's current
 // version (and device), building it (and opening its secrets) when needed,
-// and marks it in use until release is called.
+// and marks it in use until release is called. Building a pool waits for
+// its slots of the datasource's connection budget (see budget.go) until
+// ctx ends; requests for a pool being built wait for that one.
 func (s *Service) connector(ctx context.Context, ds *datasource.Datasource, dev *Device) (connect.Connector, func(), error) {
 	key := poolKey(ds.ID, dev)
-	acquire := func(p *pool) (connect.Connector, func(), error) {
-		p.active++
-		p.lastUsed = time.Now()
-		return p.conn, func() {
-			s.mu.Lock()
-			p.active--
-			p.lastUsed = time.Now()
-			s.mu.Unlock()
-		}, nil
-	}
-	s.mu.Lock()
-	p, ok := s.pools[key]
-	if ok && p.version.Equal(ds.UpdatedAt) {
-		defer s.mu.Unlock()
-		return acquire(p)
-	}
-	s.mu.Unlock()
-	conn, err := s.open(ctx, ds, dev, s.limits.MaxConns)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if cur, ok := s.pools[key]; ok {
-		if cur.version.Equal(ds.UpdatedAt) {
-			// Another request built it meanwhile; keep theirs.
-			go conn.Close()
-			return acquire(cur)
+	for {
+		s.mu.Lock()
+		p, ok := s.pools[key]
+		if ok && !p.version.Equal(ds.UpdatedAt) {
+			s.retireLocked(p) // closes once the queries running on it end
+			ok = false
 		}
-		go cur.conn.Close() // waits for queries still running on it
+		if ok && p.conn != nil {
+			conn, release := s.useLocked(p)
+			s.mu.Unlock()
+			return conn, release, nil
+		}
+		if ok {
+			built := p.built
+			s.mu.Unlock()
+			select {
+			case <-built:
+				continue
+			case <-ctx.Done():
+				return nil, nil, s.busyError(ctx)
+			}
+		}
+		p = &pool{key: key, dsID: ds.ID, built: make(chan struct{}), version: ds.UpdatedAt, device: dev != nil,
+			slots: s.poolSlots(dev), lastUsed: time.Now()}
+		s.pools[key] = p
+		s.mu.Unlock()
+
+		conn, err := s.build(ctx, ds, dev, p.slots)
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		close(p.built)
+		if err != nil {
+			if cur, ok := s.pools[key]; ok && cur == p {
+				delete(s.pools, key)
+			}
+			return nil, nil, err
+		}
+		p.conn = conn
+		s.live[p] = struct{}{}
+		if p.retired {
+			// Retired while it was built (the datasource changed, the
+			// device was forgotten): this query uses it, then it closes.
+			s.budgetLocked(p.dsID).pending += p.slots
+		}
+		conn, release := s.useLocked(p)
+		return conn, release, nil
 	}
-	p = &pool{conn: conn, version: ds.UpdatedAt, device: dev != nil}
-	s.pools[key] = p
-	return acquire(p)
 }
 
-func (s *Service) open(ctx context.Context, ds *datasource.Datasource, dev *Device, maxConns int) (connect.Connector, error) {
+// useLocked marks a built pool in use; release ends that use, closes the
+// pool if it was retired meanwhile, and lets waiting connectors of the
+// datasource reclaim it once it is idle.
+func (s *Service) useLocked(p *pool) (connect.Connector, func()) {
+	p.active++
+	p.lastUsed = time.Now()
+	return p.conn, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		p.active--
+		p.lastUsed = time.Now()
+		if p.retired {
+			if p.active == 0 {
+				s.closeLocked(p)
+			}
+			return
+		}
+		if b, ok := s.budgets[p.dsID]; ok && len(b.waiters) > 0 {
+			s.reclaimLocked(p.dsID, b)
+		}
+	}
+}
+
+// build makes a connector of maxConns connections once it holds as many
+// slots of the datasource's budget; the slots go with the connector.
+func (s *Service) build(ctx context.Context, ds *datasource.Datasource, dev *Device, maxConns int) (connect.Connector, error) {
+	cfg, opener, err := s.config(ctx, ds, dev)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.acquireSlots(ctx, ds.ID, maxConns); err != nil {
+		return nil, err
+	}
+	cfg.MaxConns = maxConns
+	conn, err := opener(cfg)
+	if err != nil {
+		s.releaseSlots(ds.ID, maxConns)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// config checks that the datasource can be connected to and returns its
+// connector's configuration (secrets opened, MaxConns not set) and opener.
+func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *Device) (connect.Config, Opener, error) {
 	if s.requireTLS {
 		if err := datasource.VerifiedTLS(ds.Kind, ds.Settings); err != nil {
-			return nil, connect.Errorf(connect.ECONFIG, "%s", querygate.ErrorMessage(err))
+			return connect.Config{}, nil, connect.Errorf(connect.ECONFIG, "%s", querygate.ErrorMessage(err))
 		}
 	}
 	opener, ok := s.openers[ds.Kind]
 	if !ok {
-		return nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)
+		return connect.Config{}, nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)
 	}
 	secrets, err := s.datasources.OpenSecrets(ctx, ds.ID)
 	if err != nil {
-		return nil, err
+		return connect.Config{}, nil, err
 	}
 	if ds.Custody == datasource.CustodyDevice {
 		k, ok := datasource.FindKind(ds.Kind)
 		if dev == nil || !ok || k.DevicePassword == "" {
-			return nil, querygate.Errorf(querygate.EDEVICELOCKED, "This datasource's password is kept on your devices only: enter it on this device to unlock the datasource.")
+			return connect.Config{}, nil, querygate.Errorf(querygate.EDEVICELOCKED, "This datasource's password is kept on your devices only: enter it on this device to unlock the datasource.")
 		}
 		secrets = secrets.With(k.DevicePassword, dev.Password)
 	}
-	return opener(connect.Config{Datasource: ds, Secrets: secrets, Dial: s.dial, MaxConns: maxConns,
-		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax})
+	return connect.Config{Datasource: ds, Secrets: secrets, Dial: s.dial, MaxIdle: s.limits.MaxIdle,
+		SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax}, opener, nil
 }
 
-// PoolCount returns the number of open pools.
+// PoolCount returns the number of open pools (retired ones still running
+// queries included).
 func (s *Service) PoolCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return len(s.pools)
+	return len(s.live)
 }
 
 // Forget closes the pools of a datasource, its device pools included
-// (after an update or delete).
+// (after an update or delete), once the queries running on them end.
 func (s *Service) Forget(id string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for k, p := range s.pools {
-		if k == id || strings.HasPrefix(k, id+"/") {
-			delete(s.pools, k)
-			go p.conn.Close()
+	for _, p := range s.pools {
+		if p.dsID == id {
+			s.retireLocked(p)
 		}
 	}
 }
 
-// ForgetDevice closes the pool of one device credential (forget, logout).
+// ForgetDevice closes the pool of one device credential (forget, logout),
+// once the queries running on it end.
 func (s *Service) ForgetDevice(dsID, deviceID string) {
-	key := poolKey(dsID, &Device{ID: deviceID})
 	s.mu.Lock()
-	p, ok := s.pools[key]
-	delete(s.pools, key)
-	s.mu.Unlock()
-	if ok {
-		go p.conn.Close()
+	defer s.mu.Unlock()
+	if p, ok := s.pools[poolKey(dsID, &Device{ID: deviceID})]; ok {
+		s.retireLocked(p)
 	}
 }
 
@@ -376,22 +450,42 @@ func (s *Service) Close() {
 		<-s.done
 	}
 	s.mu.Lock()
-	pools := s.pools
+	s.shut = true
+	for _, p := range s.pools {
+		p.retired = true // one being built is closed after its one use
+	}
 	s.pools = map[string]*pool{}
+	live := s.live
+	s.live = map[*pool]struct{}{}
+	for p := range live {
+		p.retired, p.closed = true, true
+	}
 	s.mu.Unlock()
 	var wg sync.WaitGroup
-	for _, p := range pools {
+	for p := range live {
 		wg.Go(func() { p.conn.Close() })
 	}
 	wg.Wait()
+	s.closing.Wait()
 }
 
-// Test opens a fresh connection with the datasource's settings (not a pooled
-// one, so that it proves the current settings) and closes it.
+// Test opens a fresh connector of one connection with the datasource's
+// settings (not a pooled one, so that it proves the current settings),
+// pings, and closes it. That connection counts toward the datasource's
+// budget: the test waits for a slot.
 func (s *Service) Test(ctx context.Context, ds *datasource.Datasource, dev *Device) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	conn, err := s.open(ctx, ds, dev, 1)
+	cfg, opener, err := s.config(ctx, ds, dev)
+	if err != nil {
+		return err
+	}
+	if err := s.acquireSlots(ctx, ds.ID, 1); err != nil {
+		return err
+	}
+	defer s.releaseSlots(ds.ID, 1) // after Close, below, has returned
+	cfg.MaxConns = 1
+	conn, err := opener(cfg)
 	if err != nil {
 		return err
 	}

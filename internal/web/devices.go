@@ -87,6 +87,13 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u *accounts.User
 	if len(req.Password) > device.MaxPassword {
 		return querygate.FieldErrorf("password", "password: at most %d bytes", device.MaxPassword)
 	}
+	// Testing the password opens a fresh connection: it takes a slot of
+	// the bound on connection tests.
+	release, err := s.testSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
 	pw := seal.NewSecret(req.Password)
 	if err := s.queries.Test(r.Context(), d, &query.Device{Password: pw}); err != nil {
 		s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: d.ID, DatasourceID: d.ID}, err)
@@ -94,16 +101,25 @@ func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u *accounts.User
 			"datasource_id", d.ID, "outcome", querygate.ErrorCode(err))
 		return err
 	}
-	c, cred, err := s.devices.Unlock(r.Context(), u.ID, d.ID, pw, req.Remember)
+	c, cred, forgotten, err := s.devices.Unlock(r.Context(), u.ID, d.ID, pw, req.Remember)
 	if err != nil {
 		s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: d.ID, DatasourceID: d.ID}, err)
 		return err
 	}
-	s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: cred.ID, DatasourceID: d.ID,
-		Details: map[string]any{"remember": req.Remember, "expires_at": cred.ExpiresAt}}, nil)
+	// Beyond device.MaxDevices the devices unused for longest were
+	// forgotten: close their pools too.
+	for _, id := range forgotten {
+		s.queries.ForgetDevice(d.ID, id)
+	}
+	details := map[string]any{"remember": req.Remember, "expires_at": cred.ExpiresAt}
+	if len(forgotten) > 0 {
+		details["forgotten"] = forgotten
+		details["forgotten_reason"] = "device_limit"
+	}
+	s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: cred.ID, DatasourceID: d.ID, Details: details}, nil)
 	s.setDeviceCookie(w, c)
 	s.log.InfoContext(r.Context(), "device unlocked", "request_id", requestID(r.Context()), "user_id", u.ID,
-		"datasource_id", d.ID, "device_id", cred.ID, "remember", req.Remember)
+		"datasource_id", d.ID, "device_id", cred.ID, "remember", req.Remember, "forgotten", len(forgotten))
 	writeJSON(w, http.StatusOK, map[string]any{"unlocked": true, "device_id": cred.ID,
 		"expires_at": cred.ExpiresAt, "remember": req.Remember})
 	return nil

@@ -219,12 +219,11 @@ func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	// Each test opens a fresh connection outside the pools: bound how many
 	// run at once, so that clients cannot make the gateway open (and a
 	// datasource accept) connections without limit.
-	select {
-	case s.tests <- struct{}{}:
-		defer func() { <-s.tests }()
-	default:
-		return querygate.Errorf(querygate.EUNAVAILABLE, "Too many connection tests at once; try again in a moment.")
+	release, err := s.testSlot()
+	if err != nil {
+		return err
 	}
+	defer release()
 	err = s.queries.Test(r.Context(), d, dev)
 	details := map[string]any{"kind": d.Kind}
 	egressDetail(details, err)
