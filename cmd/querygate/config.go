@@ -99,7 +99,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionIdle, "session-idle", 2*time.Hour, "a login session unused for this long ends (at most --session-ttl)")
 	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
-	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections per datasource pool")
+	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections the gateway holds to one datasource at most, its device-custody pools, tests and unlocks included")
 	fs.Int64Var(&c.HTTPResponseMax, "http-response-max", 10<<20, "the largest response body an HTTP datasource may return, in bytes (larger ones fail with too_large)")
 	fs.Var(&c.SQLiteDirs, "sqlite-dir", "directory SQLite datasources may open files from (repeatable; none: SQLite datasources are refused)")
 	fs.DurationVar(&c.DeviceRememberMax, "device-remember-max", 60*24*time.Hour, "how long a device unlocked with \"remember\" stays unlocked (at most 1440h, 60 days)")

@@ -74,7 +74,7 @@ type Server struct {
 	routes          []Route
 	throttle        *throttle
 	hosts           map[string]bool // nil: any Host (checkHost)
-	tests           chan struct{}   // slots for connection tests (testDatasource)
+	tests           chan struct{}   // slots for connection tests (testDatasource) and device unlocks
 	savedQueries    *savedquery.Service
 	sso             *sso.Service
 	dashboards      *dashboard.Service
