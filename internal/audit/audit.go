@@ -134,6 +134,11 @@ type Log struct {
 	queue     chan *pending
 	done      chan struct{}
 	closeOnce sync.Once
+	// heads carries the newest head to the head writer (capacity one:
+	// an older head not yet written is replaced by a newer one), which
+	// closes headsDone when it has written the last.
+	heads     chan head
+	headsDone chan struct{}
 }
 
 // pending is one event waiting for its batch to be written.
@@ -168,7 +173,8 @@ func New(o Options) *Log {
 		panic("audit: no key")
 	}
 	l := &Log{store: o.Store, key: o.Key, log: o.Logger, now: time.Now, headPath: o.Head,
-		queue: make(chan *pending, maxBatch), done: make(chan struct{})}
+		queue: make(chan *pending, maxBatch), done: make(chan struct{}),
+		heads: make(chan head, 1), headsDone: make(chan struct{})}
 	if o.Head != "" {
 		h, err := l.readHead(o.Head)
 		switch {
@@ -184,6 +190,7 @@ func New(o Options) *Log {
 		}
 	}
 	go l.writer()
+	go l.headWriter()
 	return l
 }
 
@@ -193,12 +200,14 @@ func (l *Log) Close() {
 	l.closeOnce.Do(func() {
 		close(l.queue)
 		<-l.done
+		<-l.headsDone
 	})
 }
 
 // writer appends batches of queued events, chaining each to the last.
 func (l *Log) writer() {
 	defer close(l.done)
+	defer close(l.heads)
 	for p := range l.queue {
 		batch := []*pending{p}
 	drain:
@@ -216,16 +225,46 @@ func (l *Log) writer() {
 		err := l.append(batch)
 		if err == nil {
 			l.head = head{Seq: batch[len(batch)-1].e.Seq, Hash: batch[len(batch)-1].e.Hash}
-			if l.headPath != "" {
-				if herr := l.writeHead(l.headPath, l.head); herr != nil {
-					// The events are durable in the store: they are not lost,
-					// only not anchored until the next write succeeds.
-					l.log.Error("audit head record not written", "path", l.headPath, "error_type", fmt.Sprintf("%T", herr))
-				}
-			}
+			l.publishHead(l.head)
 		}
 		for _, p := range batch {
 			p.err <- err
+		}
+	}
+}
+
+// publishHead hands h to the head writer, replacing a head it has not
+// written yet. Only the writer goroutine calls it.
+func (l *Log) publishHead(h head) {
+	if l.headPath == "" {
+		return
+	}
+	for {
+		select {
+		case l.heads <- h:
+			return
+		default:
+			select {
+			case <-l.heads: // an older head, not written yet
+			default:
+			}
+		}
+	}
+}
+
+// headWriter writes the head record file, off the path of the requests
+// whose events it anchors: a request waits for its event to be durable in
+// the store, not for the file (one fsync and rename per batch would
+// otherwise add milliseconds to every request). The record thus lags the
+// store by at most the write in progress, and never claims an event that
+// was not committed; Close writes the last head before it returns.
+func (l *Log) headWriter() {
+	defer close(l.headsDone)
+	for h := range l.heads {
+		if err := l.writeHead(l.headPath, h); err != nil {
+			// The events are durable in the store: they are not lost,
+			// only not anchored until the next write succeeds.
+			l.log.Error("audit head record not written", "path", l.headPath, "error_type", fmt.Sprintf("%T", err))
 		}
 	}
 }

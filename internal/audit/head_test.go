@@ -137,7 +137,9 @@ func TestHeadRecordChecks(t *testing.T) {
 	if len(rep.Problems) != 0 || len(rep.Notes) != 1 || !strings.Contains(rep.Notes[0], "no head record") {
 		t.Fatalf("missing head: %+v", rep)
 	}
-	record(t, a.log(t, true), 2)
+	l := a.log(t, true)
+	record(t, l, 2)
+	l.Close() // the head record is written off the requests' path; Close flushes it
 	b, err := os.ReadFile(a.head)
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +161,9 @@ func TestHeadRecordChecks(t *testing.T) {
 		}
 	}
 	// The next append replaces the forged record.
-	record(t, a.log(t, true), 1)
+	l = a.log(t, true)
+	record(t, l, 1)
+	l.Close()
 	if rep := mustVerify(t, a.log(t, false), a.head); len(rep.Problems) != 0 || rep.Last != 3 {
 		t.Fatalf("after an append: %+v", rep)
 	}
