@@ -349,3 +349,47 @@ func testenvURL() string {
 	}
 	return testenv.DefaultPostgresURL
 }
+
+// TestReadOnlyPrivilegedRoleRefused: through the API, a read-only
+// datasource whose database role could get around read-only is refused
+// (403 privileged_role, naming the privilege and the setting) at test and
+// at query, for PostgreSQL and MySQL; allow_privileged_role accepts the
+// risk and is listed among the datasource's insecure settings.
+func TestReadOnlyPrivilegedRoleRefused(t *testing.T) {
+	_, c := queryGateway(t, t.TempDir())
+	pg := testenv.PostgresURL(t)
+	my := testenv.MySQLDSN(t)
+	pgPort, myPort := 5432, 3306
+	fmt.Sscan(pg.Port(), &pgPort)
+	fmt.Sscan(my.Port, &myPort)
+	for _, tc := range []struct {
+		kind     string
+		settings map[string]any
+		names    string
+	}{
+		{"postgres", map[string]any{"host": pg.Hostname(), "port": pgPort, "database": strings.TrimPrefix(pg.Path, "/"),
+			"user": pg.User.Username(), "sslmode": "disable"}, "superuser"},
+		{"mysql", map[string]any{"host": my.Host, "port": myPort, "database": my.Database, "user": my.User, "tls": "disable"}, "ALL PRIVILEGES"},
+	} {
+		t.Run(tc.kind, func(t *testing.T) {
+			id := c.must(201, "POST", "/api/datasources", map[string]any{"name": tc.kind + "-ro-priv", "kind": tc.kind,
+				"read_only": true, "settings": tc.settings})["id"].(string)
+			for _, path := range []string{"/test", "/query"} {
+				r := c.do("POST", "/api/datasources/"+id+path, map[string]any{"query": "SELECT 1"})
+				if r.Status != 403 || r.errorCode() != "privileged_role" {
+					t.Fatalf("%s: got %d %s, want 403 privileged_role", path, r.Status, r.Body)
+				}
+				if msg := string(r.Body); !strings.Contains(msg, tc.names) || !strings.Contains(msg, "allow_privileged_role") {
+					t.Errorf("%s: message %s does not name %q and the setting", path, msg, tc.names)
+				}
+			}
+			d := c.must(200, "PATCH", "/api/datasources/"+id, map[string]any{"settings": map[string]any{"allow_privileged_role": true}})
+			if ins, _ := d["insecure"].([]any); len(ins) != 1 || ins[0] != "allow_privileged_role" {
+				t.Errorf("insecure = %v, want [allow_privileged_role]", d["insecure"])
+			}
+			if got := c.must(200, "POST", "/api/datasources/"+id+"/test", nil); got["ok"] != true {
+				t.Errorf("test with allow_privileged_role: %v", got)
+			}
+		})
+	}
+}

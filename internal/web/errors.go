@@ -46,7 +46,7 @@ func statusOf(code string) int {
 	// datasource's answer about connecting is a bad gateway (502).
 	case connect.EQUERY, connect.ECONFIG:
 		return http.StatusBadRequest
-	case connect.EREADONLY, connect.EEGRESS:
+	case connect.EREADONLY, connect.EEGRESS, connect.EPRIVILEGED:
 		return http.StatusForbidden
 	case connect.ETIMEOUT:
 		return http.StatusGatewayTimeout
