@@ -283,7 +283,9 @@ func TestConnectionTestSlots(t *testing.T) {
 			(<-accepted).Close()
 		}
 	})
-	g := MustRun(t, t.TempDir(), nil)
+	// The per-datasource connection bound (tests included) is set above
+	// the gateway-wide test slots, so that the slots are what is measured.
+	g := MustRun(t, t.TempDir(), nil, "--pool-max-conns", "16")
 	admin := g.MustSetup(nil)
 	port := ln.Addr().(*net.TCPAddr).Port
 	id := admin.must(201, "POST", "/api/datasources", map[string]any{"name": "silent", "kind": "postgres",

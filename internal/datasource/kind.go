@@ -79,7 +79,7 @@ var clientKey = Field{Name: "client_key", Label: "Client key", Type: TypePEM, Se
 // allowPrivilegedRole lets an operator keep a read-only datasource whose
 // database role could escape read-only (connect.AllowPrivilegedRole).
 var allowPrivilegedRole = Field{Name: "allow_privileged_role", Label: "Allow a privileged role on a read-only datasource",
-	Type: TypeBool, Default: false, Insecure: true,
+	Type: TypeBool, Insecure: true,
 	Help: "Insecure: a read-only datasource is refused when its database role can get around read-only " +
 		"(superuser, server files and programs, extensions with connections of their own, server-wide settings). " +
 		"Turn this on only to accept that risk knowingly; use a role without those privileges instead."}
