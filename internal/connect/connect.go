@@ -131,6 +131,9 @@ type Config struct {
 	// HTTPResponseMax caps the body of an HTTP datasource's response, in
 	// bytes (--http-response-max); 0 means the connector's default.
 	HTTPResponseMax int64
+	// Bounds caps one value and one row of a SQL result in the gateway
+	// (querygate.ETOOLARGE beyond); the zero value takes the defaults.
+	Bounds Bounds
 }
 
 // Error codes of connectors, beside the querygate codes.

@@ -123,6 +123,7 @@ type options struct {
 	maxConns int
 	readOnly bool
 	dial     connect.DialFunc
+	bounds   connect.Bounds
 }
 
 // MustConnector returns a connector to the test server and its dial
@@ -162,6 +163,7 @@ func newConnector(tb testing.TB, s server, o options) (*mysql.Connector, *dialCo
 		Secrets:    secrets,
 		Dial:       dial,
 		MaxConns:   o.maxConns,
+		Bounds:     o.bounds,
 	})
 	if err != nil {
 		return nil, nil, err

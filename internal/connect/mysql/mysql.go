@@ -54,6 +54,9 @@ type Connector struct {
 	closed   atomic.Bool
 	// warming is set while replenish opens a connection.
 	warming atomic.Bool
+	// bounds and budgets bound one value and one row (bounds.go).
+	bounds  connect.Bounds
+	budgets *budgets
 }
 
 var _ connect.Connector = (*Connector)(nil)
@@ -69,7 +72,10 @@ func New(cfg connect.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	dc, err := mysql.NewConnector(driverConfig(s, cfg.Dial))
+	budgets := newBudgets(cfg.Bounds) // bounds.go
+	mcfg := driverConfig(s, cfg.Dial)
+	mcfg.DialFunc = budgets.dial(mcfg.DialFunc)
+	dc, err := mysql.NewConnector(mcfg)
 	if err != nil {
 		// Only a driver change could make the configuration invalid; the
 		// driver's message might hold a setting, so it is not shown.
@@ -82,9 +88,10 @@ func New(cfg connect.Config) (*Connector, error) {
 	if maxIdle <= 0 {
 		maxIdle = defaultMaxIdle
 	}
-	var statements driver.Connector = dc
+	budgets.Connector = dc
+	var statements driver.Connector = budgets
 	if allow, _ := cfg.Datasource.Settings[connect.AllowPrivilegedRole].(bool); cfg.Datasource.ReadOnly && !allow {
-		statements = &checkedConnector{Connector: dc}
+		statements = &checkedConnector{Connector: budgets}
 	}
 	db := sql.OpenDB(statements)
 	db.SetMaxOpenConns(maxConns)
@@ -95,7 +102,7 @@ func New(cfg connect.Config) (*Connector, error) {
 	killDB.SetMaxOpenConns(1)
 	killDB.SetMaxIdleConns(1)
 	killDB.SetConnMaxIdleTime(min(maxIdle, time.Minute))
-	return &Connector{db: db, killDB: killDB, readOnly: cfg.Datasource.ReadOnly}, nil
+	return &Connector{db: db, killDB: killDB, readOnly: cfg.Datasource.ReadOnly, bounds: cfg.Bounds, budgets: budgets}, nil
 }
 
 // Ping connects (or takes an idle connection) and checks that the server
@@ -165,7 +172,8 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	// driver closes a connection whose statement's context ends.
 	qctx, cut := context.WithCancel(ctx)
 	defer cut()
-	r := &run{c: c, ctx: ctx, conn: conn, cut: cut, readOnly: req.ReadOnly || c.readOnly}
+	r := &run{c: c, ctx: ctx, conn: conn, cut: cut, readOnly: req.ReadOnly || c.readOnly,
+		meter: c.bounds.Meter(), budget: c.budgets.of(conn)}
 	defer r.finish()
 	if err := r.start(); err != nil {
 		return connect.Result{}, err
@@ -187,6 +195,9 @@ type run struct {
 	id       uint64 // the connection's id on the server
 	// stopKill unregisters the KILL sent when ctx ends.
 	stopKill func() bool
+	// meter and budget bound a row (bounds.go).
+	meter  connect.RowMeter
+	budget *budgetConn
 }
 
 // start reads the connection's id, arms the KILL, and makes the
@@ -214,6 +225,9 @@ func (r *run) start() error {
 // fail maps an error of a statement on the connection (which finish
 // closes, as after every request).
 func (r *run) fail(err error) error {
+	if err := r.overBudget(); err != nil {
+		return err
+	}
 	return mapError(r.ctx, err, phaseQuery)
 }
 
@@ -264,10 +278,13 @@ func (r *run) stream(rows *sql.Rows, sink connect.Sink) (connect.Result, error) 
 		dest[i] = &raw[i]
 	}
 	vals := make([]any, len(cols)) // reused for every row
-	for rows.Next() {
+	for r.next(rows) {
 		if err := rows.Scan(dest...); err != nil {
 			rows.Close()
 			return res, r.fail(err)
+		}
+		if err := checkRow(&r.meter, raw, cols); err != nil {
+			return res, r.stop(rows, err)
 		}
 		for i, b := range raw {
 			if b == nil {

@@ -131,6 +131,7 @@ type options struct {
 	maxConns int
 	dial     connect.DialFunc
 	readOnly bool // the datasource is read-only
+	bounds   connect.Bounds
 }
 
 // MustConnector returns a connector to the test server and its dial
@@ -170,6 +171,7 @@ func newConnector(tb testing.TB, s server, o options) (*postgres.Connector, *dia
 		Secrets:    secrets,
 		Dial:       dial,
 		MaxConns:   o.maxConns,
+		Bounds:     o.bounds,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -41,6 +41,7 @@ const rollbackTimeout = 5 * time.Second
 type Connector struct {
 	pool   *pgxpool.Pool
 	closed atomic.Bool
+	bounds connect.Bounds // of one value and one row (bounds.go)
 }
 
 var _ connect.Connector = (*Connector)(nil)
@@ -60,7 +61,13 @@ func New(cfg connect.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newConnector(pc)
+	pc.ConnConfig.MaxProtocolMessageBodyLen = maxMessage(cfg.Bounds) // bounds.go
+	c, err := newConnector(pc)
+	if err != nil {
+		return nil, err
+	}
+	c.bounds = cfg.Bounds
+	return c, nil
 }
 
 func newConnector(pc *pgxpool.Config) (*Connector, error) {
@@ -124,7 +131,7 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	// qctx is cancelled to stop a statement whose rows are no longer
 	// wanted: pgconn then sends the server a cancel request.
 	qctx, cancel := context.WithCancel(ctx)
-	r := &run{ctx: ctx, conn: pc, cancel: cancel}
+	r := &run{ctx: ctx, conn: pc, cancel: cancel, meter: c.bounds.Meter()}
 	if req.ReadOnly {
 		r.tx, err = pc.BeginTx(qctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 		if err != nil {
@@ -155,11 +162,12 @@ type run struct {
 	conn   *pgxpool.Conn
 	tx     pgx.Tx // nil unless read-only
 	cancel context.CancelFunc
+	meter  connect.RowMeter // the bounds of a row (bounds.go)
 }
 
 // fail maps an error of the statement and finishes the run.
 func (r *run) fail(err error) error {
-	err = mapError(r.ctx, err, phaseQuery, r.conn.Conn().IsClosed())
+	err = mapError(r.ctx, boundError(err, &r.meter), phaseQuery, r.conn.Conn().IsClosed())
 	r.finish()
 	return err
 }
@@ -224,6 +232,10 @@ func (r *run) stream(rr *pgconn.ResultReader, sink connect.Sink) (connect.Result
 	}
 	vals := make([]any, len(fds)) // reused for every row
 	for rr.NextRow() {
+		if err := checkRow(&r.meter, rr.Values(), cols); err != nil {
+			r.abandon(rr)
+			return res, err
+		}
 		for i, b := range rr.Values() {
 			if b == nil {
 				vals[i] = nil

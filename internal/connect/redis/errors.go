@@ -17,6 +17,8 @@ var (
 	errReplyTooLarge = querygate.Errorf(querygate.ETOOLARGE,
 		"The reply is larger than the gateway takes from Redis (%d MiB, or %d elements); ask for less: SCAN instead of KEYS, HSCAN instead of HGETALL, a range such as LRANGE key 0 999.",
 		MaxReplyBytes>>20, MaxReplyElements)
+	errReplyTooDeep = querygate.Errorf(querygate.ETOOLARGE,
+		"The reply nests deeper than the gateway takes from Redis (%d levels of arrays, maps and sets).", MaxReplyDepth)
 	errReplyMalformed = connect.Errorf(connect.EUNREACHABLE, "The server sent a reply that is not in the Redis protocol.")
 	errClosed         = querygate.Errorf(querygate.EUNAVAILABLE, "The connections to this datasource were closed; try again.")
 )

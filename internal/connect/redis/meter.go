@@ -14,6 +14,14 @@ const (
 	// MaxReplyElements caps the elements of one reply, nested ones
 	// included (a map entry counts twice: key and value).
 	MaxReplyElements = 1 << 20
+	// MaxReplyDepth caps how deeply aggregates (arrays, sets, maps,
+	// pushes, and attributes, which go-redis reads before the value they
+	// annotate) nest in one reply. go-redis reads a reply, and the
+	// connector converts it, by recursion: a reply a million levels deep
+	// would overflow the goroutine's stack, which ends the process. No
+	// command of Redis nests replies more than a few levels; RedisJSON's
+	// documents stop at 128.
+	MaxReplyDepth = 256
 )
 
 // maxHead bounds the start of a line the meter keeps: enough for a type
@@ -23,24 +31,37 @@ const maxHead = 32
 
 // meter watches the bytes of replies as they are read from a connection
 // (plaintext RESP2 or RESP3) and fails once a reply declares or sends more
-// than its caps, before go-redis sees the header that would make it
-// allocate. It is reset before each command.
+// than its caps, or nests deeper than its depth, before go-redis sees the
+// header that would make it allocate or recurse: a read that brings such
+// a header fails as a whole. It is reset before each command.
 type meter struct {
 	maxBytes, maxElems int64
+	maxDepth           int
 	bytes              int64 // read, plus the rest of the bulk payload being read
 	elems              int64 // declared
 	skip               int64 // payload bytes (with their CR LF) still to pass over
 	head               []byte
 	headLen            int // length of the current line so far, beyond head
-	err                error
+	// open holds the aggregates being read, outermost first: at most
+	// maxDepth.
+	open []frame
+	err  error
 }
 
-func newMeter(maxBytes, maxElems int64) *meter {
-	return &meter{maxBytes: maxBytes, maxElems: maxElems, head: make([]byte, 0, maxHead)}
+// frame is an aggregate being read.
+type frame struct {
+	left int64 // elements still to come
+	// attr marks an attribute's entries; once they are read, the frame
+	// waits for the one value the attribute annotates.
+	attr bool
 }
 
-// reset starts a new command's budget. A line or payload cut in half by a
-// previous read is still followed: the stream goes on.
+func newMeter(maxBytes, maxElems int64, maxDepth int) *meter {
+	return &meter{maxBytes: maxBytes, maxElems: maxElems, maxDepth: maxDepth, head: make([]byte, 0, maxHead)}
+}
+
+// reset starts a new command's budget. A line, payload or aggregate cut in
+// half by a previous read is still followed: the stream goes on.
 func (m *meter) reset() {
 	m.bytes, m.elems, m.err = 0, 0, nil
 }
@@ -93,19 +114,74 @@ func (m *meter) line() {
 	switch m.head[0] {
 	case '$', '=', '!': // bulk string, verbatim string, bulk error
 		n, ok := m.length()
-		if !ok || n < 0 {
+		if !ok {
 			return
 		}
-		m.skip = n + 2
-		m.add(m.skip)
+		if n >= 0 {
+			m.skip = n + 2
+			m.add(m.skip)
+		}
 	case '*', '~', '>': // array, set, push
-		if n, ok := m.length(); ok && n > 0 {
+		n, ok := m.length()
+		if !ok {
+			return
+		}
+		if n > 0 {
 			m.count(n)
+			m.push(frame{left: n})
+			return
 		}
-	case '%', '|': // map, attribute: keys and values
-		if n, ok := m.length(); ok && n > 0 {
+	case '%': // map: keys and values
+		n, ok := m.length()
+		if !ok {
+			return
+		}
+		if n > 0 {
 			m.count(2 * n)
+			m.push(frame{left: 2 * n})
+			return
 		}
+	case '|': // attribute: keys and values, then the value it annotates
+		n, ok := m.length()
+		if !ok {
+			return
+		}
+		if n > 0 {
+			m.count(2 * n)
+			m.push(frame{left: 2 * n, attr: true})
+		} else {
+			m.push(frame{left: 1})
+		}
+		return
+	}
+	m.done()
+}
+
+// push opens an aggregate, within the depth.
+func (m *meter) push(f frame) {
+	if m.err != nil {
+		return
+	}
+	if len(m.open) >= m.maxDepth {
+		m.err = errReplyTooDeep
+		return
+	}
+	m.open = append(m.open, f)
+}
+
+// done ends a value: it counts as an element of the innermost aggregate,
+// which may end in turn.
+func (m *meter) done() {
+	for n := len(m.open); n > 0; n = len(m.open) {
+		f := &m.open[n-1]
+		if f.left--; f.left > 0 {
+			return
+		}
+		if f.attr {
+			*f = frame{left: 1}
+			return
+		}
+		m.open = m.open[:n-1]
 	}
 }
 

@@ -22,8 +22,10 @@
 // a map only the value tells). A nested array is a JSON array, a nested
 // map a JSON object, an error inside an array {"error": message}. The row
 // limit stops the rows, not the command: the server has already run it
-// and go-redis has read the whole reply, which is capped at MaxReplyBytes
-// and MaxReplyElements (querygate.ETOOLARGE beyond).
+// and go-redis has read the whole reply, which is capped at MaxReplyBytes,
+// MaxReplyElements and MaxReplyDepth levels of nesting (querygate.ETOOLARGE
+// beyond, checked on the bytes as they arrive, before go-redis parses
+// them).
 //
 // An error reply of the server (WRONGTYPE, ERR syntax, NOPERM ...) is
 // connect.EQUERY with the server's message.
@@ -102,9 +104,10 @@ type Connector struct {
 	dial     connect.DialFunc
 	readOnly bool
 	maxIdle  time.Duration
-	// maxBytes and maxElems cap one reply (MaxReplyBytes and
-	// MaxReplyElements; tests lower them).
+	// maxBytes, maxElems and maxDepth cap one reply (MaxReplyBytes,
+	// MaxReplyElements and MaxReplyDepth; tests lower them).
 	maxBytes, maxElems int64
+	maxDepth           int
 	// sem holds a token for each slot in use: its size is the
 	// datasource's connection bound.
 	sem chan struct{}
@@ -135,7 +138,7 @@ func New(cfg connect.Config) (*Connector, error) {
 		maxIdle = defaultMaxIdle
 	}
 	return &Connector{settings: s, dial: cfg.Dial, readOnly: cfg.Datasource.ReadOnly, maxIdle: maxIdle,
-		maxBytes: MaxReplyBytes, maxElems: MaxReplyElements, sem: make(chan struct{}, maxConns)}, nil
+		maxBytes: MaxReplyBytes, maxElems: MaxReplyElements, maxDepth: MaxReplyDepth, sem: make(chan struct{}, maxConns)}, nil
 }
 
 // Query runs req.Command, once its class is allowed (see the package
@@ -315,7 +318,7 @@ func (s *slot) dial(ctx context.Context, network, addr string) (net.Conn, error)
 		}
 		nc = tc
 	}
-	cn := &conn{Conn: nc, raw: raw, meter: newMeter(s.c.maxBytes, s.c.maxElems)}
+	cn := &conn{Conn: nc, raw: raw, meter: newMeter(s.c.maxBytes, s.c.maxElems, s.c.maxDepth)}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {

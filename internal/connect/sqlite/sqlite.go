@@ -47,6 +47,7 @@ type Connector struct {
 	rw       *sql.DB // nil for a read-only datasource
 	ro       *sql.DB
 	readOnly bool
+	bounds   connect.Bounds // of one value and one row (bounds.go)
 }
 
 var _ connect.Connector = (*Connector)(nil)
@@ -74,7 +75,7 @@ func New(cfg connect.Config) (*Connector, error) {
 		db.SetConnMaxIdleTime(maxIdle)
 		return db
 	}
-	c := &Connector{ro: open("ro"), readOnly: cfg.Datasource.ReadOnly}
+	c := &Connector{ro: open("ro"), readOnly: cfg.Datasource.ReadOnly, bounds: cfg.Bounds}
 	if !c.readOnly {
 		c.rw = open("rw")
 	}
@@ -149,13 +150,16 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		}
 		conn.Close()
 	}()
+	if err := limitLength(conn, c.bounds); err != nil { // bounds.go
+		return connect.Result{}, err
+	}
 	var before int64
 	if err := conn.QueryRowContext(ctx, "SELECT total_changes()").Scan(&before); err != nil {
 		return connect.Result{}, mapError(ctx, err)
 	}
 	rows, err := conn.QueryContext(ctx, req.Query, args...)
 	if err != nil {
-		return connect.Result{}, mapError(ctx, err)
+		return connect.Result{}, mapError(ctx, boundError(err, c.bounds))
 	}
 	defer rows.Close()
 	types, err := rows.ColumnTypes()
@@ -189,9 +193,13 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		dest[i] = &raw[i]
 	}
 	vals := make([]any, len(cols))
+	meter := c.bounds.Meter()
 	for rows.Next() {
 		if err := rows.Scan(dest...); err != nil {
 			return res, mapError(ctx, err)
+		}
+		if err := checkRow(&meter, raw, cols); err != nil {
+			return res, err
 		}
 		for i, v := range raw {
 			vals[i] = value(v)
@@ -202,7 +210,7 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		}
 	}
 	if err := closeRows(rows); err != nil {
-		return res, mapError(ctx, err)
+		return res, mapError(ctx, boundError(err, c.bounds))
 	}
 	return res, nil
 }
