@@ -28,6 +28,7 @@ import (
 	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/sso"
 	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/postgres"
@@ -361,16 +362,19 @@ func (m *Main) serve(ctx context.Context) error {
 		}
 		return 0
 	})
+	devices := device.NewService(device.Options{Store: m.db, Cookies: m.inst.Cookies, Secure: secure,
+		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
+	savedQueries := savedquery.NewService(m.db)
 	m.queries = query.NewService(query.Options{
 		Logger: m.log, Datasources: datasources, Openers: openers(), Dial: countDenials(dialer.DialContext, met),
 		Limits: query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns,
 			DeviceIdle: m.Config.DevicePoolIdle},
 		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(), HTTPResponseMax: m.Config.HTTPResponseMax,
 		RequireTLS: m.Config.RequireDatasourceTLS,
+		Devices:    devices, SavedQueries: savedQueries, Audit: m.audit, Metrics: met, AuditQueryText: m.Config.AuditQueryText,
 	})
-	devices := device.NewService(device.Options{Store: m.db, Cookies: m.inst.Cookies, Secure: secure,
-		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
 	srv := web.New(web.Options{
+		SavedQueries: savedQueries,
 		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries,

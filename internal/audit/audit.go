@@ -325,6 +325,7 @@ func (l *Log) hash(prev []byte, e *store.AuditEvent) []byte {
 // Record appends one event. An event that cannot be written is logged as
 // an error and returned.
 func (l *Log) Record(ctx context.Context, ev Event) error {
+	Mark(ctx)
 	if ev.Outcome == "" {
 		ev.Outcome = OK
 	}

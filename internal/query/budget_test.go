@@ -109,7 +109,7 @@ func TestConnectionBudget(t *testing.T) {
 		for range 4 {
 			wg.Go(func() {
 				for range 3 {
-					_, err := svc.Run(t.Context(), dev, Request{Query: "q", Device: testDevice(fmt.Sprintf("dv%d", d))}, Output{W: &bytes.Buffer{}})
+					_, err := svc.run(t.Context(), dev, Request{Query: "q", Device: testDevice(fmt.Sprintf("dv%d", d))}, Output{W: &bytes.Buffer{}})
 					errs <- err
 				}
 			})
@@ -118,10 +118,10 @@ func TestConnectionBudget(t *testing.T) {
 	// Connection tests (and unlocks, which are tests without a device id)
 	// of both datasources, and queries on the shared pool of the other.
 	for range 6 {
-		wg.Go(func() { errs <- svc.Test(t.Context(), dev, &Device{Password: seal.NewSecret("pw-secret")}) })
-		wg.Go(func() { errs <- svc.Test(t.Context(), f.d, nil) })
+		wg.Go(func() { errs <- svc.test(t.Context(), dev, &Device{Password: seal.NewSecret("pw-secret")}) })
+		wg.Go(func() { errs <- svc.test(t.Context(), f.d, nil) })
 		wg.Go(func() {
-			_, err := svc.Run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}})
+			_, err := svc.run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}})
 			errs <- err
 		})
 	}
@@ -154,7 +154,7 @@ func TestConnectionBudgetTimeout(t *testing.T) {
 	svc, l, _, dev := newLedgerService(t, Limits{MaxConns: 1}, 0, gate)
 	busy := make(chan error, 1)
 	go func() {
-		_, err := svc.Run(t.Context(), dev, Request{Query: "q", Device: testDevice("dva"), Timeout: time.Minute}, Output{W: &bytes.Buffer{}})
+		_, err := svc.run(t.Context(), dev, Request{Query: "q", Device: testDevice("dva"), Timeout: time.Minute}, Output{W: &bytes.Buffer{}})
 		busy <- err
 	}()
 	// Wait until the first query holds the connection.
@@ -170,7 +170,7 @@ func TestConnectionBudgetTimeout(t *testing.T) {
 		}
 	}
 	start := time.Now()
-	_, err := svc.Run(t.Context(), dev, Request{Query: "q", Device: testDevice("dvb"), Timeout: 100 * time.Millisecond}, Output{W: &bytes.Buffer{}})
+	_, err := svc.run(t.Context(), dev, Request{Query: "q", Device: testDevice("dvb"), Timeout: 100 * time.Millisecond}, Output{W: &bytes.Buffer{}})
 	if querygate.ErrorCode(err) != connect.ETIMEOUT || !strings.Contains(querygate.ErrorMessage(err), "--pool-max-conns") {
 		t.Fatalf("second device while the connection is in use: got %v, want a timeout naming --pool-max-conns", err)
 	}
@@ -179,19 +179,19 @@ func TestConnectionBudgetTimeout(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 	defer cancel()
-	if err := svc.Test(ctx, dev, testDevice("")); querygate.ErrorCode(err) != connect.ETIMEOUT {
+	if err := svc.test(ctx, dev, testDevice("")); querygate.ErrorCode(err) != connect.ETIMEOUT {
 		t.Fatalf("test while the connection is in use: got %v, want a timeout", err)
 	}
 	cancelled, cancel2 := context.WithCancel(t.Context())
 	cancel2()
-	if _, err := svc.Run(cancelled, dev, Request{Query: "q", Device: testDevice("dvc")}, Output{W: &bytes.Buffer{}}); querygate.ErrorCode(err) != connect.ECANCELED {
+	if _, err := svc.run(cancelled, dev, Request{Query: "q", Device: testDevice("dvc")}, Output{W: &bytes.Buffer{}}); querygate.ErrorCode(err) != connect.ECANCELED {
 		t.Fatalf("cancelled while waiting: got %v, want canceled", err)
 	}
 	close(gate)
 	if err := <-busy; err != nil {
 		t.Fatalf("first query: %v", err)
 	}
-	if _, err := svc.Run(t.Context(), dev, Request{Query: "q", Device: testDevice("dvb")}, Output{W: &bytes.Buffer{}}); err != nil {
+	if _, err := svc.run(t.Context(), dev, Request{Query: "q", Device: testDevice("dvb")}, Output{W: &bytes.Buffer{}}); err != nil {
 		t.Fatalf("second device once the connection is free: %v", err)
 	}
 	l.mu.Lock()

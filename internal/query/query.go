@@ -17,8 +17,12 @@ import (
 	"time"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/metrics"
+	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -63,19 +67,35 @@ type Options struct {
 	RequireTLS bool
 	// HTTPResponseMax caps an HTTP datasource's response body (bytes).
 	HTTPResponseMax int64
+	// Devices opens device-custody credentials; Audit records one event
+	// per use case; Metrics counts queries (each may be nil in tests).
+	Devices      *device.Service
+	SavedQueries *savedquery.Service
+	Audit        *audit.Log
+	Metrics      *metrics.Metrics
+	// AuditQueryText records the query text in audit events
+	// (--audit-query-text).
+	AuditQueryText bool
 }
 
 // Service runs queries.
 type Service struct {
-	log         *slog.Logger
-	datasources *datasource.Service
-	openers     map[string]Opener
-	dial        connect.DialFunc
-	limits      Limits
-	sqliteDirs  []string
-	sqliteDeny  []string
-	requireTLS  bool
-	httpMax     int64
+	log          *slog.Logger
+	datasources  *datasource.Service
+	openers      map[string]Opener
+	dial         connect.DialFunc
+	limits       Limits
+	sqliteDirs   []string
+	sqliteDeny   []string
+	requireTLS   bool
+	httpMax      int64
+	devices      *device.Service
+	savedQueries *savedquery.Service
+	audit        *audit.Log
+	metrics      *metrics.Metrics
+	auditText    bool
+	// tests are the slots of connection tests and unlocks (testSlot).
+	tests chan struct{}
 
 	mu      sync.Mutex
 	pools   map[string]*pool   // the pools in use, by poolKey
@@ -162,7 +182,8 @@ func NewService(o Options) *Service {
 	}
 	s := &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
 		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
-		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{})}
+		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{}),
+		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests)}
 	go s.janitor()
 	return s
 }
@@ -469,11 +490,11 @@ func (s *Service) Close() {
 	s.closing.Wait()
 }
 
-// Test opens a fresh connector of one connection with the datasource's
+// test opens a fresh connector of one connection with the datasource's
 // settings (not a pooled one, so that it proves the current settings),
 // pings, and closes it. That connection counts toward the datasource's
 // budget: the test waits for a slot.
-func (s *Service) Test(ctx context.Context, ds *datasource.Datasource, dev *Device) error {
+func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Device) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	cfg, opener, err := s.config(ctx, ds, dev)
@@ -517,9 +538,10 @@ func Started(err error) bool {
 	return !errors.As(err, &ns)
 }
 
-// Run runs req on ds and streams the result to out. Closing the client's
+// run runs req on ds (the use cases have authorized it) and streams the
+// result to out. Closing the client's
 // connection (cancelling ctx) cancels the statement at the datasource.
-func (s *Service) Run(ctx context.Context, ds *datasource.Datasource, req Request, out Output) (Summary, error) {
+func (s *Service) run(ctx context.Context, ds *datasource.Datasource, req Request, out Output) (Summary, error) {
 	start := time.Now()
 	if err := s.validate(ds.Kind, &req); err != nil {
 		return Summary{}, &notStarted{err}

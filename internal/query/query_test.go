@@ -124,7 +124,7 @@ func (f *fixture) run(t *testing.T, conn *fakeConn, req Request, format Format) 
 	f.svc.Forget(f.d.ID)
 	var buf bytes.Buffer
 	started := false
-	sum, err := f.svc.Run(t.Context(), f.d, req, Output{Format: format, W: &buf, Start: func() { started = true }})
+	sum, err := f.svc.run(t.Context(), f.d, req, Output{Format: format, W: &buf, Start: func() { started = true }})
 	if buf.Len() > 0 && !started {
 		t.Fatal("bytes written before Start")
 	}
@@ -305,7 +305,7 @@ func TestPoolFollowsDatasourceVersion(t *testing.T) {
 	cols := []connect.Column{{Name: "n"}}
 	f.next = func() *fakeConn { return &fakeConn{cols: cols, errAt: -1} }
 	run := func() {
-		if _, err := f.svc.Run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); err != nil {
+		if _, err := f.svc.run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -370,13 +370,13 @@ func TestDevicePools(t *testing.T) {
 	}
 	f.next = func() *fakeConn { return &fakeConn{cols: []connect.Column{{Name: "n"}}, errAt: -1} }
 	// Without a device credential nothing opens.
-	if _, err := f.svc.Run(t.Context(), dev, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); querygate.ErrorCode(err) != querygate.EDEVICELOCKED {
+	if _, err := f.svc.run(t.Context(), dev, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); querygate.ErrorCode(err) != querygate.EDEVICELOCKED {
 		t.Fatalf("no device: got %v", err)
 	}
 	// The connector gets the device's password (the fixture's opener
 	// checks "pw-secret"); each device has its own pool.
 	for _, id := range []string{"dva", "dvb", "dva"} {
-		if _, err := f.svc.Run(t.Context(), dev, Request{Query: "q", Device: &Device{ID: id, Password: seal.NewSecret("pw-secret")}}, Output{W: &bytes.Buffer{}}); err != nil {
+		if _, err := f.svc.run(t.Context(), dev, Request{Query: "q", Device: &Device{ID: id, Password: seal.NewSecret("pw-secret")}}, Output{W: &bytes.Buffer{}}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -404,7 +404,7 @@ func TestDevicePools(t *testing.T) {
 func TestReconcileClosesStalePools(t *testing.T) {
 	f := newFixture(t, Limits{SyncInterval: 20 * time.Millisecond})
 	f.next = func() *fakeConn { return &fakeConn{cols: []connect.Column{{Name: "n"}}, errAt: -1} }
-	if _, err := f.svc.Run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); err != nil {
+	if _, err := f.svc.run(t.Context(), f.d, Request{Query: "q"}, Output{W: &bytes.Buffer{}}); err != nil {
 		t.Fatal(err)
 	}
 	// Another replica changes the datasource: this one runs no query, yet

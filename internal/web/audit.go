@@ -1,11 +1,9 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -19,9 +17,7 @@ import (
 // to record are logged by the audit log itself. It marks the request as
 // audited (see audited).
 func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err error) {
-	if m, ok := r.Context().Value(auditMarkKey{}).(*atomic.Bool); ok {
-		m.Store(true)
-	}
+	audit.Mark(r.Context())
 	if s.audit == nil {
 		return
 	}
@@ -37,10 +33,6 @@ func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err e
 	s.audit.Record(r.Context(), ev)
 }
 
-// auditMarkKey is the context key of an audited request's marker: an
-// *atomic.Bool that record sets.
-type auditMarkKey struct{}
-
 // audited makes every request of a route leave exactly one audit event,
 // refusals included. The handler records its own events (success, and the
 // failures it knows the details of); an error it returns without having
@@ -51,14 +43,13 @@ type auditMarkKey struct{}
 // body (so no query text) nor an error's text, only its code, and the
 // egress policy's safe message for an egress refusal.
 //
-// This is the one place refusals are audited; it goes once auditing moves
-// into the use-case methods.
+// Use cases (query.Service.Run, ...) record their own refusals; this
+// covers the routes whose handlers do not go through one yet.
 func (s *Server) audited(action string, h userHandlerFunc) userHandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-		mark := new(atomic.Bool)
-		r = r.WithContext(context.WithValue(r.Context(), auditMarkKey{}, mark))
+		r = r.WithContext(audit.WithMark(r.Context()))
 		err := h(w, r, u)
-		if err != nil && !mark.Load() {
+		if err != nil && !audit.Marked(r.Context()) {
 			ev := audit.Event{Action: action, Target: auditID(r.PathValue("id")), Details: map[string]any{}}
 			if strings.HasPrefix(r.Pattern, r.Method+" /api/datasources/{id}") {
 				ev.DatasourceID = ev.Target
@@ -70,18 +61,8 @@ func (s *Server) audited(action string, h userHandlerFunc) userHandlerFunc {
 	}
 }
 
-// maxAuditID bounds the length of a route's {id} recorded for a refusal:
-// the client chose it, and it may name nothing that exists.
-const maxAuditID = 64
-
-// auditID is a route's {id} as a refusal records it: at most maxAuditID
-// bytes of valid UTF-8.
-func auditID(id string) string {
-	if len(id) > maxAuditID {
-		id = id[:maxAuditID]
-	}
-	return strings.ToValidUTF8(id, "")
-}
+// auditID is a route's {id} as a refusal records it (audit.ClientID).
+func auditID(id string) string { return audit.ClientID(id) }
 
 // listAudit answers GET /api/audit (admin): newest first, filtered by
 // actor_id, action (a trailing "." matches a prefix), datasource_id,

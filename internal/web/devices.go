@@ -8,28 +8,31 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
-	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
 )
 
-// deviceFor opens this device's credential for a device-custody
-// datasource; for any other datasource it returns nil.
-func (s *Server) deviceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (*query.Device, error) {
-	if d.Custody != datasource.CustodyDevice {
-		return nil, nil
+// deviceKeys gives the use cases the device key this browser holds for a
+// datasource: the value of its device cookie.
+func (s *Server) deviceKeys(r *http.Request) query.DeviceKeys {
+	return func(datasourceID string) string {
+		c, err := r.Cookie(s.devices.CookieName(datasourceID))
+		if err != nil {
+			return ""
+		}
+		return c.Value
 	}
-	c, err := r.Cookie(s.devices.CookieName(d.ID))
-	if err != nil {
-		return nil, device.Locked()
+}
+
+// actor is the use cases' view of the request's user.
+func (s *Server) actor(r *http.Request, u *accounts.User) accounts.Actor {
+	via := accounts.ViaSession
+	if viaToken(r) {
+		via = accounts.ViaToken
 	}
-	cred, err := s.devices.Open(r.Context(), u.ID, d.ID, c.Value)
-	if err != nil {
-		return nil, err
-	}
-	return &query.Device{ID: cred.ID, Password: cred.Password}, nil
+	return accounts.Actor{User: u, Via: via, Remote: remoteHost(r), RequestID: requestID(r.Context())}
 }
 
 type unlockRequest struct {
@@ -64,64 +67,21 @@ func (s *Server) newDeviceResponse(r *http.Request, d *store.DeviceCredential, n
 	return out
 }
 
-// unlock tests a device-custody password against the datasource, seals it
-// with a fresh key that only this device's cookie holds, and sets that
-// cookie. A wrong password stores nothing. Anyone who may see the
-// datasource may unlock it: a run grant needs the key to run its saved
-// queries, and the password is the person's own to bring.
+// unlock answers POST /api/datasources/{id}/unlock: the unlock use case
+// tests the password and seals it under a key that only the cookie set
+// here holds.
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceRead)
-	if err != nil {
-		return err
-	}
-	if d.Custody != datasource.CustodyDevice {
-		return querygate.Errorf(querygate.EINVALID, "This datasource's secrets are kept sealed on the server; it needs no unlock.")
-	}
 	var req unlockRequest
 	if err := decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.Password == "" {
-		return querygate.FieldErrorf("password", "password: must not be empty")
-	}
-	if len(req.Password) > device.MaxPassword {
-		return querygate.FieldErrorf("password", "password: at most %d bytes", device.MaxPassword)
-	}
-	// Testing the password opens a fresh connection: it takes a slot of
-	// the bound on connection tests.
-	release, err := s.testSlot()
+	got, err := s.queries.Unlock(r.Context(), s.actor(r, u), r.PathValue("id"), seal.NewSecret(req.Password), req.Remember)
 	if err != nil {
 		return err
 	}
-	defer release()
-	pw := seal.NewSecret(req.Password)
-	if err := s.queries.Test(r.Context(), d, &query.Device{Password: pw}); err != nil {
-		s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: d.ID, DatasourceID: d.ID}, err)
-		s.log.InfoContext(r.Context(), "device unlock refused", "request_id", requestID(r.Context()), "user_id", u.ID,
-			"datasource_id", d.ID, "outcome", querygate.ErrorCode(err))
-		return err
-	}
-	c, cred, forgotten, err := s.devices.Unlock(r.Context(), u.ID, d.ID, pw, req.Remember)
-	if err != nil {
-		s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: d.ID, DatasourceID: d.ID}, err)
-		return err
-	}
-	// Beyond device.MaxDevices the devices unused for longest were
-	// forgotten: close their pools too.
-	for _, id := range forgotten {
-		s.queries.ForgetDevice(d.ID, id)
-	}
-	details := map[string]any{"remember": req.Remember, "expires_at": cred.ExpiresAt}
-	if len(forgotten) > 0 {
-		details["forgotten"] = forgotten
-		details["forgotten_reason"] = "device_limit"
-	}
-	s.record(r, u, audit.Event{Action: audit.DeviceUnlock, Target: cred.ID, DatasourceID: d.ID, Details: details}, nil)
-	s.setDeviceCookie(w, c)
-	s.log.InfoContext(r.Context(), "device unlocked", "request_id", requestID(r.Context()), "user_id", u.ID,
-		"datasource_id", d.ID, "device_id", cred.ID, "remember", req.Remember, "forgotten", len(forgotten))
-	writeJSON(w, http.StatusOK, map[string]any{"unlocked": true, "device_id": cred.ID,
-		"expires_at": cred.ExpiresAt, "remember": req.Remember})
+	s.setDeviceCookie(w, got.Cookie)
+	writeJSON(w, http.StatusOK, map[string]any{"unlocked": true, "device_id": got.DeviceID,
+		"expires_at": got.ExpiresAt, "remember": req.Remember})
 	return nil
 }
 

@@ -247,40 +247,16 @@ type runSavedQueryRequest struct {
 // result exactly like an ad-hoc query. A run grant suffices. The audit
 // event names the saved query and its version, never the text or a value.
 func (s *Server) runSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, d, err := s.savedQueryAuthorized(r, u, 0, accounts.ActionDatasourceRead)
-	if err != nil {
-		return err
-	}
+	a := s.actor(r, u)
 	var body runSavedQueryRequest
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.TimeoutMS < 0 {
-		return querygate.FieldErrorf("timeout_ms", "timeout_ms: must not be negative")
-	}
-	if body.Version < 0 {
-		return querygate.FieldErrorf("version", "version: must be a positive integer")
-	}
-	if body.Version != 0 && body.Version != q.Version.Number {
-		if q, err = s.savedQueries.Find(r.Context(), q.ID, body.Version); querygate.ErrorCode(err) == querygate.ENOTFOUND {
-			return querygate.FieldErrorf("version", "version: the saved query has no such version")
-		} else if err != nil {
-			return err
-		}
-	}
-	ev := audit.Event{Action: audit.SavedQueryRun, Target: q.ID, DatasourceID: d.ID,
-		Details: map[string]any{"saved_query": q.ID, "version": q.Version.Number}}
-	bound, err := q.Definition.Bind(d.Kind, body.Params)
-	if err != nil {
-		s.record(r, u, ev, err)
+	in := query.SavedInput{Params: body.Params, Limit: body.Limit, TimeoutMS: body.TimeoutMS, Version: body.Version}
+	return s.stream(w, r, func(out query.Output) error {
+		_, err := s.queries.RunSaved(r.Context(), a, r.PathValue("id"), in, s.deviceKeys(r), out)
 		return err
-	}
-	req := query.Request{Query: bound.Query, Params: bound.Params, Command: bound.Command, HTTP: bound.HTTP,
-		Limit: body.Limit, Timeout: time.Duration(body.TimeoutMS) * time.Millisecond}
-	if req.Device, err = s.deviceFor(r, u, d); err != nil {
-		return err
-	}
-	return s.streamQuery(w, r, u, d, req, ev)
+	})
 }
 
 // exportFormat names the export file format.

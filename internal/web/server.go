@@ -31,11 +31,14 @@ type Options struct {
 	Accounts    *accounts.Service
 	Datasources *datasource.Service
 	Queries     *query.Service
-	Cookies     *seal.Cookies
-	Devices     *device.Service
-	Audit       *audit.Log
-	Metrics     *metrics.Metrics
-	Ingress     Ingress
+	// SavedQueries is the saved-query catalogue the query use cases run
+	// from (made from Store when nil).
+	SavedQueries *savedquery.Service
+	Cookies      *seal.Cookies
+	Devices      *device.Service
+	Audit        *audit.Log
+	Metrics      *metrics.Metrics
+	Ingress      Ingress
 	// Egress describes the egress policy for GET /api/egress.
 	Egress func() any
 	// AuditQueryText records each query's text in its audit event.
@@ -74,16 +77,11 @@ type Server struct {
 	routes          []Route
 	throttle        *throttle
 	hosts           map[string]bool // nil: any Host (checkHost)
-	tests           chan struct{}   // slots for connection tests (testDatasource) and device unlocks
 	savedQueries    *savedquery.Service
 	sso             *sso.Service
 	dashboards      *dashboard.Service
 	forceLocalLogin bool
 }
-
-// maxConcurrentTests bounds the connection tests running at once: each
-// opens a fresh connection outside the pools.
-const maxConcurrentTests = 8
 
 // Route is one API route, as registered.
 type Route struct {
@@ -102,8 +100,10 @@ func New(o Options) *Server {
 	}
 	s := &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, ingressPolicy: o.Ingress, egress: o.Egress, secure: o.Secure, version: o.Version}
-	s.tests = make(chan struct{}, maxConcurrentTests)
-	s.savedQueries = savedquery.NewService(o.Store)
+	s.savedQueries = o.SavedQueries
+	if s.savedQueries == nil {
+		s.savedQueries = savedquery.NewService(o.Store)
+	}
 	s.sso, s.forceLocalLogin = o.SSO, o.ForceLocalLogin
 	s.dashboards = dashboard.NewService(o.Store)
 	s.throttle = newThrottle()

@@ -109,17 +109,3 @@ func (t *throttle) sweep(now time.Time) {
 		}
 	}
 }
-
-// testSlot takes one of the slots that bound how many fresh connections
-// clients can make the gateway open at once outside the pools: connection
-// tests and device unlocks (which test the password) share them. When all
-// are taken it refuses at once rather than queue; release gives the slot
-// back.
-func (s *Server) testSlot() (release func(), err error) {
-	select {
-	case s.tests <- struct{}{}:
-		return func() { <-s.tests }, nil
-	default:
-		return nil, querygate.Errorf(querygate.EUNAVAILABLE, "Too many connection tests and unlocks at once; try again in a moment.")
-	}
-}

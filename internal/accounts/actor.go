@@ -1,0 +1,28 @@
+package accounts
+
+// Actor is who asks for a use case: a user, proved by a session or an API
+// token, and where the request came from. Every use-case method takes the
+// actor, authorizes by its user and records it in the audit trail.
+type Actor struct {
+	User *User
+	// Via says how the user was proved (ViaSession, ViaToken).
+	Via string
+	// Remote is the client's address and RequestID the request's id,
+	// both for the audit trail.
+	Remote    string
+	RequestID string
+}
+
+// How an actor's user was proved.
+const (
+	ViaSession = "session"
+	ViaToken   = "token"
+)
+
+// UserID returns the actor's user id, or "" for no user.
+func (a Actor) UserID() string {
+	if a.User == nil {
+		return ""
+	}
+	return a.User.ID
+}
