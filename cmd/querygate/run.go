@@ -374,10 +374,9 @@ func (m *Main) serve(ctx context.Context) error {
 		Devices:    devices, SavedQueries: savedQueries, Audit: m.audit, Metrics: met, AuditQueryText: m.Config.AuditQueryText,
 	})
 	srv := web.New(web.Options{
-		SavedQueries: savedQueries,
 		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
-		Datasources: datasources, Queries: m.queries,
+		Datasources: datasources, Queries: m.queries, SavedQueries: savedQueries,
 		Secure: secure, Version: version(),
 		Ingress:         web.Ingress{AllowClients: prefixes(m.Config.AllowClients), TrustedProxies: prefixes(m.Config.TrustedProxies)},
 		Egress:          describeEgress(dialer, &m.Config),
