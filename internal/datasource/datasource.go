@@ -81,6 +81,23 @@ func (s Secrets) With(name string, v seal.Secret) Secrets {
 	return Secrets{m: m}
 }
 
+// Values returns every secret value held, the values of header maps
+// included, so that what an upstream sends back can be checked for them.
+func (s Secrets) Values() []seal.Secret {
+	var out []seal.Secret
+	for _, name := range s.Names() {
+		switch v := s.m[name].(type) {
+		case seal.Secret:
+			out = append(out, v)
+		case map[string]seal.Secret:
+			for _, k := range slices.Sorted(maps.Keys(v)) {
+				out = append(out, v[k])
+			}
+		}
+	}
+	return out
+}
+
 // Names returns the names of the secrets held, sorted.
 func (s Secrets) Names() []string { return slices.Sorted(maps.Keys(s.m)) }
 

@@ -402,7 +402,7 @@ func (s *Service) build(ctx context.Context, ds *datasource.Datasource, dev *Dev
 		s.releaseSlots(ds.ID, maxConns)
 		return nil, err
 	}
-	return conn, nil
+	return shield(conn, cfg.Secrets), nil
 }
 
 // config checks that the datasource can be connected to and returns its
@@ -510,6 +510,7 @@ func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Devi
 	if err != nil {
 		return err
 	}
+	conn = shield(conn, cfg.Secrets)
 	defer conn.Close()
 	return timeoutError(ctx, conn.Ping(ctx))
 }

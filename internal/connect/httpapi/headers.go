@@ -51,7 +51,7 @@ type credentials struct {
 	// secrets finds the secret values in every form an upstream might
 	// echo them; they are cut from every response body and header (see
 	// redact.go).
-	secrets detector
+	secrets connect.Detector
 }
 
 // configError is a settings problem; messages name settings, never values.
@@ -83,7 +83,7 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		if err := set("Authorization", "Bearer "+s.bearer, "bearer token"); err != nil {
 			return nil, err
 		}
-		c.secrets.add(s.bearer)
+		c.secrets.Add(s.bearer)
 	}
 	if s.basicSet {
 		if strings.Contains(s.basicUser, ":") {
@@ -96,8 +96,8 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		if err := set("Authorization", "Basic "+token, "basic auth setting"); err != nil {
 			return nil, err
 		}
-		c.secrets.add(token)
-		c.secrets.add(s.basicPassword)
+		c.secrets.Add(token)
+		c.secrets.Add(s.basicPassword)
 	}
 	if s.apiKey != "" {
 		if s.apiKeyName == "" {
@@ -116,7 +116,7 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		default:
 			return nil, configError("The setting api_key_in must be header or query.")
 		}
-		c.secrets.add(s.apiKey)
+		c.secrets.Add(s.apiKey)
 	}
 	for name, v := range s.secretHeaders {
 		if !validName(name) || isReserved(name) {
@@ -125,7 +125,7 @@ func buildCredentials(s *rawSettings) (*credentials, error) {
 		if err := set(name, v, "secret header"); err != nil {
 			return nil, err
 		}
-		c.secrets.add(v)
+		c.secrets.Add(v)
 	}
 	return c, nil
 }

@@ -347,7 +347,7 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	if err != nil {
 		return connect.Result{}, err
 	}
-	body, ok := c.creds.secrets.redact(body)
+	body, ok := c.creds.secrets.Redact(body)
 	if !ok {
 		return connect.Result{}, connect.Errorf(connect.EQUERY,
 			"The server's answer holds a secret of the datasource in a form the gateway cannot cut out, so it is not passed on.")
@@ -370,7 +370,7 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		return res, stopped(err)
 	}
 	var ctValue any
-	if ct != "" && !c.creds.secrets.contains([]byte(ct)) {
+	if ct != "" && !c.creds.secrets.Contains([]byte(ct)) {
 		ctValue = ct
 	}
 	row := []any{int64(resp.StatusCode), c.responseHeaders(resp, changed), ctValue, value}
@@ -519,7 +519,7 @@ func (c *Connector) checkRedirect(req *http.Request, via []*http.Request) error 
 					continue
 				}
 				for _, v := range vs {
-					if c.creds.secrets.contains([]byte(v)) {
+					if c.creds.secrets.Contains([]byte(v)) {
 						delete(q, k)
 					}
 				}
@@ -571,7 +571,7 @@ func (c *Connector) responseHeaders(resp *http.Response, changed bool) connect.J
 			continue
 		}
 		v := strings.Join(vs, ", ")
-		if c.creds.secrets.contains([]byte(v)) {
+		if c.creds.secrets.Contains([]byte(v)) {
 			continue
 		}
 		if name == "Location" {

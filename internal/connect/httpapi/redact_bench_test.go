@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+
+	"github.com/querygate/querygate/internal/connect"
 )
 
 // benchJSON is a normal 1 MiB JSON document: an array of records with
@@ -38,10 +40,10 @@ func benchJSON() []byte {
 // and the rendering (JSON check) that follows both.
 func BenchmarkRedact(b *testing.B) {
 	body := benchJSON()
-	var d detector
+	var d connect.Detector
 	secrets := []string{"CANARY-bearer-4b1d9e", "CANARY-apikey-8c2f71", "CANARY-secrethdr-53aa0c", "CANARY-basicpw-e09b6d"}
 	for _, s := range secrets {
-		d.add(s)
+		d.Add(s)
 	}
 	var raw [][]byte
 	for _, s := range secrets {
@@ -53,7 +55,7 @@ func BenchmarkRedact(b *testing.B) {
 			out := body
 			for _, n := range raw {
 				if bytes.Contains(out, n) {
-					out = bytes.ReplaceAll(out, n, redacted)
+					out = bytes.ReplaceAll(out, n, []byte("[REDACTED]"))
 				}
 			}
 		}
@@ -61,7 +63,7 @@ func BenchmarkRedact(b *testing.B) {
 	b.Run("redact", func(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for b.Loop() {
-			if _, ok := d.redact(body); !ok {
+			if _, ok := d.Redact(body); !ok {
 				b.Fatal("not clean")
 			}
 		}

@@ -1,25 +1,21 @@
-package httpapi
+package connect
 
 import (
 	"bytes"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
-
-	"github.com/querygate/querygate"
-	"github.com/querygate/querygate/internal/connect"
 )
 
 // fuzzSecrets are the secrets of the redaction fuzz target: ASCII, with a
 // slash and a space, and non-ASCII.
 var fuzzSecrets = []string{"s3cr3t-token", "a/b c+d=e", "pässwörd-ü"}
 
-func fuzzDetector() *detector {
-	var d detector
+func fuzzDetector() *Detector {
+	var d Detector
 	for _, s := range fuzzSecrets {
-		d.add(s)
+		d.Add(s)
 	}
 	return &d
 }
@@ -40,7 +36,7 @@ func TestRedactInPlace(t *testing.T) {
 		{`7333637233742d746f6b656e`, `[REDACTED]`},
 	}
 	for _, tt := range tests {
-		got, ok := d.redact([]byte(tt.in))
+		got, ok := d.Redact([]byte(tt.in))
 		if !ok || string(got) != tt.want {
 			t.Errorf("redact(%q) = %q, %v; want %q", tt.in, got, ok, tt.want)
 		}
@@ -58,14 +54,14 @@ func FuzzRedact(f *testing.F) {
 	}
 	d := fuzzDetector()
 	f.Fuzz(func(t *testing.T, in []byte) {
-		out, ok := d.redact(in)
+		out, ok := d.Redact(in)
 		if !ok {
 			return // refused as a whole: nothing reaches the caller
 		}
-		if !d.contains(in) && !bytes.Equal(out, in) {
+		if !d.Contains(in) && !bytes.Equal(out, in) {
 			t.Fatalf("a clean body was changed: %q -> %q", in, out)
 		}
-		if d.contains(out) {
+		if d.Contains(out) {
 			t.Fatalf("redacted body still holds a secret: %q", out)
 		}
 		check := func(form, text string) {
@@ -91,41 +87,4 @@ func FuzzRedact(f *testing.F) {
 			check("the decoded JSON", buf.String())
 		}
 	})
-}
-
-// FuzzDecodeContent checks that decoding any body under any coding stays
-// within the cap and fails only with the documented codes.
-func FuzzDecodeContent(f *testing.F) {
-	f.Add("gzip", []byte("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\xff\x4b\x04\x00\x43\xbe\xb7\xe8\x01\x00\x00\x00"))
-	f.Add("deflate", []byte("x\x9cK\x04\x00\x00b\x00b"))
-	f.Add("deflate", []byte("K\x04\x00"))
-	f.Add("gzip, deflate", []byte{})
-	f.Add("br", []byte("x"))
-	f.Add("identity", []byte("plain"))
-	f.Fuzz(func(t *testing.T, coding string, body []byte) {
-		const limit = 1 << 16
-		h := http.Header{"Content-Encoding": {coding}}
-		out, _, err := decodeContent(h, body, limit)
-		if err != nil {
-			switch querygate.ErrorCode(err) {
-			case querygate.EUNSUPPORTED, querygate.ETOOLARGE, connect.EQUERY:
-			default:
-				t.Fatalf("code %s", querygate.ErrorCode(err))
-			}
-			return
-		}
-		if len(out) > limit {
-			t.Fatalf("decoded %d bytes, over the cap", len(out))
-		}
-	})
-}
-
-func TestJSONDepth(t *testing.T) {
-	for in, want := range map[string]int{
-		``: 0, `1`: 0, `[]`: 1, `[[{"a":[1]}]]`: 4, `["[[[[", "\"[["]`: 1, `{"a\\":"[["}`: 1, `]]][`: 0,
-	} {
-		if got := jsonDepth([]byte(in)); got != want {
-			t.Errorf("jsonDepth(%s) = %d, want %d", in, got, want)
-		}
-	}
 }

@@ -1,4 +1,4 @@
-package httpapi
+package connect
 
 import (
 	"bytes"
@@ -14,7 +14,7 @@ import (
 //
 // An upstream may echo a credential back in any form: as it was sent, in
 // another charset, escaped for JSON, JavaScript, HTML or a URL, or
-// base64-encoded inside a larger blob. The detector looks for each secret
+// base64-encoded inside a larger blob. The Detector looks for each secret
 // in two complementary ways:
 //
 //   - fixed forms, searched as bytes: the secret itself, UTF-16 LE and BE,
@@ -57,10 +57,11 @@ type needle struct {
 	text, repl []byte
 }
 
-// detector finds a datasource's secrets in a response. The zero value has
+// Detector finds a datasource's secrets in what an upstream sends back (a
+// response body, a header, an error message). The zero value has
 // no secret and finds nothing. It is read-only once built, so safe for
 // concurrent use.
-type detector struct {
+type Detector struct {
 	needles []needle
 	// pairs is a bitset of the two-byte pairs at offsets 0 and 1 of the
 	// needles; byPair lists the needles holding each pair, with its
@@ -80,9 +81,9 @@ type detector struct {
 	space bool
 }
 
-// add records a secret value in every fixed form (see the top of this
+// Add records a secret value in every fixed form (see the top of this
 // file). Values shorter than minNeedle are not recorded.
-func (d *detector) add(v string) {
+func (d *Detector) Add(v string) {
 	if len(v) < minNeedle {
 		return
 	}
@@ -99,7 +100,7 @@ type pairRef struct {
 	needle, off int
 }
 
-func (d *detector) addForm(n needle) {
+func (d *Detector) addForm(n needle) {
 	if len(n.text) < 3 {
 		return
 	}
@@ -188,13 +189,13 @@ type hit struct {
 }
 
 // contains reports whether b holds a secret in any form.
-func (d *detector) contains(b []byte) bool {
+func (d *Detector) Contains(b []byte) bool {
 	return len(d.find(b, true)) > 0
 }
 
 // redact returns b with every secret replaced, and false when b could not
 // be made clean (the caller then refuses it). b itself is not modified.
-func (d *detector) redact(b []byte) ([]byte, bool) {
+func (d *Detector) Redact(b []byte) ([]byte, bool) {
 	for range redactRounds {
 		hits := d.find(b, false)
 		if len(hits) == 0 {
@@ -202,7 +203,7 @@ func (d *detector) redact(b []byte) ([]byte, bool) {
 		}
 		b = replace(b, hits)
 	}
-	return nil, !d.contains(b)
+	return nil, !d.Contains(b)
 }
 
 // replace returns b with the hits replaced; overlapping hits are merged.
@@ -224,7 +225,7 @@ func replace(b []byte, hits []hit) []byte {
 }
 
 // find returns where the secrets are in b (only the first when first).
-func (d *detector) find(b []byte, first bool) []hit {
+func (d *Detector) find(b []byte, first bool) []hit {
 	if len(d.needles) == 0 {
 		return nil
 	}
@@ -241,7 +242,7 @@ func (d *detector) find(b []byte, first bool) []hit {
 // derive searches the decoded views of v, and theirs, to maxViewDepth.
 // Each view is dropped once searched, so at most maxViewDepth copies of
 // the body are held at once.
-func (d *detector) derive(v *view, depth int, first bool, hits *[]hit) {
+func (d *Detector) derive(v *view, depth int, first bool, hits *[]hit) {
 	if depth == maxViewDepth {
 		return
 	}
@@ -267,7 +268,7 @@ func (d *detector) derive(v *view, depth int, first bool, hits *[]hit) {
 // search adds the needles found in v. A derived view is searched only
 // near its escapes: a match that touches none is a match of its parent,
 // already found there.
-func (d *detector) search(v *view, first bool, hits *[]hit) {
+func (d *Detector) search(v *view, first bool, hits *[]hit) {
 	if v.parent == nil {
 		d.scan(v, 0, len(v.data), first, hits)
 		return
@@ -287,7 +288,7 @@ func (d *detector) search(v *view, first bool, hits *[]hit) {
 }
 
 // scan adds the needles of v.data that start at [lo, hi).
-func (d *detector) scan(v *view, lo, hi int, first bool, hits *[]hit) {
+func (d *Detector) scan(v *view, lo, hi int, first bool, hits *[]hit) {
 	data := v.data
 	for i := lo &^ 1; i <= hi && i+1 < len(data); i += 2 {
 		p := uint16(data[i])<<8 | uint16(data[i+1])
@@ -365,7 +366,7 @@ var (
 
 // unescapers returns the decodings a body is searched under. '+' for a
 // space only matters when a secret holds a space.
-func (d *detector) unescapers() []unescaper {
+func (d *Detector) unescapers() []unescaper {
 	if d.space {
 		return []unescaper{backslashEscapes, htmlEscapes, percentEscapes, formEscapes}
 	}
@@ -374,8 +375,8 @@ func (d *detector) unescapers() []unescaper {
 
 // decodeView returns v with the escapes of u decoded, or nil when v holds
 // none. Escapes that decode to a byte no needle holds are left as they are
-// (see detector.used).
-func (d *detector) decodeView(v *view, u unescaper) *view {
+// (see Detector.used).
+func (d *Detector) decodeView(v *view, u unescaper) *view {
 	p := v.data
 	i := bytes.IndexByte(p, u.trigger)
 	if i < 0 {
@@ -527,4 +528,8 @@ func unescapeHTML(out, b []byte) ([]byte, int) {
 		return out, 0
 	}
 	return utf8.AppendRune(out, r), end + 1
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"net"
+	"strings"
+	"testing"
+	"unicode/utf16"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+)
+
+// hostilePostgres is a loopback server that speaks just enough of the
+// PostgreSQL protocol to ask for the password in clear and then echo it
+// back, in several encodings, in the message of every error it sends.
+func hostilePostgres(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go serveHostile(conn)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func serveHostile(conn net.Conn) {
+	defer conn.Close()
+	b := pgproto3.NewBackend(conn, conn)
+	msg, err := b.ReceiveStartupMessage()
+	if err != nil {
+		return
+	}
+	if _, ok := msg.(*pgproto3.SSLRequest); ok {
+		conn.Write([]byte{'N'})
+		if msg, err = b.ReceiveStartupMessage(); err != nil {
+			return
+		}
+	}
+	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
+		return
+	}
+	b.Send(&pgproto3.AuthenticationCleartextPassword{})
+	if b.Flush() != nil || b.SetAuthType(pgproto3.AuthTypeCleartextPassword) != nil {
+		return
+	}
+	m, err := b.Receive()
+	if err != nil {
+		return
+	}
+	pw, ok := m.(*pgproto3.PasswordMessage)
+	if !ok {
+		return
+	}
+	secret := pw.Password
+	var u16 strings.Builder
+	for _, r := range utf16.Encode([]rune(secret)) {
+		u16.WriteString(string(rune(r)))
+		u16.WriteByte(0)
+	}
+	echo := "syntax error at or near " + secret + " (" + base64.StdEncoding.EncodeToString([]byte(secret)) + ", " +
+		hex.EncodeToString([]byte(secret)) + ", " + strings.ReplaceAll(secret, "-", `\u002d`) + ")"
+	b.Send(&pgproto3.AuthenticationOk{})
+	b.Send(&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"})
+	b.Send(&pgproto3.ParameterStatus{Name: "server_version", Value: "16.0"})
+	b.Send(&pgproto3.BackendKeyData{ProcessID: 1, SecretKey: []byte{0, 0, 0, 1}})
+	b.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+	if b.Flush() != nil {
+		return
+	}
+	for {
+		m, err := b.Receive()
+		if err != nil {
+			return
+		}
+		switch m.(type) {
+		case *pgproto3.Terminate:
+			return
+		case *pgproto3.Query, *pgproto3.Sync:
+			b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: echo})
+			b.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
+			if b.Flush() != nil {
+				return
+			}
+		}
+	}
+}
+
+// TestHostileUpstreamCannotEchoSecret proves P3 for connector errors: a
+// datasource server that obtains the password (by asking for it in clear)
+// and puts it, raw and encoded, in its error messages cannot make the
+// gateway show it to a caller, who gets the error's code without its
+// message.
+func TestHostileUpstreamCannotEchoSecret(t *testing.T) {
+	addr := hostilePostgres(t)
+	host, port, _ := net.SplitHostPort(addr)
+	_, c := queryGateway(t, t.TempDir())
+	const secret = "Hostile-Echo-Secret-7f3a"
+	var portN int
+	for _, r := range port {
+		portN = portN*10 + int(r-'0')
+	}
+	id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "hostile", "kind": "postgres",
+		"settings": map[string]any{"host": host, "port": portN, "database": "x", "user": "x", "sslmode": "disable"},
+		"secrets":  map[string]any{"password": secret}})["id"].(string)
+	forms := []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)), hex.EncodeToString([]byte(secret)),
+		strings.ReplaceAll(secret, "-", `\u002d`), strings.ReplaceAll(secret, "-", `\\u002d`)}
+	for _, path := range []string{"/query", "/test"} {
+		r := c.do("POST", "/api/datasources/"+id+path, map[string]any{"query": "SELECT 1"})
+		if r.Status < 400 {
+			t.Fatalf("%s: got %d %s, want an error", path, r.Status, r.Body)
+		}
+		for _, f := range forms {
+			if strings.Contains(string(r.Body), f) {
+				t.Errorf("%s: the answer holds the secret as %q: %s", path, f, r.Body)
+			}
+		}
+		if !strings.Contains(string(r.Body), "withheld") {
+			t.Errorf("%s: answer %s does not say the message was withheld", path, r.Body)
+		}
+	}
+}
