@@ -8,7 +8,7 @@
 // field and never from a DSN string, refuses LOAD DATA LOCAL INFILE,
 // clear-text and old passwords, and never falls back from TLS to
 // plaintext. Cancelling a query's context kills the statement on the
-// server (KILL CONNECTION; KILL QUERY at the row limit), not only in the gateway. Read-only requests run in
+// server (KILL CONNECTION), not only in the gateway. Read-only requests run in
 // a read-only session and transaction that the server enforces, and a
 // read-only datasource whose account could get around them (FILE, SUPER,
 // the privileges that set global variables) is refused. Every request
@@ -46,7 +46,7 @@ type Connector struct {
 	// bound.
 	db *sql.DB
 	// killDB sends KILL for statements whose context ended. It is a
-	// pool of its own (one connection, closed when idle for a minute) so
+	// pool of its own (one connection, closed once the KILL is sent) so
 	// that a cancel never waits for a connection of db, which may all be
 	// busy with the very statements to kill.
 	killDB   *sql.DB
@@ -99,9 +99,11 @@ func New(cfg connect.Config) (*Connector, error) {
 	db.SetConnMaxIdleTime(maxIdle)
 	db.SetConnMaxLifetime(maxLifetime)
 	killDB := sql.OpenDB(dc)
+	// A KILL connection is opened for the KILL and closed right after:
+	// it is rare (a cancelled statement), and an idle one would be a
+	// connection beyond the pool's bound.
 	killDB.SetMaxOpenConns(1)
-	killDB.SetMaxIdleConns(1)
-	killDB.SetConnMaxIdleTime(min(maxIdle, time.Minute))
+	killDB.SetMaxIdleConns(0)
 	return &Connector{db: db, killDB: killDB, readOnly: cfg.Datasource.ReadOnly, bounds: cfg.Bounds, budgets: budgets}, nil
 }
 
@@ -326,17 +328,11 @@ func (r *run) affected() (connect.Result, error) {
 
 // stop ends a result whose remaining rows are not wanted: the sink
 // returned err (connect.ErrStop for the row limit). Closing the rows would
-// read them all, so the server is first told to stop the statement; what
-// it had already sent is then drained before finish closes the connection.
-// If the kill cannot be sent, the statement's connection is cut instead.
+// read them all, and the connection is not reused anyway (finish), so it
+// is cut: the server stops the statement at its next write to the closed
+// connection. No KILL is needed, so no connection beyond the pool's.
 func (r *run) stop(rows *sql.Rows, err error) error {
-	kctx, cancel := context.WithTimeout(r.ctx, killTimeout)
-	_, kerr := r.c.killDB.ExecContext(kctx, "KILL QUERY "+strconv.FormatUint(r.id, 10))
-	cancel()
-	if kerr != nil {
-		r.cut()
-	}
-	// Ends with 1317 (query interrupted) or at the last row.
+	r.cut()
 	rows.Close()
 	if errors.Is(err, connect.ErrStop) {
 		return nil

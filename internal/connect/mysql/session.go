@@ -49,10 +49,13 @@ func (c *Connector) replenish() {
 // ... INTO OUTFILE and DUMPFILE write the server's disk from a read-only
 // transaction, LOAD_FILE reads it), server-wide settings (SUPER and the
 // privileges that set global variables, such as init_connect, general_log
-// and its file), replication and federated servers. ALL PRIVILEGES holds
-// them all.
+// and its file), stopping or flushing the server (SHUTDOWN, RELOAD),
+// replication and federated servers. ALL PRIVILEGES holds them all.
 var escapePrivileges = []string{
 	"ALL PRIVILEGES", "ALL", "FILE", "SUPER",
+	// Server-wide effects no transaction holds back: stopping the server,
+	// and FLUSH / RESET MASTER (which deletes the binary logs).
+	"SHUTDOWN", "RELOAD",
 	// MySQL 8 dynamic privileges.
 	"SYSTEM_VARIABLES_ADMIN", "PERSIST_RO_VARIABLES_ADMIN", "BINLOG_ADMIN", "CONNECTION_ADMIN",
 	"REPLICATION_SLAVE_ADMIN", "GROUP_REPLICATION_ADMIN",

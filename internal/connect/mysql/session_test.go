@@ -129,6 +129,8 @@ func TestReadOnlyRefusesPrivilegedAccount(t *testing.T) {
 	})
 	t.Run("FILE", func(t *testing.T) { refused(t, mustAccount(t, s, db, "GRANT FILE ON *.* TO %s"), "FILE") })
 	t.Run("SUPER", func(t *testing.T) { refused(t, mustAccount(t, s, db, "GRANT SUPER ON *.* TO %s"), "SUPER") })
+	t.Run("SHUTDOWN", func(t *testing.T) { refused(t, mustAccount(t, s, db, "GRANT SHUTDOWN ON *.* TO %s"), "SHUTDOWN") })
+	t.Run("RELOAD", func(t *testing.T) { refused(t, mustAccount(t, s, db, "GRANT RELOAD ON *.* TO %s"), "RELOAD") })
 	t.Run("role", func(t *testing.T) {
 		var b [4]byte
 		rand.Read(b[:])

@@ -187,13 +187,11 @@ func poolConfig(s *settings, dial connect.DialFunc, maxConns int, maxIdle time.D
 	// connection is reset in the pool's background before anyone else
 	// gets it (see resetSession).
 	pc.AfterRelease = resetSession
-	if s.checkRole {
-		// A read-only datasource's role is checked on every new
-		// connection, before its first statement (see checkPrivileges).
-		pc.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-			return checkPrivileges(ctx, conn.PgConn())
-		}
-	}
+	pc.BeforeClose = forgetConnection
+	// Every new connection is checked before its first statement: a
+	// read-only datasource's role (see checkPrivileges), and whether the
+	// database keeps connections of its own that no reset closes.
+	pc.AfterConnect = afterConnect(s.checkRole)
 
 	cc := pc.ConnConfig
 	cc.Tracer = nil

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -27,6 +28,13 @@ const resetTimeout = 5 * time.Second
 // connection is simply unavailable until it is clean. A connection that
 // cannot be reset is closed (returning false destroys it).
 func resetSession(conn *pgx.Conn) bool {
+	if _, own := ownConnections.Load(conn); own {
+		// DISCARD ALL does not close dblink's named connections nor
+		// postgres_fdw's cached ones: a request could leave one open,
+		// logged in as its credentials, for the next. Such a
+		// connection is closed instead of reused.
+		return false
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
 	defer cancel()
 	pg := conn.PgConn()
@@ -38,13 +46,50 @@ func resetSession(conn *pgx.Conn) bool {
 	return pg.ParameterStatus("client_encoding") == "UTF8" && pg.TxStatus() == 'I'
 }
 
+// ownConnections holds the pooled connections of databases with an
+// extension that opens connections of its own (see resetSession), from
+// AfterConnect until the pool closes them.
+var ownConnections sync.Map // *pgx.Conn -> struct{}
+
+// ownConnectionsQuery tells whether the database has such an extension.
+const ownConnectionsQuery = `SELECT 1 FROM pg_catalog.pg_extension WHERE extname IN ('dblink', 'postgres_fdw', 'pg_background') LIMIT 1`
+
+// afterConnect checks a new connection before it joins the pool: it notes
+// a database with extensions that keep connections of their own, and, for
+// a read-only datasource that has not accepted the risk, refuses a role
+// that can escape read-only.
+func afterConnect(checkRole bool) func(context.Context, *pgx.Conn) error {
+	return func(ctx context.Context, conn *pgx.Conn) error {
+		pg := conn.PgConn()
+		rows, err := pg.Exec(ctx, ownConnectionsQuery).ReadAll()
+		if err != nil {
+			return err
+		}
+		if len(rows) == 1 && len(rows[0].Rows) > 0 {
+			ownConnections.Store(conn, struct{}{})
+		}
+		if checkRole {
+			return checkPrivileges(ctx, pg)
+		}
+		return nil
+	}
+}
+
+// forgetConnection is the pool's BeforeClose hook.
+func forgetConnection(conn *pgx.Conn) { ownConnections.Delete(conn) }
+
 // privilegeQuery lists what the connection's role can do that a read-only
 // transaction does not stop. A read-only transaction refuses writes to
 // tables, but not:
 //   - a superuser (who can do all of the below, and turn settings off);
+//   - the REPLICATION attribute: a replication slot is not transactional,
+//     so one made in a rolled-back read-only transaction stays and keeps
+//     write-ahead log on the server's disk (and a logical slot streams
+//     every table's changes);
 //   - COPY ... TO/FROM a server file or PROGRAM (pg_write_server_files,
-//     pg_execute_server_program, pg_read_server_files), nor the file
-//     functions granted to a role directly;
+//     pg_execute_server_program, pg_read_server_files), nor the file and
+//     large-object functions granted to a role directly (any overload);
+//   - pg_signal_backend, which cancels and ends other sessions;
 //   - an extension that opens a connection of its own (dblink,
 //     postgres_fdw, pg_background), whose writes commit there;
 //   - adminpack's file writes.
@@ -58,9 +103,13 @@ SELECT 'it is the superuser role ' || quote_ident(r.rolname)
   FROM pg_catalog.pg_roles r
  WHERE r.rolsuper AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
 UNION ALL
+SELECT 'it may act as ' || quote_ident(r.rolname) || ', which has the REPLICATION attribute'
+  FROM pg_catalog.pg_roles r
+ WHERE r.rolreplication AND NOT r.rolsuper AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
+UNION ALL
 SELECT 'it is a member of ' || r.rolname
   FROM pg_catalog.pg_roles r
- WHERE r.rolname IN ('pg_write_server_files', 'pg_execute_server_program', 'pg_read_server_files')
+ WHERE r.rolname IN ('pg_write_server_files', 'pg_execute_server_program', 'pg_read_server_files', 'pg_signal_backend')
    AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER')
 UNION ALL
 SELECT DISTINCT 'it may run the extension ' || e.extname || ', which opens connections or files of its own'
@@ -72,11 +121,12 @@ SELECT DISTINCT 'it may run the extension ' || e.extname || ', which opens conne
    AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')
    AND p.proname NOT LIKE '%handler' AND p.proname NOT LIKE '%validator'
 UNION ALL
-SELECT 'it may call ' || f
-  FROM unnest(ARRAY['lo_export(oid,text)', 'lo_import(text)', 'lo_import(text,oid)',
-                    'pg_read_file(text)', 'pg_read_binary_file(text)', 'pg_ls_dir(text)']) AS f
- WHERE pg_catalog.to_regprocedure(f) IS NOT NULL
-   AND pg_catalog.has_function_privilege(pg_catalog.to_regprocedure(f), 'EXECUTE')`
+SELECT DISTINCT 'it may call ' || p.proname
+  FROM pg_catalog.pg_proc p
+ WHERE p.pronamespace = 'pg_catalog'::regnamespace
+   AND p.proname IN ('lo_export', 'lo_import', 'pg_read_file', 'pg_read_binary_file', 'pg_ls_dir', 'pg_stat_file',
+                     'pg_file_write', 'pg_file_rename', 'pg_file_unlink', 'pg_logdir_ls')
+   AND pg_catalog.has_function_privilege(p.oid, 'EXECUTE')`
 
 // checkPrivileges refuses a connection of a read-only datasource whose
 // role can get around a read-only transaction (see privilegeQuery). It
