@@ -34,6 +34,8 @@ type Config struct {
 	SessionTTL     time.Duration
 	SessionIdle    time.Duration
 	LocalLogin     bool
+	// StoreSync is "full" or "normal" (the embedded SQLite store only).
+	StoreSync string
 
 	// query limits and datasources
 	RowLimitMax     int64
@@ -97,6 +99,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "absolute lifetime of a login session")
 	fs.BoolVar(&c.LocalLogin, "local-login", false, "keep password sign-in on even when the single sign-on setting turns it off (the way back in when the identity provider fails)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 2*time.Hour, "a login session unused for this long ends (at most --session-ttl)")
+	fs.StringVar(&c.StoreSync, "store-sync", "full", "embedded store only: full waits for the disk at every commit; normal does not, so the changes and audit events of the last moments before a crash of the machine or a power loss (not of querygate) may be lost")
 	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
 	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 4, "connections the gateway holds to one datasource at most, its device-custody pools, tests and unlocks included")
@@ -182,6 +185,12 @@ func (c *Config) validate(cmd string) error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return errors.New("--log-format must be text or json")
+	}
+	switch {
+	case c.StoreSync != "" && c.StoreSync != "full" && c.StoreSync != "normal":
+		return errors.New("--store-sync must be full or normal")
+	case c.StoreSync == "normal" && c.DatabaseURL != "":
+		return errors.New("--store-sync normal is for the embedded store only; a PostgreSQL store keeps its own synchronous_commit")
 	}
 	if c.EncryptionSalt != "" && len(c.EncryptionSalt) < 16 {
 		return errors.New("--encryption-salt must be at least 16 characters")

@@ -65,7 +65,28 @@ type Service struct {
 	// params.Memory, so unbounded concurrent logins could exhaust memory.
 	hashSlots chan struct{}
 	hashWait  time.Duration
+
+	// sessions and tokens keep, per hash of a session id or token, the
+	// row and its user, for as long as the store's change sequence stays
+	// the same: every change to users, sessions or tokens (on any replica)
+	// raises it, so a logged-out session, a deleted user or token and a
+	// changed role stop working at the next request.
+	sessions *store.Cache[string, sessionEntry]
+	tokens   *store.Cache[string, tokenEntry]
 }
+
+type sessionEntry struct {
+	sess store.Session
+	user store.User
+}
+
+type tokenEntry struct {
+	tok  store.Token
+	user store.User
+}
+
+// maxCached bounds each cache of sessions and tokens.
+const maxCached = 10000
 
 // Options configures NewService.
 type Options struct {
@@ -104,7 +125,8 @@ func NewService(o Options) *Service {
 		o.HashWait = 2 * time.Second
 	}
 	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, idle: o.SessionIdle, now: nowMS,
-		hashSlots: make(chan struct{}, o.MaxConcurrentHashes), hashWait: o.HashWait}
+		hashSlots: make(chan struct{}, o.MaxConcurrentHashes), hashWait: o.HashWait,
+		sessions: store.NewCache[string, sessionEntry](maxCached), tokens: store.NewCache[string, tokenEntry](maxCached)}
 	// A hash to verify against when the user does not exist, so that an
 	// unknown user costs the same time as a wrong password.
 	s.dummyHash = HashPassword("querygate-no-such-user", s.params)
@@ -456,32 +478,50 @@ func (s *Service) live(sess *store.Session, now time.Time) bool {
 }
 
 // SessionUser returns the user of a live session, and records its use.
+// The session and its user are kept in memory while the store's change
+// sequence stays the same (see store.Cache); a kept session that looks
+// idle is read again before it is refused, since another replica may have
+// recorded a later use.
 func (s *Service) SessionUser(ctx context.Context, id []byte) (*User, error) {
-	var u *store.User
-	var sess *store.Session
 	now := s.now()
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		if sess, err = tx.FindSession(ctx, Hash(id)); err != nil {
-			return err
-		}
-		if !s.live(sess, now) {
-			return errAuth
-		}
-		u, err = tx.FindUser(ctx, sess.UserID)
-		return err
-	})
-	if code := querygate.ErrorCode(err); code == querygate.ENOTFOUND || code == querygate.EUNAUTHORIZED {
-		return nil, errAuth
-	} else if err != nil {
+	h := Hash(id)
+	seq, err := s.store.ChangeSeq(ctx)
+	if err != nil {
 		return nil, err
 	}
-	if now.Sub(sess.LastSeenAt) >= touchEvery {
-		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, sess.IDHash, now) }); err != nil {
+	e, ok := s.sessions.Get(seq, string(h))
+	if !ok || !s.live(&e.sess, now) {
+		err := s.store.View(ctx, func(tx store.Tx) error {
+			sess, err := tx.FindSession(ctx, h)
+			if err != nil {
+				return err
+			}
+			if !s.live(sess, now) {
+				return errAuth
+			}
+			u, err := tx.FindUser(ctx, sess.UserID)
+			if err != nil {
+				return err
+			}
+			e = sessionEntry{sess: *sess, user: *u}
+			return nil
+		})
+		if code := querygate.ErrorCode(err); code == querygate.ENOTFOUND || code == querygate.EUNAUTHORIZED {
+			s.sessions.Delete(string(h))
+			return nil, errAuth
+		} else if err != nil {
 			return nil, err
 		}
+		s.sessions.Put(seq, string(h), e)
 	}
-	return fromRow(u), nil
+	if now.Sub(e.sess.LastSeenAt) >= touchEvery {
+		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.TouchSession(ctx, h, now) }); err != nil {
+			return nil, err
+		}
+		e.sess.LastSeenAt = now
+		s.sessions.Put(seq, string(h), e)
+	}
+	return fromRow(&e.user), nil
 }
 
 // EndSession deletes a session.
@@ -619,33 +659,51 @@ func tokenFromRow(t *store.Token) *Token {
 	return &Token{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt, LastUsedAt: t.LastUsedAt}
 }
 
-// TokenUser returns the user of a valid API token.
+// TokenUser returns the user of a valid API token. Like sessions, the
+// token and its user are kept in memory while the store's change sequence
+// stays the same.
 func (s *Service) TokenUser(ctx context.Context, value string) (*User, error) {
 	if !strings.HasPrefix(value, TokenPrefix) || len(value) > 100 {
 		return nil, errAuth
 	}
-	var u *store.User
-	var tok *store.Token
-	err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		if tok, err = tx.FindTokenByHash(ctx, Hash([]byte(value))); err != nil {
-			return err
-		}
-		if !tok.ExpiresAt.IsZero() && !s.now().Before(tok.ExpiresAt) {
-			return errAuth
-		}
-		u, err = tx.FindUser(ctx, tok.UserID)
-		return err
-	})
-	if code := querygate.ErrorCode(err); code == querygate.ENOTFOUND || code == querygate.EUNAUTHORIZED {
-		return nil, errAuth
-	} else if err != nil {
+	h := Hash([]byte(value))
+	seq, err := s.store.ChangeSeq(ctx)
+	if err != nil {
 		return nil, err
 	}
-	// Last use is metadata for the owner; it is recorded at most once a minute.
-	if now := s.now(); now.Sub(tok.LastUsedAt) > time.Minute {
-		_ = s.store.Update(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, tok.ID, now) })
+	e, ok := s.tokens.Get(seq, string(h))
+	if !ok {
+		err := s.store.View(ctx, func(tx store.Tx) error {
+			tok, err := tx.FindTokenByHash(ctx, h)
+			if err != nil {
+				return err
+			}
+			u, err := tx.FindUser(ctx, tok.UserID)
+			if err != nil {
+				return err
+			}
+			e = tokenEntry{tok: *tok, user: *u}
+			return nil
+		})
+		if querygate.ErrorCode(err) == querygate.ENOTFOUND {
+			return nil, errAuth
+		} else if err != nil {
+			return nil, err
+		}
+		s.tokens.Put(seq, string(h), e)
 	}
-	return fromRow(u), nil
+	now := s.now()
+	if !e.tok.ExpiresAt.IsZero() && !now.Before(e.tok.ExpiresAt) {
+		return nil, errAuth
+	}
+	// Last use is metadata for the owner; it is recorded at most once a minute.
+	if now.Sub(e.tok.LastUsedAt) > time.Minute {
+		if s.store.Update(ctx, func(tx store.Tx) error { return tx.TouchToken(ctx, e.tok.ID, now) }) == nil {
+			e.tok.LastUsedAt = now
+			s.tokens.Put(seq, string(h), e)
+		}
+	}
+	return fromRow(&e.user), nil
 }
 
 // ListTokens returns a user's tokens (never their values).
@@ -679,6 +737,18 @@ func (s *Service) DeleteToken(ctx context.Context, actor *User, id string) error
 		}
 		return tx.DeleteToken(ctx, id)
 	})
+}
+
+// NeedsSetup reports whether the gateway has no user yet (and so awaits
+// its first admin). An error reading the store counts as no.
+func (s *Service) NeedsSetup(ctx context.Context) bool {
+	n := 1
+	s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		n, err = tx.CountUsers(ctx)
+		return err
+	})
+	return n == 0
 }
 
 // PrepareSetup makes a fresh one-time setup token when the store has no

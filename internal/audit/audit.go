@@ -22,7 +22,8 @@
 //     over any content, but not the one ending in the head record's hash
 //     at its sequence number, so every change up to the head is still
 //     found. Events appended after the last head write (a crash between
-//     commit and head write) are not anchored.
+//     commit and head write: at most the last 50 ms of events, as the
+//     record is written at most that often) are not anchored.
 //   - the store and the head record file (the data directory, which by
 //     default also holds the master key): everything, locally. Putting an
 //     older head record back with an older store, or rewriting both with
@@ -50,6 +51,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -139,6 +141,8 @@ type Log struct {
 	// closes headsDone when it has written the last.
 	heads     chan head
 	headsDone chan struct{}
+	// headWrites counts the head record's writes (for tests).
+	headWrites atomic.Int64
 }
 
 // pending is one event waiting for its batch to be written.
@@ -252,19 +256,33 @@ func (l *Log) publishHead(h head) {
 	}
 }
 
+// headEvery is the least time between two writes of the head record.
+const headEvery = 50 * time.Millisecond
+
 // headWriter writes the head record file, off the path of the requests
 // whose events it anchors: a request waits for its event to be durable in
 // the store, not for the file (one fsync and rename per batch would
-// otherwise add milliseconds to every request). The record thus lags the
-// store by at most the write in progress, and never claims an event that
-// was not committed; Close writes the last head before it returns.
+// otherwise add milliseconds to every request). It writes at most once
+// every headEvery (the newest head then replaces those not yet written),
+// so that a steady stream of requests does not cost one more fsync each.
+// The record thus lags the store by at most headEvery and the write in
+// progress, and never claims an event that was not committed; Close
+// writes the last head before it returns.
 func (l *Log) headWriter() {
 	defer close(l.headsDone)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for h := range l.heads {
+		timer.Reset(headEvery)
+		l.headWrites.Add(1)
 		if err := l.writeHead(l.headPath, h); err != nil {
 			// The events are durable in the store: they are not lost,
 			// only not anchored until the next write succeeds.
 			l.log.Error("audit head record not written", "path", l.headPath, "error_type", fmt.Sprintf("%T", err))
+		}
+		select {
+		case <-timer.C:
+		case <-l.done: // closing: write the last head now
 		}
 	}
 }

@@ -1,11 +1,13 @@
 package audit_test
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/seal"
@@ -172,5 +174,28 @@ func TestHeadRecordChecks(t *testing.T) {
 	t.Cleanup(other.Close)
 	if rep := mustVerify(t, other, a.head); len(rep.Problems) < 1 || !strings.Contains(rep.Problems[0].Reason, "is not valid") {
 		t.Fatalf("another key: %+v", rep.Problems)
+	}
+}
+
+// TestHeadWrittenAtMostEvery50ms: a steady stream of events, each its own
+// batch, does not cost a head record write (an fsync and a rename) each;
+// the record still ends at the newest event once the log is closed.
+func TestHeadWrittenAtMostEvery50ms(t *testing.T) {
+	a := newAnchored(t)
+	l := a.log(t, true)
+	start := time.Now()
+	const n = 30
+	for i := range n {
+		if err := l.Record(t.Context(), audit.Event{Action: audit.Query, Target: fmt.Sprint(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	elapsed := time.Since(start)
+	l.Close()
+	if max := 2 + int64(elapsed/(50*time.Millisecond)); l.HeadWrites() > max {
+		t.Errorf("%d events in %v wrote the head record %d times, want at most %d", n, elapsed, l.HeadWrites(), max)
+	}
+	if rep := mustVerify(t, a.log(t, false), a.head); len(rep.Problems) != 0 || rep.Events != n {
+		t.Errorf("after Close: %+v, want %d events and no problem", rep, n)
 	}
 }

@@ -3,6 +3,7 @@ package datasource
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
@@ -78,16 +79,32 @@ func (s *Service) SetGrants(ctx context.Context, id string, grants []Grant) erro
 // Levels returns the highest level granted to a user on each datasource
 // (datasourceID "" for all, else that one only), directly or through a
 // group.
+//
+// The answer is kept in memory while the store's change sequence stays the
+// same: every change to grants, groups, group members, datasources or
+// users raises it.
 func (s *Service) Levels(ctx context.Context, userID, datasourceID string) (map[string]string, error) {
+	seq, err := s.store.ChangeSeq(ctx)
+	if err != nil {
+		return map[string]string{}, err
+	}
+	key := levelsKey{userID, datasourceID}
+	if out, ok := s.levels.Get(seq, key); ok {
+		return maps.Clone(out), nil
+	}
 	var rows []store.Grant
-	err := s.store.View(ctx, func(tx store.Tx) error {
+	err = s.store.View(ctx, func(tx store.Tx) error {
 		var err error
 		rows, err = tx.UserGrantLevels(ctx, userID, datasourceID)
 		return err
 	})
 	out := map[string]string{}
+	if err != nil {
+		return out, err
+	}
 	for _, g := range rows {
 		out[g.DatasourceID] = accounts.HigherLevel(out[g.DatasourceID], g.Level)
 	}
-	return out, err
+	s.levels.Put(seq, key, maps.Clone(out))
+	return out, nil
 }

@@ -25,7 +25,20 @@ type Service struct {
 	env       *seal.Envelope
 	now       func() time.Time
 	preflight func(ctx context.Context, kind string, settings map[string]any) error
+
+	// rows keeps datasource rows by id, and levels the grant levels per
+	// user and datasource, while the store's change sequence stays the
+	// same: every change to datasources, grants, groups or users (on any
+	// replica) raises it, so a revoked grant stops working at the next
+	// request.
+	rows   *store.Cache[string, *store.Datasource]
+	levels *store.Cache[levelsKey, map[string]string]
 }
+
+type levelsKey struct{ userID, datasourceID string }
+
+// maxCached bounds each cache of the catalogue.
+const maxCached = 10000
 
 // ServiceOptions configures NewService.
 type ServiceOptions struct {
@@ -39,7 +52,8 @@ type ServiceOptions struct {
 
 // NewService returns the catalogue.
 func NewService(o ServiceOptions) *Service {
-	return &Service{store: o.Store, env: o.Envelope, now: nowMS, preflight: o.Preflight}
+	return &Service{store: o.Store, env: o.Envelope, now: nowMS, preflight: o.Preflight,
+		rows: store.NewCache[string, *store.Datasource](maxCached), levels: store.NewCache[levelsKey, map[string]string](maxCached)}
 }
 
 // CreateInput is what a caller gives to create a datasource.
@@ -257,15 +271,23 @@ func (s *Service) seal(ctx context.Context, tx store.Tx, id string, secrets Secr
 	return s.env.Seal(keyID, pt, instance.DatasourceAD(id))
 }
 
-// Find returns one datasource.
+// Find returns one datasource. The row is kept in memory while the store's
+// change sequence stays the same (its secrets stay sealed there).
 func (s *Service) Find(ctx context.Context, id string) (*Datasource, error) {
-	var row *store.Datasource
-	err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		row, err = tx.FindDatasource(ctx, id)
-		return err
-	})
+	seq, err := s.store.ChangeSeq(ctx)
 	if err != nil {
 		return nil, err
+	}
+	row, ok := s.rows.Get(seq, id)
+	if !ok {
+		err := s.store.View(ctx, func(tx store.Tx) (err error) {
+			row, err = tx.FindDatasource(ctx, id)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		s.rows.Put(seq, id, row)
 	}
 	return fromRow(row)
 }

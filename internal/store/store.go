@@ -24,6 +24,16 @@ type Store interface {
 	Update(ctx context.Context, fn func(Tx) error) error
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
+	// ChangeSeq returns the change sequence: a number raised by every
+	// committed Update that changed users, sessions, API tokens, groups,
+	// datasources, grants or device credentials (not by last-use touches
+	// nor audit appends), in the same transaction. Callers that keep
+	// copies of those compare it with the number they read before loading
+	// them: equal means the copies are current, also when other replicas
+	// write to the same store. The answer comes from a reading that began
+	// at most a millisecond before the call, or after the last change made
+	// through this Store. An error means the copies must not be trusted.
+	ChangeSeq(ctx context.Context) (int64, error)
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store.

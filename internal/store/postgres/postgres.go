@@ -44,6 +44,9 @@ const (
 // DB is a PostgreSQL store.
 type DB struct {
 	db *sql.DB
+	// The hot statements, prepared once, and the change sequence's reader.
+	stmts   *sqlstore.Stmts
+	changes *sqlstore.Changes
 	// lastMigration is the schema version before and after Open migrated.
 	lastMigration struct{ before, after int }
 }
@@ -80,11 +83,37 @@ func Open(ctx context.Context, url string) (*DB, error) {
 		sqlDB.Close()
 		return nil, err
 	}
+	if db.stmts, err = sqlstore.Prepare(ctx, sqlDB, dialect, true); err != nil {
+		sqlDB.Close()
+		return nil, unavailable(fmt.Errorf("postgres store: %w", err))
+	}
+	if db.changes, err = sqlstore.NewChanges(ctx, sqlDB, dialect); err != nil {
+		db.stmts.Close()
+		sqlDB.Close()
+		return nil, unavailable(fmt.Errorf("postgres store: %w", err))
+	}
 	return db, nil
 }
 
 // Close closes the connection pool.
-func (db *DB) Close() error { return db.db.Close() }
+func (db *DB) Close() error {
+	var errs []error
+	if db.changes != nil {
+		errs = append(errs, db.changes.Close())
+	}
+	return errors.Join(append(errs, db.stmts.Close(), db.db.Close())...)
+}
+
+// ChangeSeq returns the store's change sequence (see store.Store): one
+// prepared point query, shared by the calls that arrive within
+// sqlstore.ChangesFresh of it.
+func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
+	seq, err := db.changes.Seq(ctx)
+	if err != nil {
+		return 0, translate(fmt.Errorf("postgres store: %w", err))
+	}
+	return seq, nil
+}
 
 // Ping reports whether the database answers.
 func (db *DB) Ping(ctx context.Context) error {
@@ -174,10 +203,19 @@ func (db *DB) run(ctx context.Context, opts *sql.TxOptions, fn func(store.Tx) er
 			return unavailable(fmt.Errorf("postgres store: write lock: %w", err))
 		}
 	}
-	if err := fn(sqlstore.NewTx(sqlTx, dialect)); err != nil {
+	tx := sqlstore.NewPreparedTx(sqlTx, dialect, db.stmts)
+	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := tx.Finish(ctx); err != nil {
+		return err
+	}
+	err = sqlTx.Commit()
+	if tx.Changed() && db.changes != nil {
+		// Even after a failed commit: whether it happened is not known.
+		db.changes.Invalidate()
+	}
+	if err != nil {
 		return translate(fmt.Errorf("postgres store: commit: %w", err))
 	}
 	return nil

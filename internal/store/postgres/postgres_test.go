@@ -120,3 +120,10 @@ func TestBadURL(t *testing.T) {
 		t.Fatalf("unreachable: %v (code %s)", err, querygate.ErrorCode(err))
 	}
 }
+
+// TestSharedChanges: two stores on one database (two replicas) see each
+// other's changes through the change sequence.
+func TestSharedChanges(t *testing.T) {
+	u := newDatabase(t)
+	storetest.SharedChanges(t, mustOpen(t, u), mustOpen(t, u))
+}

@@ -31,13 +31,53 @@ type DB struct {
 	path string
 	w    *sql.DB
 	r    *sql.DB
+	// The hot statements, prepared once on each pool, and the change
+	// sequence's reader.
+	wStmts, rStmts *sqlstore.Stmts
+	changes        *sqlstore.Changes
 }
 
 var _ store.Store = (*DB)(nil)
 
+// Sync says when a commit waits for the disk.
+type Sync string
+
+const (
+	// SyncFull (the default) makes every commit wait for the write-ahead
+	// log to reach the disk (one fsync per commit): a committed change
+	// survives a crash of querygate, of the operating system and a loss
+	// of power.
+	SyncFull Sync = "full"
+	// SyncNormal leaves the write-ahead log to the operating system and
+	// syncs only at checkpoints: a committed change survives a crash of
+	// querygate, but the changes committed since the last checkpoint (at
+	// most about a thousand pages of log) may be lost to a crash of the
+	// operating system or a loss of power. Commits no longer pay an fsync.
+	SyncNormal Sync = "normal"
+)
+
+// Options are the settings of OpenWith.
+type Options struct {
+	// Sync is SyncFull (also when empty) or SyncNormal.
+	Sync Sync
+}
+
 // Open opens (creating if needed, with mode 0600) the database at path and
-// runs pending migrations.
+// runs pending migrations, with the default options.
 func Open(ctx context.Context, path string) (*DB, error) {
+	return OpenWith(ctx, path, Options{})
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, path string, o Options) (*DB, error) {
+	sync := "FULL"
+	switch o.Sync {
+	case "", SyncFull:
+	case SyncNormal:
+		sync = "NORMAL"
+	default:
+		return nil, fmt.Errorf("sqlite: sync must be %s or %s", SyncFull, SyncNormal)
+	}
 	if path == "" {
 		return nil, errors.New("sqlite: no path")
 	}
@@ -53,7 +93,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// that a sealed blob replaced at key rotation (or a deleted session or
 	// token hash) does not linger in free space of the file.
 	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" +
-		"_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(FULL)" +
+		"_pragma=busy_timeout(15000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(" + sync + ")" +
 		"&_pragma=secure_delete(1)"
 	w, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
@@ -71,7 +111,36 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		db.Close()
 		return nil, err
 	}
+	if err := db.prepare(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return db, nil
+}
+
+// prepare prepares the hot statements and the change sequence's reader
+// (after migrating: they name the tables).
+func (db *DB) prepare(ctx context.Context) error {
+	var err error
+	if db.wStmts, err = sqlstore.Prepare(ctx, db.w, dialect, true); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if db.rStmts, err = sqlstore.Prepare(ctx, db.r, dialect, false); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	if db.changes, err = sqlstore.NewChanges(ctx, db.r, dialect); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return nil
+}
+
+// ChangeSeq returns the store's change sequence (see store.Store).
+func (db *DB) ChangeSeq(ctx context.Context) (int64, error) {
+	seq, err := db.changes.Seq(ctx)
+	if err != nil {
+		return 0, translate(fmt.Errorf("sqlite: %w", err))
+	}
+	return seq, nil
 }
 
 // Path returns the database file path.
@@ -100,7 +169,12 @@ func (db *DB) Checkpoint(ctx context.Context) error {
 
 // Close closes both pools.
 func (db *DB) Close() error {
-	return errors.Join(db.r.Close(), db.w.Close())
+	var errs []error
+	if db.changes != nil {
+		errs = append(errs, db.changes.Close())
+	}
+	errs = append(errs, db.wStmts.Close(), db.rStmts.Close())
+	return errors.Join(append(errs, db.r.Close(), db.w.Close())...)
 }
 
 // Ping reports whether the database answers.
@@ -150,25 +224,36 @@ func (db *DB) migrate(ctx context.Context) error {
 }
 
 // Update runs fn in an IMMEDIATE (write-locked) transaction.
+// A write that changes what gateways keep copies of also raises the
+// change sequence, in the same transaction.
 func (db *DB) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return db.run(ctx, db.w, fn)
+	return db.run(ctx, db.w, db.wStmts, fn)
 }
 
 // View runs fn in a read transaction on the read pool.
 func (db *DB) View(ctx context.Context, fn func(store.Tx) error) error {
-	return db.run(ctx, db.r, fn)
+	return db.run(ctx, db.r, db.rStmts, fn)
 }
 
-func (db *DB) run(ctx context.Context, pool *sql.DB, fn func(store.Tx) error) error {
+func (db *DB) run(ctx context.Context, pool *sql.DB, stmts *sqlstore.Stmts, fn func(store.Tx) error) error {
 	sqlTx, err := pool.BeginTx(ctx, nil)
 	if err != nil {
 		return translate(fmt.Errorf("sqlite: begin: %w", err))
 	}
 	defer sqlTx.Rollback()
-	if err := fn(sqlstore.NewTx(sqlTx, dialect)); err != nil {
+	tx := sqlstore.NewPreparedTx(sqlTx, dialect, stmts)
+	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := sqlTx.Commit(); err != nil {
+	if err := tx.Finish(ctx); err != nil {
+		return err
+	}
+	err = sqlTx.Commit()
+	if tx.Changed() && db.changes != nil {
+		// Even after a failed commit: whether it happened is not known.
+		db.changes.Invalidate()
+	}
+	if err != nil {
 		return translate(fmt.Errorf("sqlite: commit: %w", err))
 	}
 	return nil

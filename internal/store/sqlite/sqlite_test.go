@@ -14,6 +14,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/sqlite"
+	"github.com/querygate/querygate/internal/store/storetest"
 )
 
 // MustOpen opens a store at path (a fresh file in a temporary directory
@@ -252,4 +253,12 @@ func TestSecureDelete(t *testing.T) {
 	if in := files(deleted); len(in) > 0 {
 		t.Errorf("a deleted blob is still in %v", in)
 	}
+}
+
+// TestSharedChanges: two stores on one file (two processes on one data
+// directory, such as serve and an offline command) see each other's
+// changes through the change sequence.
+func TestSharedChanges(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "querygate.db")
+	storetest.SharedChanges(t, MustOpen(t, path), MustOpen(t, path))
 }

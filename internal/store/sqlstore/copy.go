@@ -62,6 +62,7 @@ var tables = []table{
 	{"dashboards", cols("id:t name:t description:t owner_id:t definition:t created_at:i updated_at:i")},
 	{"dashboard_grants", cols("dashboard_id:t subject_type:t subject_id:t level:t")},
 	{"user_identities", cols("issuer:t subject:t user_id:t created_at:i")},
+	{"changes", cols("id:i seq:i")},
 }
 
 // Side is one store of a copy: its connection pool, dialect, and a

@@ -60,6 +60,12 @@ func (d *Dialect) translate(err error) error {
 type Tx struct {
 	tx *sql.Tx
 	d  *Dialect
+	// stmts are the statements prepared on the transaction's database
+	// (nil: none).
+	stmts *Stmts
+	// changed is set by every write that changes something gateways keep
+	// copies of; Finish then raises the change sequence.
+	changed bool
 }
 
 var _ store.Tx = (*Tx)(nil)
@@ -67,11 +73,38 @@ var _ store.Tx = (*Tx)(nil)
 // NewTx wraps a transaction.
 func NewTx(tx *sql.Tx, d *Dialect) *Tx { return &Tx{tx: tx, d: d} }
 
+// NewPreparedTx wraps a transaction on the database stmts were prepared
+// on: the hot statements then run prepared instead of being parsed again.
+func NewPreparedTx(tx *sql.Tx, d *Dialect, stmts *Stmts) *Tx {
+	return &Tx{tx: tx, d: d, stmts: stmts}
+}
+
+// stmt returns q prepared for this transaction, or nil when it is not one
+// of the prepared statements.
+func (t *Tx) stmt(ctx context.Context, q string) *sql.Stmt {
+	if t.stmts == nil {
+		return nil
+	}
+	st, ok := t.stmts.m[q]
+	if !ok {
+		return nil
+	}
+	// A statement prepared on the database is reused on the transaction's
+	// connection (prepared there once, the first time it is used).
+	return t.tx.StmtContext(ctx, st)
+}
+
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return t.tx.QueryRowContext(ctx, t.d.rebind(q), args...)
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	if st := t.stmt(ctx, q); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
 	return t.tx.QueryContext(ctx, t.d.rebind(q), args...)
 }
 
@@ -93,8 +126,26 @@ func fromMS(v int64) time.Time {
 	return time.UnixMilli(v).UTC()
 }
 
+// exec runs a write, which (unless it fails) counts as a change for the
+// change sequence.
 func (t *Tx) exec(ctx context.Context, op, q string, args ...any) (sql.Result, error) {
-	res, err := t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+	res, err := t.execKeep(ctx, op, q, args...)
+	if err == nil {
+		t.changed = true
+	}
+	return res, err
+}
+
+// execKeep runs a write that changes nothing gateways keep copies of
+// (last-use times, audit events): it leaves the change sequence alone.
+func (t *Tx) execKeep(ctx context.Context, op, q string, args ...any) (sql.Result, error) {
+	var res sql.Result
+	var err error
+	if st := t.stmt(ctx, q); st != nil {
+		res, err = st.ExecContext(ctx, args...)
+	} else {
+		res, err = t.tx.ExecContext(ctx, t.d.rebind(q), args...)
+	}
 	if err != nil {
 		return nil, t.d.translate(fmt.Errorf("store: %s: %w", op, err))
 	}
@@ -228,8 +279,12 @@ func scanSession(row interface{ Scan(...any) error }) (*store.Session, error) {
 	return &s, nil
 }
 
+// CreateSession, DeleteExpiredSessions and CreateToken leave the change
+// sequence alone: copies are only kept of sessions and tokens that were
+// found (a new one was in no copy), and an expired session is refused from
+// any copy by its own times.
 func (t *Tx) CreateSession(ctx context.Context, s *store.Session) error {
-	_, err := t.exec(ctx, "create session", `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execKeep(ctx, "create session", `INSERT INTO sessions (`+sessionCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
 		s.IDHash, s.PublicID, s.UserID, ms(s.CreatedAt), ms(s.ExpiresAt), ms(s.LastSeenAt), s.Remote, s.UserAgent)
 	return err
 }
@@ -273,7 +328,7 @@ func (t *Tx) ListSessions(ctx context.Context, userID string) ([]*store.Session,
 }
 
 func (t *Tx) TouchSession(ctx context.Context, idHash []byte, at time.Time) error {
-	_, err := t.exec(ctx, "touch session", `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(at), idHash)
+	_, err := t.execKeep(ctx, "touch session", `UPDATE sessions SET last_seen_at = ? WHERE id_hash = ?`, ms(at), idHash)
 	return err
 }
 
@@ -288,7 +343,7 @@ func (t *Tx) DeleteUserSessions(ctx context.Context, userID string) error {
 }
 
 func (t *Tx) DeleteExpiredSessions(ctx context.Context, now time.Time) error {
-	_, err := t.exec(ctx, "delete expired sessions", `DELETE FROM sessions WHERE expires_at <= ?`, ms(now))
+	_, err := t.execKeep(ctx, "delete expired sessions", `DELETE FROM sessions WHERE expires_at <= ?`, ms(now))
 	return err
 }
 
@@ -307,7 +362,7 @@ func scanToken(row interface{ Scan(...any) error }) (*store.Token, error) {
 }
 
 func (t *Tx) CreateToken(ctx context.Context, tk *store.Token) error {
-	_, err := t.exec(ctx, "create token", `INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execKeep(ctx, "create token", `INSERT INTO api_tokens (`+tokenCols+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		tk.ID, tk.UserID, tk.Name, tk.Hash, ms(tk.CreatedAt), ms(tk.ExpiresAt), ms(tk.LastUsedAt))
 	return err
 }
@@ -362,7 +417,7 @@ func (t *Tx) DeleteUserTokens(ctx context.Context, userID string) error {
 }
 
 func (t *Tx) TouchToken(ctx context.Context, id string, at time.Time) error {
-	_, err := t.exec(ctx, "touch token", `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, ms(at), id)
+	_, err := t.execKeep(ctx, "touch token", `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, ms(at), id)
 	return err
 }
 
@@ -470,7 +525,7 @@ func (t *Tx) LastAuditEvent(ctx context.Context) (*store.AuditEvent, error) {
 }
 
 func (t *Tx) AppendAuditEvent(ctx context.Context, e *store.AuditEvent) error {
-	_, err := t.exec(ctx, "append audit event", `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+	_, err := t.execKeep(ctx, "append audit event", `INSERT INTO audit_events (`+auditCols+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.Seq, ms(e.At), e.ActorID, e.ActorName, e.Action, e.Target, e.DatasourceID, e.Outcome, e.Remote, e.RequestID, e.Details, e.Hash)
 	return err
 }
@@ -612,7 +667,7 @@ func (t *Tx) DeleteExpiredDeviceCredentials(ctx context.Context, now time.Time) 
 }
 
 func (t *Tx) TouchDeviceCredential(ctx context.Context, id string, at time.Time) error {
-	_, err := t.exec(ctx, "touch device credential", `UPDATE device_credentials SET last_used_at = ? WHERE id = ?`, ms(at), id)
+	_, err := t.execKeep(ctx, "touch device credential", `UPDATE device_credentials SET last_used_at = ? WHERE id = ?`, ms(at), id)
 	return err
 }
 
@@ -732,11 +787,7 @@ func (t *Tx) SetGrants(ctx context.Context, datasourceID string, grants []store.
 // through a group, per datasource (a datasource may appear more than
 // once; the caller takes the highest).
 func (t *Tx) UserGrantLevels(ctx context.Context, userID, datasourceID string) ([]store.Grant, error) {
-	rows, err := t.query(ctx, `SELECT datasource_id, subject_type, subject_id, level FROM grants
-		WHERE (? = '' OR datasource_id = ?) AND (
-			(subject_type = 'user' AND subject_id = ?) OR
-			(subject_type = 'group' AND subject_id IN (SELECT group_id FROM group_members WHERE user_id = ?)))`,
-		datasourceID, datasourceID, userID, userID)
+	rows, err := t.query(ctx, qUserGrantLevels, datasourceID, datasourceID, userID, userID)
 	if err != nil {
 		return nil, fmt.Errorf("store: user grants: %w", err)
 	}

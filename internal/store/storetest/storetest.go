@@ -44,6 +44,7 @@ func Run(t *testing.T, open Opener) {
 		{"Devices", testDevices},
 		{"Dashboards", testDashboards},
 		{"Identities", testIdentities},
+		{"Changes", testChanges},
 	} {
 		t.Run(c.name, func(t *testing.T) { c.fn(t, open) })
 	}
