@@ -26,6 +26,25 @@ const (
 	EDEVICELOCKED   = "device_locked"     // a device-custody datasource needs its password on this device
 )
 
+// Codes of what happened at a datasource, reported by the connectors
+// (package connect names them too) and mapped to statuses like the others.
+const (
+	EAUTH        = "auth_failed"          // the datasource refused the credentials
+	EUNREACHABLE = "unreachable"          // the host cannot be reached
+	ENODATABASE  = "database_not_found"   // the database does not exist
+	ETLS         = "tls_failed"           // the TLS handshake or verification failed
+	EREADONLY    = "read_only"            // a write was refused by a read-only datasource
+	ETIMEOUT     = "timeout"              // the query ran out of time
+	ECANCELED    = "canceled"             // the client went away
+	EQUERY       = "query_failed"         // the datasource rejected the statement
+	EEGRESS      = "egress_denied"        // the egress policy refused the destination
+	ECONFIG      = "datasource_misconfig" // the datasource settings cannot be used
+	// EPRIVILEGED refuses a read-only datasource whose database role can
+	// get around read-only (server files and programs, writes through an
+	// extension's own connection, server-wide settings).
+	EPRIVILEGED = "privileged_role"
+)
+
 // Error is a domain error. Code is a stable snake_case identifier; Message is a
 // human sentence that is safe to show to any client.
 type Error struct {

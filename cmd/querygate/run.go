@@ -23,6 +23,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/dashboard"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/instance"
@@ -227,7 +228,7 @@ func (m *Main) openStore(ctx context.Context, url string) (storeDB, error) {
 		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
 			return nil, fmt.Errorf("data directory: %w", err)
 		}
-		return sqlite.Open(ctx, filepath.Join(m.Config.DataDir, "querygate.db"))
+		return sqlite.OpenWith(ctx, filepath.Join(m.Config.DataDir, "querygate.db"), sqlite.Options{Sync: sqlite.Sync(m.Config.StoreSync)})
 	}
 	if path, ok := strings.CutPrefix(url, "sqlite:"); ok {
 		return sqlite.Open(ctx, path)
@@ -374,7 +375,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Devices:    devices, SavedQueries: savedQueries, Audit: m.audit, Metrics: met, AuditQueryText: m.Config.AuditQueryText,
 	})
 	srv := web.New(web.Options{
-		Logger: m.log, Store: m.db, Accounts: acc, Cookies: m.inst.Cookies, Devices: devices,
+		Logger: m.log, Ready: m.db, Accounts: acc, Dashboards: dashboard.NewService(m.db), Cookies: m.inst.Cookies, Devices: devices,
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries, SavedQueries: savedQueries,
 		Secure: secure, Version: version(),

@@ -136,22 +136,20 @@ type Config struct {
 	Bounds Bounds
 }
 
-// Error codes of connectors, beside the querygate codes.
+// Error codes of connectors: the querygate codes of what happened at a
+// datasource, named here too for the connectors.
 const (
-	EAUTH        = "auth_failed"          // the datasource refused the credentials
-	EUNREACHABLE = "unreachable"          // the host cannot be reached
-	ENODATABASE  = "database_not_found"   // the database does not exist
-	ETLS         = "tls_failed"           // the TLS handshake or verification failed
-	EREADONLY    = "read_only"            // a write was refused by a read-only datasource
-	ETIMEOUT     = "timeout"              // the query ran out of time
-	ECANCELED    = "canceled"             // the client went away
-	EQUERY       = "query_failed"         // the datasource rejected the statement
-	EEGRESS      = "egress_denied"        // the egress policy refused the destination
-	ECONFIG      = "datasource_misconfig" // the datasource settings cannot be used
-	// EPRIVILEGED refuses a read-only datasource whose database role can
-	// get around read-only (server files and programs, writes through an
-	// extension's own connection, server-wide settings).
-	EPRIVILEGED = "privileged_role"
+	EAUTH        = querygate.EAUTH        // the datasource refused the credentials
+	EUNREACHABLE = querygate.EUNREACHABLE // the host cannot be reached
+	ENODATABASE  = querygate.ENODATABASE  // the database does not exist
+	ETLS         = querygate.ETLS         // the TLS handshake or verification failed
+	EREADONLY    = querygate.EREADONLY    // a write was refused by a read-only datasource
+	ETIMEOUT     = querygate.ETIMEOUT     // the query ran out of time
+	ECANCELED    = querygate.ECANCELED    // the client went away
+	EQUERY       = querygate.EQUERY       // the datasource rejected the statement
+	EEGRESS      = querygate.EEGRESS      // the egress policy refused the destination
+	ECONFIG      = querygate.ECONFIG      // the datasource settings cannot be used
+	EPRIVILEGED  = querygate.EPRIVILEGED  // a read-only datasource's role can escape read-only
 )
 
 // AllowPrivilegedRole is the setting (PostgreSQL and MySQL) by which an

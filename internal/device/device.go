@@ -80,6 +80,10 @@ func (s *Service) CookiePrefix() string {
 // CookieName is the name of the device cookie of a datasource.
 func (s *Service) CookieName(datasourceID string) string { return s.CookiePrefix() + datasourceID }
 
+// Record is a device credential as the store keeps it: its metadata and
+// the password sealed under the device's key (never the key).
+type Record = store.DeviceCredential
+
 // Cookie is a device cookie to set.
 type Cookie struct {
 	Name, Value string

@@ -10,8 +10,8 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
-	"github.com/querygate/querygate/internal/store"
 )
 
 // The admin pages that read what the API manages: groups, a datasource's
@@ -124,7 +124,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 		return err
 	}
 	q := r.URL.Query()
-	f := store.AuditFilter{Action: strings.TrimSpace(q.Get("action")), Outcome: strings.TrimSpace(q.Get("outcome")),
+	f := audit.Filter{Action: strings.TrimSpace(q.Get("action")), Outcome: strings.TrimSpace(q.Get("outcome")),
 		DatasourceID: strings.TrimSpace(q.Get("datasource_id")), Limit: auditPageSize}
 	actor := strings.TrimSpace(q.Get("actor"))
 	if actor != "" {
@@ -148,7 +148,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 		return err
 	}
 	type row struct {
-		*store.AuditEvent
+		*audit.Stored
 		Details string
 	}
 	data := struct {
@@ -167,7 +167,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 		if d == "{}" {
 			d = ""
 		}
-		data.Events = append(data.Events, row{AuditEvent: e, Details: d})
+		data.Events = append(data.Events, row{Stored: e, Details: d})
 	}
 	if len(events) == auditPageSize {
 		next := url.Values{}

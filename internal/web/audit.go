@@ -9,7 +9,6 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
-	"github.com/querygate/querygate/internal/store"
 )
 
 // record appends an audit event for a request: the actor, the client's
@@ -72,7 +71,7 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, u *accounts.U
 		return err
 	}
 	q := r.URL.Query()
-	f := store.AuditFilter{ActorID: q.Get("actor_id"), Action: q.Get("action"), DatasourceID: q.Get("datasource_id"),
+	f := audit.Filter{ActorID: q.Get("actor_id"), Action: q.Get("action"), DatasourceID: q.Get("datasource_id"),
 		Outcome: q.Get("outcome"), Limit: 100}
 	for _, p := range []struct {
 		name string

@@ -11,7 +11,6 @@ import (
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
-	"github.com/querygate/querygate/internal/store"
 )
 
 // deviceKeys gives the use cases the device key this browser holds for a
@@ -52,7 +51,7 @@ type deviceResponse struct {
 	Current bool `json:"current"`
 }
 
-func (s *Server) newDeviceResponse(r *http.Request, d *store.DeviceCredential, names map[string]string) deviceResponse {
+func (s *Server) newDeviceResponse(r *http.Request, d *device.Record, names map[string]string) deviceResponse {
 	out := deviceResponse{ID: d.ID, DatasourceID: d.DatasourceID, DatasourceName: names[d.DatasourceID], UserID: d.UserID,
 		CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt}
 	if !d.LastUsedAt.IsZero() {

@@ -8,7 +8,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/connect"
 )
 
 // handlerFunc is a handler that returns an error; adapt turns it into a
@@ -44,15 +43,15 @@ func statusOf(code string) int {
 		return http.StatusNotImplemented
 	// Connector codes: the statement's fault is the client's (400); the
 	// datasource's answer about connecting is a bad gateway (502).
-	case connect.EQUERY, connect.ECONFIG:
+	case querygate.EQUERY, querygate.ECONFIG:
 		return http.StatusBadRequest
-	case connect.EREADONLY, connect.EEGRESS, connect.EPRIVILEGED:
+	case querygate.EREADONLY, querygate.EEGRESS, querygate.EPRIVILEGED:
 		return http.StatusForbidden
-	case connect.ETIMEOUT:
+	case querygate.ETIMEOUT:
 		return http.StatusGatewayTimeout
-	case connect.ECANCELED:
+	case querygate.ECANCELED:
 		return http.StatusRequestTimeout
-	case connect.EAUTH, connect.EUNREACHABLE, connect.ENODATABASE, connect.ETLS:
+	case querygate.EAUTH, querygate.EUNREACHABLE, querygate.ENODATABASE, querygate.ETLS:
 		return http.StatusBadGateway
 	}
 	return http.StatusInternalServerError

@@ -15,7 +15,6 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
-	"github.com/querygate/querygate/internal/store"
 )
 
 // The pages are server-rendered with html/template; small ES modules under
@@ -129,13 +128,7 @@ func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 
 // needsSetup reports whether the gateway has no user yet.
 func (s *Server) needsSetup(r *http.Request) bool {
-	n := 1
-	s.store.View(r.Context(), func(tx store.Tx) error {
-		var err error
-		n, err = tx.CountUsers(r.Context())
-		return err
-	})
-	return n == 0
+	return s.accounts.NeedsSetup(r.Context())
 }
 
 // pageRoutes lists the pages and the static files.

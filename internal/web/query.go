@@ -7,7 +7,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/query"
 )
 
@@ -107,7 +106,7 @@ func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accou
 // egressDetail adds the refused destination to an audit event: the egress
 // policy's message names the address and port (never a secret).
 func egressDetail(details map[string]any, err error) {
-	if querygate.ErrorCode(err) == connect.EEGRESS {
+	if querygate.ErrorCode(err) == querygate.EEGRESS {
 		details["refused"] = querygate.ErrorMessage(err)
 	}
 }

@@ -7,6 +7,7 @@
 package web
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 
@@ -21,19 +22,20 @@ import (
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/sso"
-	"github.com/querygate/querygate/internal/store"
 )
 
 // Options are the dependencies of the web layer.
 type Options struct {
-	Logger      *slog.Logger
-	Store       store.Store
+	Logger *slog.Logger
+	// Ready answers /readyz: the metadata store is reachable.
+	Ready       interface{ Ping(context.Context) error }
 	Accounts    *accounts.Service
 	Datasources *datasource.Service
 	Queries     *query.Service
 	// SavedQueries is the saved-query catalogue the query use cases run
-	// from (made from Store when nil).
+	// from; Dashboards the dashboards.
 	SavedQueries *savedquery.Service
+	Dashboards   *dashboard.Service
 	Cookies      *seal.Cookies
 	Devices      *device.Service
 	Audit        *audit.Log
@@ -61,7 +63,7 @@ type Options struct {
 // Server holds the handlers' dependencies.
 type Server struct {
 	log             *slog.Logger
-	store           store.Store
+	ready           interface{ Ping(context.Context) error }
 	accounts        *accounts.Service
 	datasources     *datasource.Service
 	queries         *query.Service
@@ -98,14 +100,11 @@ func New(o Options) *Server {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{log: o.Logger, store: o.Store, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
+	s := &Server{log: o.Logger, ready: o.Ready, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, ingressPolicy: o.Ingress, egress: o.Egress, secure: o.Secure, version: o.Version}
 	s.savedQueries = o.SavedQueries
-	if s.savedQueries == nil {
-		s.savedQueries = savedquery.NewService(o.Store)
-	}
 	s.sso, s.forceLocalLogin = o.SSO, o.ForceLocalLogin
-	s.dashboards = dashboard.NewService(o.Store)
+	s.dashboards = o.Dashboards
 	s.throttle = newThrottle()
 	if len(o.AllowedHosts) > 0 {
 		s.hosts = map[string]bool{}
