@@ -589,7 +589,7 @@ func (s *Service) RevokeSession(ctx context.Context, actor *User, publicID strin
 		} else if err != nil {
 			return err
 		}
-		if sess.UserID != actor.ID && Authorize(actor, ActionUsersManage, Resource{}) != nil {
+		if sess.UserID != actor.ID && Authorize(actor, ActionAdmin, Resource{}) != nil {
 			return errSessionNotFound
 		}
 		owner = sess.UserID
@@ -732,7 +732,7 @@ func (s *Service) DeleteToken(ctx context.Context, actor *User, id string) error
 		} else if err != nil {
 			return err
 		}
-		if t.UserID != actor.ID && Authorize(actor, ActionUsersManage, Resource{}) != nil {
+		if t.UserID != actor.ID && Authorize(actor, ActionAdmin, Resource{}) != nil {
 			return errTokenNotFound
 		}
 		return tx.DeleteToken(ctx, id)

@@ -12,7 +12,9 @@ const (
 	ActionDatasourceCreate Action = "datasource.create"
 	ActionDatasourceManage Action = "datasource.manage" // update, delete
 	ActionDatasourceUse    Action = "datasource.use"    // test, query
-	ActionUsersManage      Action = "users.manage"
+	// ActionAdmin is what only admins do: users, groups, tokens of
+	// others, sessions, the audit trail, instance settings.
+	ActionAdmin Action = "admin"
 
 	// Dashboards: Resource.OwnerID is the dashboard's owner and
 	// Resource.Level its highest grant to the user ("view" or "edit").

@@ -10,7 +10,7 @@ import (
 func TestAuthorize(t *testing.T) {
 	actions := []Action{
 		ActionDatasourceList, ActionDatasourceRead, ActionDatasourceCreate,
-		ActionDatasourceManage, ActionDatasourceUse, ActionUsersManage,
+		ActionDatasourceManage, ActionDatasourceUse, ActionAdmin,
 	}
 	// The caller is u1. Each resource is one ownership/grant case; allowed
 	// lists, per role and case, the actions that pass (L list, R read,
@@ -37,7 +37,7 @@ func TestAuthorize(t *testing.T) {
 		"Admin":    {"", "", "", "", "", "", ""},
 	}
 	letter := map[Action]string{ActionDatasourceList: "L", ActionDatasourceRead: "R", ActionDatasourceCreate: "C",
-		ActionDatasourceManage: "M", ActionDatasourceUse: "U", ActionUsersManage: "A"}
+		ActionDatasourceManage: "M", ActionDatasourceUse: "U", ActionAdmin: "A"}
 	for role, row := range allowed {
 		for i, c := range cases {
 			u := &User{ID: "u1", Username: "someone", Role: role}

@@ -31,7 +31,7 @@ type groupRow struct {
 }
 
 func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	users, err := s.accounts.ListUsers(r.Context())
@@ -120,7 +120,7 @@ func (s *Server) accessFor(r *http.Request, d *datasource.Datasource) (*accessDa
 const auditPageSize = 50
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	q := r.URL.Query()
@@ -184,7 +184,7 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 }
 
 func (s *Server) networkPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	var egress any

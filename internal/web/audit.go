@@ -67,7 +67,7 @@ func auditID(id string) string { return audit.ClientID(id) }
 // actor_id, action (a trailing "." matches a prefix), datasource_id,
 // outcome, since and until (RFC 3339), paged with before (a seq) and limit.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	q := r.URL.Query()

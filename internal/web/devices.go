@@ -139,7 +139,7 @@ func (s *Server) forgetDeviceCookies(w http.ResponseWriter, r *http.Request) {
 func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	userID, dsID := u.ID, r.URL.Query().Get("datasource_id")
 	if dsID != "" {
-		if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 			return err
 		}
 		userID = ""
@@ -169,7 +169,7 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, u *account
 	if err != nil {
 		return err
 	}
-	if d.UserID != u.ID && accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}) != nil {
+	if d.UserID != u.ID && accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}) != nil {
 		return querygate.Errorf(querygate.ENOTFOUND, "device not found")
 	}
 	if err := s.devices.Delete(r.Context(), d.ID); err != nil {

@@ -83,7 +83,7 @@ type membersRequest struct {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	list, err := s.accounts.ListGroups(r.Context())
@@ -98,7 +98,7 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, u *accounts.
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	var req groupRequest
@@ -119,7 +119,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, u *accounts
 }
 
 func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	var req membersRequest
@@ -136,7 +136,7 @@ func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *acco
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	err := s.accounts.DeleteGroup(r.Context(), r.PathValue("id"))

@@ -91,7 +91,7 @@ func withUser(p page, u *accounts.User) page {
 	if u != nil {
 		ur := newUserResponse(u)
 		p.User = &ur
-		p.Admin = accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}) == nil
+		p.Admin = accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}) == nil
 	}
 	return p
 }
@@ -382,7 +382,7 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accoun
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	list, err := s.accounts.ListUsers(r.Context())
@@ -498,7 +498,7 @@ var ssoErrors = map[string]string{
 }
 
 func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	st, err := s.sso.Load(r.Context())

@@ -223,7 +223,7 @@ func (s *Server) apiRoutes(mux *http.ServeMux) {
 // scraper uses an admin's API token); --metrics-listen serves them on a
 // separate address instead.
 func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	if s.metrics == nil {
@@ -244,7 +244,7 @@ func hsts(next http.Handler) http.Handler {
 // describeEgress answers GET /api/egress (admin): the effective policy
 // and the source address datasources see.
 func (s *Server) describeEgress(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	if s.egress == nil {

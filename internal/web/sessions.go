@@ -73,7 +73,7 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, u *acc
 }
 
 func (s *Server) listUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	target, err := s.accounts.FindUser(r.Context(), r.PathValue("id"))
@@ -91,7 +91,7 @@ func (s *Server) listUserSessions(w http.ResponseWriter, r *http.Request, u *acc
 // endUserSessions answers DELETE /api/users/{id}/sessions (admins): the
 // user is signed out everywhere.
 func (s *Server) endUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	err := s.accounts.EndUserSessions(r.Context(), r.PathValue("id"))
@@ -108,7 +108,7 @@ func (s *Server) endUserSessions(w http.ResponseWriter, r *http.Request, u *acco
 }
 
 func (s *Server) listUserTokens(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	target, err := s.accounts.FindUser(r.Context(), r.PathValue("id"))

@@ -50,7 +50,7 @@ func (s *Server) callbackURL(r *http.Request, cfg sso.Config) string {
 }
 
 func (s *Server) getSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	st, err := s.sso.Load(r.Context())
@@ -68,7 +68,7 @@ type ssoRequest struct {
 }
 
 func (s *Server) putSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	var req ssoRequest

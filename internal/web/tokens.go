@@ -36,7 +36,7 @@ func newTokenResponse(t *accounts.Token) tokenResponse {
 func (s *Server) listTokens(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	owner := u.ID
 	if id := r.URL.Query().Get("user_id"); id != "" && id != u.ID {
-		if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+		if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 			return err
 		}
 		if _, err := s.accounts.FindUser(r.Context(), id); err != nil {

@@ -8,7 +8,7 @@ import (
 )
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	list, err := s.accounts.ListUsers(r.Context())
@@ -24,7 +24,7 @@ func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u *accounts.U
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	var req accounts.CreateUserInput
@@ -45,7 +45,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	var req accounts.UpdateUserInput
@@ -78,7 +78,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionUsersManage, accounts.Resource{}); err != nil {
+	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
 		return err
 	}
 	err := s.accounts.DeleteUser(r.Context(), r.PathValue("id"))
