@@ -14,7 +14,7 @@ func TestAuthorize(t *testing.T) {
 	}
 	// The caller is u1. Each resource is one ownership/grant case; allowed
 	// lists, per role and case, the actions that pass (L list, R read,
-	// C create, M manage, U use, A users.manage).
+	// C create, M manage, U use, A admin).
 	cases := []struct {
 		name string
 		r    Resource
