@@ -2,8 +2,10 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/querygate/querygate/internal/connect"
@@ -65,4 +67,51 @@ func BenchmarkStreamPgxValues(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(benchRows*b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
+// BenchmarkSmallQuery runs SELECT 1 through the connector, whose every
+// released connection is reset (DISCARD ALL, P13), beside a pgx pool
+// without reset doing the same work (DescribeExec, no statement cache),
+// at 1 and 32 concurrent callers: the ratio of the two is what a clean
+// session costs per small query.
+func BenchmarkSmallQuery(b *testing.B) {
+	s := MustServer(b)
+	for _, callers := range []int{1, 32} {
+		c, _ := MustConnector(b, s, options{maxConns: callers})
+		cfg, err := pgxpool.ParseConfig(s.url.String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		cfg.MaxConns = int32(callers)
+		cfg.ConnConfig.DefaultQueryExecMode = pgx.QueryExecModeDescribeExec
+		cfg.ConnConfig.StatementCacheCapacity, cfg.ConnConfig.DescriptionCacheCapacity = 0, 0
+		pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(pool.Close)
+		b.Run(fmt.Sprintf("connector/callers=%d", callers), func(b *testing.B) {
+			b.SetParallelism(callers)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := c.Query(context.Background(), connect.Request{Query: "SELECT 1"}, &countSink{}); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+		b.Run(fmt.Sprintf("pgx/callers=%d", callers), func(b *testing.B) {
+			b.SetParallelism(callers)
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					var v int
+					if err := pool.QueryRow(context.Background(), "SELECT 1").Scan(&v); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
 }
