@@ -13,12 +13,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net"
 	"net/url"
 	"time"
 
 	"github.com/querygate/querygate"
-	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/seal"
 )
 
 // Column describes one result column.
@@ -117,9 +118,15 @@ type DialFunc func(ctx context.Context, network, address string) (net.Conn, erro
 
 // Config is what a connector is built from.
 type Config struct {
-	Datasource *datasource.Datasource
-	Secrets    datasource.Secrets
-	Dial       DialFunc
+	// ID is the datasource's id; connectors need not read it.
+	ID string
+	// Settings are the datasource's settings and secrets, as the kind's
+	// Decode function returned them (such as *postgres.Settings).
+	Settings any
+	// ReadOnly makes the datasource itself refuse writes, whatever the
+	// request asks.
+	ReadOnly bool
+	Dial     DialFunc
 	// MaxConns bounds the pool; MaxIdle is how long an idle connection lives.
 	MaxConns int
 	MaxIdle  time.Duration
@@ -135,6 +142,42 @@ type Config struct {
 	// (querygate.ETOOLARGE beyond); the zero value takes the defaults.
 	Bounds Bounds
 }
+
+// Secrets are the opened secret values of one datasource, as a kind's
+// Decode function reads them (datasource.Secrets implements it).
+type Secrets interface {
+	// Get returns a string secret.
+	Get(name string) (seal.Secret, bool)
+	// Headers returns a header-map secret.
+	Headers(name string) map[string]seal.Secret
+}
+
+// NoSecrets holds no secret: what a kind's Decode function reads when it
+// is given none.
+type NoSecrets struct{}
+
+// Get returns nothing.
+func (NoSecrets) Get(string) (seal.Secret, bool) { return seal.Secret{}, false }
+
+// Headers returns nothing.
+func (NoSecrets) Headers(string) map[string]seal.Secret { return nil }
+
+// Redacted, embedded in a connector's typed settings (which hold
+// secrets), makes them print, log and marshal as REDACTED whatever code
+// touches them.
+type Redacted struct{}
+
+// String implements fmt.Stringer without revealing anything.
+func (Redacted) String() string { return "REDACTED" }
+
+// GoString implements fmt.GoStringer without revealing anything.
+func (Redacted) GoString() string { return "REDACTED" }
+
+// LogValue implements slog.LogValuer without revealing anything.
+func (Redacted) LogValue() slog.Value { return slog.StringValue("REDACTED") }
+
+// MarshalJSON refuses to reveal anything.
+func (Redacted) MarshalJSON() ([]byte, error) { return []byte(`"REDACTED"`), nil }
 
 // Error codes of connectors: the querygate codes of what happened at a
 // datasource, named here too for the connectors.

@@ -73,19 +73,19 @@ func newLedgerService(t *testing.T, limits Limits, sleep time.Duration, gate cha
 	t.Helper()
 	f := newFixture(t, Limits{})
 	l := &ledger{open: map[string]int{}, peak: map[string]int{}}
-	svc := NewService(Options{Datasources: f.ds, Limits: limits, Openers: map[string]Opener{
-		datasource.KindPostgres: func(c connect.Config) (connect.Connector, error) {
+	svc := NewService(Options{Datasources: f.ds, Limits: limits, Kinds: fakePostgres(
+		func(c connect.Config) (connect.Connector, error) {
 			n := c.MaxConns
 			if n <= 0 {
 				n = 4 // the connectors' default
 			}
 			l.mu.Lock()
 			defer l.mu.Unlock()
-			l.open[c.Datasource.ID] += n
-			l.peak[c.Datasource.ID] = max(l.peak[c.Datasource.ID], l.open[c.Datasource.ID])
-			return &countingConn{l: l, dsID: c.Datasource.ID, n: n, sleep: sleep, gate: gate}, nil
+			l.open[c.ID] += n
+			l.peak[c.ID] = max(l.peak[c.ID], l.open[c.ID])
+			return &countingConn{l: l, dsID: c.ID, n: n, sleep: sleep, gate: gate}, nil
 		},
-	}})
+	)})
 	t.Cleanup(svc.Close)
 	dev, err := f.ds.Create(t.Context(), "u1", datasource.CreateInput{Name: "dev", Kind: "postgres", Custody: "device",
 		Settings: map[string]json.RawMessage{"host": json.RawMessage(`"127.0.0.1"`), "database": json.RawMessage(`"d"`), "user": json.RawMessage(`"u"`)}})

@@ -21,13 +21,11 @@ import (
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
 )
-
-// Opener builds a connector for one kind.
-type Opener func(connect.Config) (connect.Connector, error)
 
 // Limits are the operator's bounds.
 type Limits struct {
@@ -57,11 +55,13 @@ type Limits struct {
 type Options struct {
 	Logger      *slog.Logger
 	Datasources *datasource.Service
-	Openers     map[string]Opener
-	Dial        connect.DialFunc
-	Limits      Limits
-	SQLiteDirs  []string
-	SQLiteDeny  []string
+	// Kinds are the datasource kinds the gateway serves: how each
+	// decodes its settings and opens a connector.
+	Kinds      *kind.Registry
+	Dial       connect.DialFunc
+	Limits     Limits
+	SQLiteDirs []string
+	SQLiteDeny []string
 	// RequireTLS refuses datasources that would connect without verified
 	// TLS (--require-datasource-tls).
 	RequireTLS bool
@@ -82,7 +82,7 @@ type Options struct {
 type Service struct {
 	log          *slog.Logger
 	datasources  *datasource.Service
-	openers      map[string]Opener
+	kinds        *kind.Registry
 	dial         connect.DialFunc
 	limits       Limits
 	sqliteDirs   []string
@@ -180,7 +180,7 @@ func NewService(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{log: o.Logger, datasources: o.Datasources, openers: o.Openers, dial: o.Dial, limits: o.Limits,
+	s := &Service{log: o.Logger, datasources: o.Datasources, kinds: o.Kinds, dial: o.Dial, limits: o.Limits,
 		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
 		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{}),
 		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests)}
@@ -255,16 +255,27 @@ type Request struct {
 	Device *Device
 }
 
-func (s *Service) validate(kind string, req *Request) error {
-	switch kind {
-	case datasource.KindRedis:
+// shape is the request shape of the kind named (SQL for a kind the
+// gateway does not serve: the connector is refused later, by config).
+func (s *Service) shape(name string) kind.Shape {
+	if s.kinds != nil {
+		if k, ok := s.kinds.Find(name); ok {
+			return k.Shape
+		}
+	}
+	return kind.SQL
+}
+
+func (s *Service) validate(kindName string, req *Request) error {
+	switch s.shape(kindName) {
+	case kind.Command:
 		if len(req.Command) == 0 {
 			return querygate.FieldErrorf("command", "command: a Redis datasource runs a command such as [\"GET\", \"key\"]")
 		}
 		if req.Query != "" || req.HTTP != nil {
 			return querygate.FieldErrorf("command", "command: a Redis datasource takes a command, not a query")
 		}
-	case datasource.KindHTTP:
+	case kind.HTTP:
 		if req.HTTP == nil {
 			return querygate.FieldErrorf("path", "path: an HTTP datasource takes a request: method, path, query, headers, body")
 		}
@@ -389,7 +400,7 @@ func (s *Service) useLocked(p *pool) (connect.Connector, func()) {
 // build makes a connector of maxConns connections once it holds as many
 // slots of the datasource's budget; the slots go with the connector.
 func (s *Service) build(ctx context.Context, ds *datasource.Datasource, dev *Device, maxConns int) (connect.Connector, error) {
-	cfg, opener, err := s.config(ctx, ds, dev)
+	cfg, k, secrets, err := s.config(ctx, ds, dev)
 	if err != nil {
 		return nil, err
 	}
@@ -397,39 +408,49 @@ func (s *Service) build(ctx context.Context, ds *datasource.Datasource, dev *Dev
 		return nil, err
 	}
 	cfg.MaxConns = maxConns
-	conn, err := opener(cfg)
+	conn, err := k.Open(cfg)
 	if err != nil {
 		s.releaseSlots(ds.ID, maxConns)
 		return nil, err
 	}
-	return shield(conn, cfg.Secrets), nil
+	return shield(conn, secrets), nil
 }
 
 // config checks that the datasource can be connected to and returns its
-// connector's configuration (secrets opened, MaxConns not set) and opener.
-func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *Device) (connect.Config, Opener, error) {
-	if s.requireTLS {
-		if err := datasource.VerifiedTLS(ds.Kind, ds.Settings); err != nil {
-			return connect.Config{}, nil, connect.Errorf(connect.ECONFIG, "%s", querygate.ErrorMessage(err))
-		}
+// connector's configuration (settings decoded once, by its kind, with the
+// secrets opened; MaxConns not set), its kind, and the secrets (which
+// the connector's errors are checked against, see shield).
+func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *Device) (connect.Config, *kind.Kind, datasource.Secrets, error) {
+	var none datasource.Secrets
+	var k *kind.Kind
+	ok := false
+	if s.kinds != nil {
+		k, ok = s.kinds.Find(ds.Kind)
 	}
-	opener, ok := s.openers[ds.Kind]
-	if !ok {
-		return connect.Config{}, nil, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)
+	if !ok || k.Open == nil || k.Decode == nil {
+		return connect.Config{}, nil, none, querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", ds.Kind)
+	}
+	if s.requireTLS && k.VerifiedTLS != nil {
+		if err := k.VerifiedTLS(ds.Settings); err != nil {
+			return connect.Config{}, nil, none, connect.Errorf(connect.ECONFIG, "%s", querygate.ErrorMessage(err))
+		}
 	}
 	secrets, err := s.datasources.OpenSecrets(ctx, ds.ID)
 	if err != nil {
-		return connect.Config{}, nil, err
+		return connect.Config{}, nil, none, err
 	}
 	if ds.Custody == datasource.CustodyDevice {
-		k, ok := datasource.FindKind(ds.Kind)
-		if dev == nil || !ok || k.DevicePassword == "" {
-			return connect.Config{}, nil, querygate.Errorf(querygate.EDEVICELOCKED, "This datasource's password is kept on your devices only: enter it on this device to unlock the datasource.")
+		if dev == nil || k.DevicePassword == "" {
+			return connect.Config{}, nil, none, querygate.Errorf(querygate.EDEVICELOCKED, "This datasource's password is kept on your devices only: enter it on this device to unlock the datasource.")
 		}
 		secrets = secrets.With(k.DevicePassword, dev.Password)
 	}
-	return connect.Config{Datasource: ds, Secrets: secrets, Dial: s.dial, MaxIdle: s.limits.MaxIdle,
-		SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax}, opener, nil
+	settings, err := k.Decode(ds.Settings, secrets)
+	if err != nil {
+		return connect.Config{}, nil, none, err
+	}
+	return connect.Config{ID: ds.ID, Settings: settings, ReadOnly: ds.ReadOnly, Dial: s.dial, MaxIdle: s.limits.MaxIdle,
+		SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax}, k, secrets, nil
 }
 
 // PoolCount returns the number of open pools (retired ones still running
@@ -497,7 +518,7 @@ func (s *Service) Close() {
 func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Device) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	cfg, opener, err := s.config(ctx, ds, dev)
+	cfg, k, secrets, err := s.config(ctx, ds, dev)
 	if err != nil {
 		return err
 	}
@@ -506,11 +527,11 @@ func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Devi
 	}
 	defer s.releaseSlots(ds.ID, 1) // after Close, below, has returned
 	cfg.MaxConns = 1
-	conn, err := opener(cfg)
+	conn, err := k.Open(cfg)
 	if err != nil {
 		return err
 	}
-	conn = shield(conn, cfg.Secrets)
+	conn = shield(conn, secrets)
 	defer conn.Close()
 	return timeoutError(ctx, conn.Ping(ctx))
 }

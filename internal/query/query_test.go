@@ -96,9 +96,9 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	}
 	f := &fixture{ds: datasource.NewService(datasource.ServiceOptions{Store: st, Envelope: inst.Envelope})}
 	f.next = func() *fakeConn { return &fakeConn{errAt: -1} }
-	f.svc = NewService(Options{Datasources: f.ds, Limits: limits, Openers: map[string]Opener{
-		datasource.KindPostgres: func(c connect.Config) (connect.Connector, error) {
-			if p, _ := c.Secrets.Get("password"); p.Reveal() != "pw-secret" {
+	f.svc = NewService(Options{Datasources: f.ds, Limits: limits, Kinds: fakePostgres(
+		func(c connect.Config) (connect.Connector, error) {
+			if p, _ := c.Settings.(seal.Secret); p.Reveal() != "pw-secret" {
 				t.Errorf("connector got the wrong secret")
 			}
 			f.mu.Lock()
@@ -107,7 +107,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 			f.opened = append(f.opened, fc)
 			return fc, nil
 		},
-	}})
+	)})
 	t.Cleanup(f.svc.Close)
 	f.d, err = f.ds.Create(t.Context(), "u1", datasource.CreateInput{Name: "r", Kind: "postgres",
 		Settings: map[string]json.RawMessage{"host": json.RawMessage(`"127.0.0.1"`), "database": json.RawMessage(`"d"`), "user": json.RawMessage(`"u"`)},

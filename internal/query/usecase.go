@@ -14,6 +14,7 @@ import (
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -47,14 +48,14 @@ type Input struct {
 	TimeoutMS int64
 }
 
-// request reads in for a datasource of kind.
-func (in *Input) request(kind string) (Request, error) {
+// request reads in for a datasource whose requests have that shape.
+func (in *Input) request(shape kind.Shape) (Request, error) {
 	out := Request{Params: in.Params, Command: in.Command, Limit: in.Limit,
 		Timeout: time.Duration(in.TimeoutMS) * time.Millisecond}
 	if in.TimeoutMS < 0 {
 		return out, querygate.FieldErrorf("timeout_ms", "timeout_ms: must not be negative")
 	}
-	if kind == datasource.KindHTTP {
+	if shape == kind.HTTP {
 		h := &connect.HTTPRequest{Method: in.Method, Headers: in.Headers, Body: in.Body}
 		if in.Path != nil {
 			h.Path = *in.Path
@@ -220,7 +221,7 @@ func (s *Service) Run(ctx context.Context, a accounts.Actor, dsID string, in Inp
 		s.record(ctx, a, ev, err)
 		return Summary{}, &notStarted{err}
 	}
-	req, err := in.request(d.Kind)
+	req, err := in.request(s.shape(d.Kind))
 	if err != nil {
 		s.record(ctx, a, ev, err)
 		return Summary{}, &notStarted{err}

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -18,6 +19,7 @@ import (
 	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/store/sqlite"
 )
 
@@ -73,12 +75,35 @@ func newConnector(tb testing.TB, o options) (*httpapi.Connector, *dialCounter, e
 	if dial == nil {
 		dial = dc.Dial
 	}
-	c, err := httpapi.New(connect.Config{Datasource: ds, Secrets: secrets, Dial: dial, HTTPResponseMax: o.responseMax})
+	c, err := open(tb, ds, secrets, connect.Config{Dial: dial, HTTPResponseMax: o.responseMax})
 	if err != nil {
 		return nil, nil, err
 	}
-	tb.Cleanup(func() { c.Close() })
 	return c, dc, nil
+}
+
+// open decodes the settings of ds with secrets, as the query service
+// does, and returns a connector for them built with cfg, closed when the
+// test ends.
+func open(tb testing.TB, ds *datasource.Datasource, secrets connect.Secrets, cfg connect.Config) (*httpapi.Connector, error) {
+	tb.Helper()
+	settings, err := httpapi.DecodeSettings(ds.Settings, secrets)
+	if err != nil {
+		return nil, err
+	}
+	cfg.ID, cfg.Settings, cfg.ReadOnly = ds.ID, settings, ds.ReadOnly
+	c, err := httpapi.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	tb.Cleanup(func() { c.Close() })
+	return c, nil
+}
+
+// TestMain installs the kinds the catalogue of mustDatasource needs.
+func TestMain(m *testing.M) {
+	datasource.UseKinds(kind.NewRegistry(httpapi.Kind()))
+	os.Exit(m.Run())
 }
 
 func mustDatasource(tb testing.TB, o options) (*datasource.Datasource, datasource.Secrets) {

@@ -38,7 +38,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
-	"github.com/querygate/querygate/internal/datasource"
 )
 
 // Defaults and limits.
@@ -107,14 +106,26 @@ type rawSettings struct {
 	secretHeaders map[string]string
 }
 
-// New returns a connector for cfg.Datasource. It does not connect. Settings
-// it cannot use are reported as connect.ECONFIG, naming the setting and
-// never its value.
-func New(cfg connect.Config) (*Connector, error) {
-	if cfg.Dial == nil {
-		return nil, configError("No egress dialer was given to the HTTP connector.")
+// Settings are an HTTP datasource's settings and secrets, checked and
+// ready to use (DecodeSettings). They print and log as REDACTED.
+type Settings struct {
+	connect.Redacted
+	base     *base
+	defaults http.Header
+	creds    *credentials
+	timeout  time.Duration
+	roots    *x509.CertPool // nil: the system's
+	insecure bool
+}
+
+// DecodeSettings reads and checks a datasource's settings and secrets.
+// Settings it cannot use are reported as connect.ECONFIG, naming the
+// setting and never its value.
+func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings, error) {
+	if secrets == nil {
+		secrets = connect.NoSecrets{}
 	}
-	s, err := readSettings(cfg.Datasource, cfg.Secrets)
+	s, err := readSettings(settings, secrets)
 	if err != nil {
 		return nil, err
 	}
@@ -130,16 +141,32 @@ func New(cfg connect.Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	out := &Settings{base: b, defaults: defaults, creds: creds, timeout: s.timeout, insecure: s.insecure}
 	if s.caPEM != "" {
 		// Only this authority is trusted, not the system roots as well:
 		// the operator named who signs the server's certificate.
-		roots := x509.NewCertPool()
-		if !roots.AppendCertsFromPEM([]byte(s.caPEM)) {
+		out.roots = x509.NewCertPool()
+		if !out.roots.AppendCertsFromPEM([]byte(s.caPEM)) {
 			return nil, configError("The setting ca_cert holds no PEM certificate.")
 		}
-		tlsConf.RootCAs = roots
 	}
+	return out, nil
+}
+
+// New returns a connector for a datasource whose settings DecodeSettings
+// returned (in cfg.Settings). It does not connect.
+func New(cfg connect.Config) (*Connector, error) {
+	if cfg.Dial == nil {
+		return nil, configError("No egress dialer was given to the HTTP connector.")
+	}
+	s, ok := cfg.Settings.(*Settings)
+	switch {
+	case cfg.Settings == nil:
+		return nil, configError("The datasource is missing.")
+	case !ok || s == nil:
+		return nil, configError("The datasource is not an HTTP datasource.")
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: s.roots}
 	// Only with the explicit setting, which the API and UI flag as
 	// insecure.
 	tlsConf.InsecureSkipVerify = s.insecure
@@ -172,8 +199,8 @@ func New(cfg connect.Config) (*Connector, error) {
 		// (decodeContent), asked for or not, before it looks for secrets.
 		DisableCompression: true,
 	}
-	c := &Connector{base: b, defaults: defaults, creds: creds, timeout: s.timeout, responseMax: responseMax,
-		readOnly: cfg.Datasource.ReadOnly, transport: tr}
+	c := &Connector{base: s.base, defaults: s.defaults, creds: s.creds, timeout: s.timeout, responseMax: responseMax,
+		readOnly: cfg.ReadOnly, transport: tr}
 	// No cookie jar: nothing of a response is kept between requests. No
 	// client timeout: the request's context carries the deadline.
 	c.client = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
@@ -181,15 +208,9 @@ func New(cfg connect.Config) (*Connector, error) {
 }
 
 // readSettings reads the datasource's settings and secrets.
-func readSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*rawSettings, error) {
-	if ds == nil {
-		return nil, configError("The datasource is missing.")
-	}
-	if ds.Kind != datasource.KindHTTP {
-		return nil, configError("The datasource is not an HTTP datasource.")
-	}
+func readSettings(settings map[string]any, secrets connect.Secrets) (*rawSettings, error) {
 	str := func(name string) (string, error) {
-		switch v := ds.Settings[name].(type) {
+		switch v := settings[name].(type) {
 		case nil:
 			return "", nil
 		case string:
@@ -208,7 +229,7 @@ func readSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*rawSe
 	if s.baseURL == "" {
 		return nil, configError("The setting base_url is required.")
 	}
-	switch v := ds.Settings["timeout_ms"].(type) {
+	switch v := settings["timeout_ms"].(type) {
 	case nil:
 	case int:
 		s.timeout = time.Duration(v) * time.Millisecond
@@ -228,14 +249,14 @@ func readSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*rawSe
 	if s.timeout <= 0 {
 		return nil, configError("The setting timeout_ms must be positive.")
 	}
-	switch v := ds.Settings["insecure_skip_verify"].(type) {
+	switch v := settings["insecure_skip_verify"].(type) {
 	case nil:
 	case bool:
 		s.insecure = v
 	default:
 		return nil, configError("The setting insecure_skip_verify must be true or false.")
 	}
-	switch v := ds.Settings["headers"].(type) {
+	switch v := settings["headers"].(type) {
 	case nil:
 	case map[string]string:
 		s.headers = v

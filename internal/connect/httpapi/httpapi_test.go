@@ -17,7 +17,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
-	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/egress"
 	"github.com/querygate/querygate/internal/seal"
 )
@@ -609,7 +608,7 @@ func TestDeviceCustodyBearer(t *testing.T) {
 	// and a control character in it cannot split a header.
 	up := newUpstream(t, false, echo)
 	ds, secrets := mustDatasource(t, options{settings: map[string]any{"base_url": up.URL}})
-	c, err := httpapi.New(connect.Config{Datasource: ds, Secrets: secrets.With("bearer_token", seal.NewSecret(bearer)), Dial: (&dialCounter{}).Dial})
+	c, err := open(t, ds, secrets.With("bearer_token", seal.NewSecret(bearer)), connect.Config{Dial: (&dialCounter{}).Dial})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -618,6 +617,6 @@ func TestDeviceCustodyBearer(t *testing.T) {
 	if got := up.last(t).Header.Get("Authorization"); got != "Bearer "+bearer {
 		t.Fatal("the device bearer token was not sent")
 	}
-	_, err = httpapi.New(connect.Config{Datasource: ds, Secrets: secrets.With("bearer_token", seal.NewSecret("tok\r\nX-Injected: 1")), Dial: (&dialCounter{}).Dial})
+	_, err = open(t, ds, secrets.With("bearer_token", seal.NewSecret("tok\r\nX-Injected: 1")), connect.Config{Dial: (&dialCounter{}).Dial})
 	mustCode(t, err, connect.ECONFIG)
 }

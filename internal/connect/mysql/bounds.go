@@ -36,9 +36,12 @@ type budgetConn struct {
 	budget int64
 	left   atomic.Int64
 	over   atomic.Bool // a read was refused: the connection is done
+	// mu guards forget and closed: the driver may close the connection
+	// (a cancelled connect's watcher) while Connect registers it.
+	mu     sync.Mutex
+	closed bool
 	// forget removes the connection from its connector's map on close.
 	forget func()
-	once   sync.Once
 }
 
 func (c *budgetConn) Read(p []byte) (int, error) {
@@ -61,8 +64,12 @@ func (c *budgetConn) Write(p []byte) (int, error) {
 }
 
 func (c *budgetConn) Close() error {
-	if c.forget != nil {
-		c.once.Do(c.forget)
+	c.mu.Lock()
+	forget := c.forget
+	c.closed, c.forget = true, nil
+	c.mu.Unlock()
+	if forget != nil {
+		forget()
 	}
 	return c.Conn.Close()
 }
@@ -116,6 +123,12 @@ func (b *budgets) Connect(ctx context.Context) (driver.Conn, error) {
 	dc, err := b.Connector.Connect(context.WithValue(ctx, dialKey{}, &c))
 	if err != nil || c == nil {
 		return dc, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		// Closed already (its connect was cancelled): nothing to note.
+		return dc, nil
 	}
 	b.mu.Lock()
 	b.conns[dc] = c

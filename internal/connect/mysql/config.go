@@ -11,7 +11,6 @@ import (
 	"github.com/go-sql-driver/mysql"
 
 	"github.com/querygate/querygate/internal/connect"
-	"github.com/querygate/querygate/internal/datasource"
 )
 
 // Pool and connection defaults.
@@ -26,27 +25,28 @@ const (
 	maxLifetime = time.Hour
 )
 
-// settings are a MySQL datasource's settings and secrets, checked.
-type settings struct {
+// Settings are a MySQL datasource's settings and secrets, checked
+// (DecodeSettings). They print and log as REDACTED.
+type Settings struct {
+	connect.Redacted
 	host     string
 	port     string
 	database string
 	user     string
 	password string
 	tls      *tls.Config // nil: tls=disable
+	// allowPrivileged is the allow_privileged_role setting.
+	allowPrivileged bool
 }
 
-// parseSettings reads and checks the datasource's settings and secrets.
+// DecodeSettings reads and checks a datasource's settings and secrets.
 // Its messages name settings, never their values.
-func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*settings, error) {
-	if ds == nil {
-		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
-	}
-	if ds.Kind != datasource.KindMySQL {
-		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a MySQL datasource.")
+func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings, error) {
+	if secrets == nil {
+		secrets = connect.NoSecrets{}
 	}
 	str := func(name string) (string, error) {
-		switch v := ds.Settings[name].(type) {
+		switch v := settings[name].(type) {
 		case nil:
 			return "", nil
 		case string:
@@ -54,7 +54,8 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 		}
 		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
 	}
-	s := &settings{port: "3306"}
+	s := &Settings{port: "3306"}
+	s.allowPrivileged, _ = settings[connect.AllowPrivilegedRole].(bool)
 	var err error
 	if s.host, err = str("host"); err != nil {
 		return nil, err
@@ -64,7 +65,7 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 	if s.host == "" || strings.HasPrefix(s.host, "/") || strings.ContainsAny(s.host, "()/@,? \t\r\n") {
 		return nil, connect.Errorf(connect.ECONFIG, "The setting host must be a host name or an IP address.")
 	}
-	switch p := ds.Settings["port"].(type) {
+	switch p := settings["port"].(type) {
 	case nil:
 	case int64:
 		if p < 1 || p > 65535 {
@@ -124,7 +125,7 @@ var tlsModes = []string{"disable", "require", "verify-ca", "verify-full"}
 // driverConfig builds the driver's configuration from checked settings,
 // field by field: no DSN string is ever formatted or parsed, so no user
 // text can add a parameter.
-func driverConfig(s *settings, dial connect.DialFunc) *mysql.Config {
+func driverConfig(s *Settings, dial connect.DialFunc) *mysql.Config {
 	mc := mysql.NewConfig()
 	mc.Net = "tcp"
 	mc.Addr = net.JoinHostPort(s.host, s.port)

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"math"
 	"net"
+	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 	"github.com/querygate/querygate/internal/connect/mysql"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/store/sqlite"
 	"github.com/querygate/querygate/internal/testenv"
 )
@@ -116,6 +118,12 @@ func MustSecrets(tb testing.TB, values map[string]string) datasource.Secrets {
 	return s
 }
 
+// TestMain installs the kinds the catalogue of MustSecrets needs.
+func TestMain(m *testing.M) {
+	datasource.UseKinds(kind.NewRegistry(mysql.Kind()))
+	os.Exit(m.Run())
+}
+
 // options change the connector a test builds.
 type options struct {
 	settings map[string]any // merged over the server's; nil values delete
@@ -158,12 +166,17 @@ func newConnector(tb testing.TB, s server, o options) (*mysql.Connector, *dialCo
 	if dial == nil {
 		dial = dc.Dial
 	}
+	decoded, err := mysql.DecodeSettings(settings, secrets)
+	if err != nil {
+		return nil, nil, err
+	}
 	c, err := mysql.New(connect.Config{
-		Datasource: &datasource.Datasource{ID: "ds1", Name: "my", Kind: datasource.KindMySQL, ReadOnly: o.readOnly, Settings: settings},
-		Secrets:    secrets,
-		Dial:       dial,
-		MaxConns:   o.maxConns,
-		Bounds:     o.bounds,
+		ID:       "ds1",
+		Settings: decoded,
+		ReadOnly: o.readOnly,
+		Dial:     dial,
+		MaxConns: o.maxConns,
+		Bounds:   o.bounds,
 	})
 	if err != nil {
 		return nil, nil, err

@@ -61,16 +61,20 @@ type Connector struct {
 
 var _ connect.Connector = (*Connector)(nil)
 
-// New returns a connector for cfg.Datasource. It does not connect: the
+// New returns a connector for a datasource whose settings DecodeSettings
+// returned (in cfg.Settings). It does not connect: the
 // pool opens connections when queries need them. Settings it cannot use
 // are reported as connect.ECONFIG.
 func New(cfg connect.Config) (*Connector, error) {
 	if cfg.Dial == nil {
 		return nil, connect.Errorf(connect.ECONFIG, "No egress dialer was given to the MySQL connector.")
 	}
-	s, err := parseSettings(cfg.Datasource, cfg.Secrets)
-	if err != nil {
-		return nil, err
+	s, ok := cfg.Settings.(*Settings)
+	switch {
+	case cfg.Settings == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	case !ok || s == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a MySQL datasource.")
 	}
 	budgets := newBudgets(cfg.Bounds) // bounds.go
 	mcfg := driverConfig(s, cfg.Dial)
@@ -90,7 +94,7 @@ func New(cfg connect.Config) (*Connector, error) {
 	}
 	budgets.Connector = dc
 	var statements driver.Connector = budgets
-	if allow, _ := cfg.Datasource.Settings[connect.AllowPrivilegedRole].(bool); cfg.Datasource.ReadOnly && !allow {
+	if cfg.ReadOnly && !s.allowPrivileged {
 		statements = &checkedConnector{Connector: budgets}
 	}
 	db := sql.OpenDB(statements)
@@ -104,7 +108,7 @@ func New(cfg connect.Config) (*Connector, error) {
 	// connection beyond the pool's bound.
 	killDB.SetMaxOpenConns(1)
 	killDB.SetMaxIdleConns(0)
-	return &Connector{db: db, killDB: killDB, readOnly: cfg.Datasource.ReadOnly, bounds: cfg.Bounds, budgets: budgets}, nil
+	return &Connector{db: db, killDB: killDB, readOnly: cfg.ReadOnly, bounds: cfg.Bounds, budgets: budgets}, nil
 }
 
 // Ping connects (or takes an idle connection) and checks that the server

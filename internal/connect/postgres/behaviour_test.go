@@ -219,9 +219,12 @@ func TestConfigErrors(t *testing.T) {
 	}
 
 	t.Run("wrong kind", func(t *testing.T) {
-		_, err := newConnectorDS(t, &datasource.Datasource{Kind: datasource.KindMySQL, Settings: s.settings()})
-		if code(err) != connect.ECONFIG {
-			t.Errorf("New error = %v, want %s", err, connect.ECONFIG)
+		// Settings New was not made for: undecoded ones, or none.
+		for _, settings := range []any{s.settings(), nil, (*postgres.Settings)(nil)} {
+			_, err := postgres.New(connect.Config{Settings: settings, Dial: (&dialCounter{}).Dial})
+			if code(err) != connect.ECONFIG {
+				t.Errorf("New(%T) error = %v, want %s", settings, err, connect.ECONFIG)
+			}
 		}
 	})
 	t.Run("does not connect", func(t *testing.T) {
@@ -242,11 +245,6 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("Ping error = %v, want %s", err, connect.ETLS)
 		}
 	})
-}
-
-func newConnectorDS(t *testing.T, ds *datasource.Datasource) (*postgres.Connector, error) {
-	dc := &dialCounter{}
-	return postgres.New(connect.Config{Datasource: ds, Dial: dc.Dial})
 }
 
 // TestBrokenConnection kills the connector's backend: at most one query

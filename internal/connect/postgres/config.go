@@ -15,7 +15,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/querygate/querygate/internal/connect"
-	"github.com/querygate/querygate/internal/datasource"
 )
 
 // Pool and connection defaults.
@@ -32,18 +31,23 @@ const (
 	applicationName     = "querygate"
 )
 
-// settings are a PostgreSQL datasource's settings and secrets, checked.
-type settings struct {
+// Settings are a PostgreSQL datasource's settings and secrets, checked
+// (DecodeSettings). They print and log as REDACTED.
+type Settings struct {
+	connect.Redacted
 	host     string
 	port     uint16
 	database string
 	user     string
 	password string
 	tls      *tls.Config // nil: sslmode=disable
-	// readOnly sessions start with default_transaction_read_only on.
+	// allowPrivileged is the allow_privileged_role setting.
+	allowPrivileged bool
+	// readOnly sessions start with default_transaction_read_only on (set
+	// by New from connect.Config.ReadOnly).
 	readOnly bool
 	// checkRole refuses connections whose role can escape read-only
-	// (a read-only datasource without allow_privileged_role).
+	// (a read-only datasource without allow_privileged_role; set by New).
 	checkRole bool
 }
 
@@ -61,17 +65,14 @@ const baseConnString = "host=127.0.0.1 port=5432 dbname=querygate user=querygate
 	"sslnegotiation=postgres sslsni=1 target_session_attrs=any channel_binding=prefer require_auth='' " +
 	"connect_timeout=0 min_protocol_version=3.0 max_protocol_version=3.0"
 
-// parseSettings reads and checks the datasource's settings and secrets.
+// DecodeSettings reads and checks a datasource's settings and secrets.
 // Its messages name settings, never their values.
-func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*settings, error) {
-	if ds == nil {
-		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
-	}
-	if ds.Kind != datasource.KindPostgres {
-		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a PostgreSQL datasource.")
+func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings, error) {
+	if secrets == nil {
+		secrets = connect.NoSecrets{}
 	}
 	str := func(name string) (string, error) {
-		switch v := ds.Settings[name].(type) {
+		switch v := settings[name].(type) {
 		case nil:
 			return "", nil
 		case string:
@@ -83,9 +84,8 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 		}
 		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
 	}
-	s := &settings{port: 5432, readOnly: ds.ReadOnly}
-	allow, _ := ds.Settings[connect.AllowPrivilegedRole].(bool)
-	s.checkRole = ds.ReadOnly && !allow
+	s := &Settings{port: 5432}
+	s.allowPrivileged, _ = settings[connect.AllowPrivilegedRole].(bool)
 	var err error
 	if s.host, err = str("host"); err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 	if s.host == "" || strings.HasPrefix(s.host, "/") || strings.HasPrefix(s.host, "@") || strings.ContainsAny(s.host, ", \t\r\n") {
 		return nil, connect.Errorf(connect.ECONFIG, "The setting host must be a host name or an IP address.")
 	}
-	switch p := ds.Settings["port"].(type) {
+	switch p := settings["port"].(type) {
 	case nil:
 	case int64:
 		if p < 1 || p > 65535 {
@@ -157,7 +157,7 @@ var tlsModes = []string{"disable", "require", "verify-ca", "verify-full"}
 
 // poolConfig builds the pool configuration from checked settings. Every
 // field that ParseConfig may have taken from the environment is set here.
-func poolConfig(s *settings, dial connect.DialFunc, maxConns int, maxIdle time.Duration) (*pgxpool.Config, error) {
+func poolConfig(s *Settings, dial connect.DialFunc, maxConns int, maxIdle time.Duration) (*pgxpool.Config, error) {
 	pc, err := pgxpool.ParseConfig(baseConnString)
 	if err != nil {
 		// Only the environment (PGSERVICE) can make the constant fail.

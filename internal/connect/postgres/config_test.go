@@ -59,7 +59,7 @@ func setPGEnv(t *testing.T) {
 // is set from the datasource.
 func TestEnvironmentIgnored(t *testing.T) {
 	setPGEnv(t)
-	s := &settings{host: "db.example", port: 6543, database: "ds_db", user: "ds_user"}
+	s := &Settings{host: "db.example", port: 6543, database: "ds_db", user: "ds_user"}
 	dial := (&net.Dialer{}).DialContext
 	pc, err := poolConfig(s, dial, 3, time.Minute)
 	if err != nil {
@@ -116,7 +116,7 @@ func TestEnvironmentIgnoredLive(t *testing.T) {
 	if port == 0 {
 		port = 5432
 	}
-	st := &settings{host: u.Hostname(), port: uint16(port), database: strings.TrimPrefix(u.Path, "/"), user: u.User.Username()}
+	st := &Settings{host: u.Hostname(), port: uint16(port), database: strings.TrimPrefix(u.Path, "/"), user: u.User.Username()}
 	st.password, _ = u.User.Password()
 	var dials int
 	dial := func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -170,7 +170,7 @@ func (f sinkFunc) Row(v []any) error {
 func TestServiceEnvironment(t *testing.T) {
 	t.Setenv("PGSERVICE", "env_service")
 	t.Setenv("PGSERVICEFILE", filepath.Join(t.TempDir(), "missing.conf"))
-	_, err := poolConfig(&settings{host: "h", port: 1, database: "d", user: "u"}, (&net.Dialer{}).DialContext, 1, 0)
+	_, err := poolConfig(&Settings{host: "h", port: 1, database: "d", user: "u"}, (&net.Dialer{}).DialContext, 1, 0)
 	if code := querygate.ErrorCode(err); code != connect.ECONFIG {
 		t.Errorf("poolConfig error = %v, want %s", err, connect.ECONFIG)
 	}

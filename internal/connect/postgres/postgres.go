@@ -46,18 +46,25 @@ type Connector struct {
 
 var _ connect.Connector = (*Connector)(nil)
 
-// New returns a connector for cfg.Datasource. It does not connect: the
+// New returns a connector for a datasource whose settings DecodeSettings
+// returned (in cfg.Settings). It does not connect: the
 // pool opens connections when queries need them. Settings it cannot use
 // are reported as connect.ECONFIG.
 func New(cfg connect.Config) (*Connector, error) {
 	if cfg.Dial == nil {
 		return nil, connect.Errorf(connect.ECONFIG, "No egress dialer was given to the PostgreSQL connector.")
 	}
-	s, err := parseSettings(cfg.Datasource, cfg.Secrets)
-	if err != nil {
-		return nil, err
+	decoded, ok := cfg.Settings.(*Settings)
+	switch {
+	case cfg.Settings == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	case !ok || decoded == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a PostgreSQL datasource.")
 	}
-	pc, err := poolConfig(s, cfg.Dial, cfg.MaxConns, cfg.MaxIdle)
+	s := *decoded // New sets its own fields; cfg.Settings is left as it is
+	s.readOnly = cfg.ReadOnly
+	s.checkRole = cfg.ReadOnly && !s.allowPrivileged
+	pc, err := poolConfig(&s, cfg.Dial, cfg.MaxConns, cfg.MaxIdle)
 	if err != nil {
 		return nil, err
 	}

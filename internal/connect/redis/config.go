@@ -11,7 +11,6 @@ import (
 	"github.com/redis/go-redis/v9/maintnotifications"
 
 	"github.com/querygate/querygate/internal/connect"
-	"github.com/querygate/querygate/internal/datasource"
 )
 
 // Pool and connection defaults.
@@ -27,8 +26,10 @@ const (
 	clientName = "querygate"
 )
 
-// settings are a Redis datasource's settings and secrets, checked.
-type settings struct {
+// Settings are a Redis datasource's settings and secrets, checked
+// (DecodeSettings). They print and log as REDACTED.
+type Settings struct {
+	connect.Redacted
 	addr       string // host:port
 	db         int
 	username   string
@@ -37,17 +38,14 @@ type settings struct {
 	allowAdmin bool
 }
 
-// parseSettings reads and checks the datasource's settings and secrets.
+// DecodeSettings reads and checks a datasource's settings and secrets.
 // Its messages name settings, never their values.
-func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*settings, error) {
-	if ds == nil {
-		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
-	}
-	if ds.Kind != datasource.KindRedis {
-		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a Redis datasource.")
+func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings, error) {
+	if secrets == nil {
+		secrets = connect.NoSecrets{}
 	}
 	str := func(name string) (string, error) {
-		switch v := ds.Settings[name].(type) {
+		switch v := settings[name].(type) {
 		case nil:
 			return "", nil
 		case string:
@@ -56,7 +54,7 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 		return "", connect.Errorf(connect.ECONFIG, "The setting %s must be text.", name)
 	}
 	num := func(name string, def, lo, hi int64) (int64, error) {
-		switch v := ds.Settings[name].(type) {
+		switch v := settings[name].(type) {
 		case nil:
 			return def, nil
 		case int64:
@@ -67,7 +65,7 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 		}
 		return 0, connect.Errorf(connect.ECONFIG, "The setting %s must be a whole number.", name)
 	}
-	s := &settings{}
+	s := &Settings{}
 	host, err := str("host")
 	if err != nil {
 		return nil, err
@@ -90,7 +88,7 @@ func parseSettings(ds *datasource.Datasource, secrets datasource.Secrets) (*sett
 	if s.username, err = str("username"); err != nil {
 		return nil, err
 	}
-	switch v := ds.Settings["allow_admin"].(type) {
+	switch v := settings["allow_admin"].(type) {
 	case nil:
 	case bool:
 		s.allowAdmin = v
@@ -139,7 +137,7 @@ var tlsModes = []string{"disable", "require", "verify-full"}
 // clientOptions builds go-redis's options for one slot's client, field by
 // field: no URL is ever formatted or parsed, so no user text can add an
 // option. dial is the slot's dialer (egress, then TLS).
-func clientOptions(s *settings, maxIdle time.Duration, dial dialFunc) *redis.Options {
+func clientOptions(s *Settings, maxIdle time.Duration, dial dialFunc) *redis.Options {
 	return &redis.Options{
 		Network: "tcp",
 		Addr:    s.addr,

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -21,6 +22,7 @@ import (
 	"github.com/querygate/querygate/internal/connect/redis"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/store/sqlite"
 	"github.com/querygate/querygate/internal/testenv"
 )
@@ -109,6 +111,12 @@ func randomHex(tb testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
+// TestMain installs the kinds the catalogue of mustDatasource needs.
+func TestMain(m *testing.M) {
+	datasource.UseKinds(kind.NewRegistry(redis.Kind()))
+	os.Exit(m.Run())
+}
+
 // options describe the datasource a test builds.
 type options struct {
 	settings map[string]any // host is required
@@ -139,7 +147,11 @@ func newConnector(tb testing.TB, o options) (*redis.Connector, *dialCounter, err
 	if dial == nil {
 		dial = dc.Dial
 	}
-	c, err := redis.New(connect.Config{Datasource: ds, Secrets: secrets, Dial: dial, MaxConns: o.maxConns, MaxIdle: o.maxIdle})
+	settings, err := redis.DecodeSettings(ds.Settings, secrets)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := redis.New(connect.Config{ID: ds.ID, Settings: settings, ReadOnly: ds.ReadOnly, Dial: dial, MaxConns: o.maxConns, MaxIdle: o.maxIdle})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -100,7 +100,7 @@ type dialFunc = func(ctx context.Context, network, addr string) (net.Conn, error
 // Connector runs commands on one Redis datasource. It is safe for
 // concurrent use.
 type Connector struct {
-	settings *settings
+	settings *Settings
 	dial     connect.DialFunc
 	readOnly bool
 	maxIdle  time.Duration
@@ -119,16 +119,20 @@ type Connector struct {
 
 var _ connect.Connector = (*Connector)(nil)
 
-// New returns a connector for cfg.Datasource. It does not connect: slots
+// New returns a connector for a datasource whose settings DecodeSettings
+// returned (in cfg.Settings). It does not connect: slots
 // connect when queries need them. Settings it cannot use are reported as
 // connect.ECONFIG.
 func New(cfg connect.Config) (*Connector, error) {
 	if cfg.Dial == nil {
 		return nil, connect.Errorf(connect.ECONFIG, "No egress dialer was given to the Redis connector.")
 	}
-	s, err := parseSettings(cfg.Datasource, cfg.Secrets)
-	if err != nil {
-		return nil, err
+	s, ok := cfg.Settings.(*Settings)
+	switch {
+	case cfg.Settings == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	case !ok || s == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a Redis datasource.")
 	}
 	maxConns, maxIdle := cfg.MaxConns, cfg.MaxIdle
 	if maxConns <= 0 {
@@ -137,7 +141,7 @@ func New(cfg connect.Config) (*Connector, error) {
 	if maxIdle <= 0 {
 		maxIdle = defaultMaxIdle
 	}
-	return &Connector{settings: s, dial: cfg.Dial, readOnly: cfg.Datasource.ReadOnly, maxIdle: maxIdle,
+	return &Connector{settings: s, dial: cfg.Dial, readOnly: cfg.ReadOnly, maxIdle: maxIdle,
 		maxBytes: MaxReplyBytes, maxElems: MaxReplyElements, maxDepth: MaxReplyDepth, sem: make(chan struct{}, maxConns)}, nil
 }
 

@@ -9,14 +9,13 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/connect/sqlite"
-	"github.com/querygate/querygate/internal/datasource"
 )
 
 // boundedConnector is a connector to f's database with bounds b.
 func (f fixture) boundedConnector(t *testing.T, b connect.Bounds) *sqlite.Connector {
 	t.Helper()
 	c, err := sqlite.New(connect.Config{
-		Datasource: &datasource.Datasource{Kind: "sqlite", ReadOnly: true, Settings: map[string]any{"path": f.db}},
+		Settings: mustSettings(t, f.db), ReadOnly: true,
 		SQLiteDirs: []string{f.dir}, SQLiteDeny: []string{f.own, filepath.Join(f.own, "querygate.db")},
 		MaxConns: 1,
 		Bounds:   b,

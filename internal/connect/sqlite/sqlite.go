@@ -52,12 +52,30 @@ type Connector struct {
 
 var _ connect.Connector = (*Connector)(nil)
 
-// New returns a connector for cfg.Datasource. It checks the path at once
-// (so a refused path is told before any query) and again whenever a
-// connection opens.
+// Settings are a SQLite datasource's settings (DecodeSettings).
+type Settings struct {
+	path string // as the catalogue checked it: absolute and clean
+}
+
+// DecodeSettings reads a datasource's settings. A SQLite datasource has
+// no secrets, and its path is checked by New.
+func DecodeSettings(settings map[string]any, _ connect.Secrets) (*Settings, error) {
+	path, _ := settings["path"].(string)
+	return &Settings{path: path}, nil
+}
+
+// New returns a connector for a datasource whose settings DecodeSettings
+// returned (in cfg.Settings). It checks the path at once (so a refused
+// path is told before any query) and again whenever a connection opens.
 func New(cfg connect.Config) (*Connector, error) {
-	raw, _ := cfg.Datasource.Settings["path"].(string)
-	f := &file{path: raw, dirs: cfg.SQLiteDirs, deny: cfg.SQLiteDeny}
+	s, ok := cfg.Settings.(*Settings)
+	switch {
+	case cfg.Settings == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is missing.")
+	case !ok || s == nil:
+		return nil, connect.Errorf(connect.ECONFIG, "The datasource is not a SQLite datasource.")
+	}
+	f := &file{path: s.path, dirs: cfg.SQLiteDirs, deny: cfg.SQLiteDeny}
 	if _, err := f.resolve(); err != nil {
 		return nil, err
 	}
@@ -75,7 +93,7 @@ func New(cfg connect.Config) (*Connector, error) {
 		db.SetConnMaxIdleTime(maxIdle)
 		return db
 	}
-	c := &Connector{ro: open("ro"), readOnly: cfg.Datasource.ReadOnly, bounds: cfg.Bounds}
+	c := &Connector{ro: open("ro"), readOnly: cfg.ReadOnly, bounds: cfg.Bounds}
 	if !c.readOnly {
 		c.rw = open("rw")
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/connect/sqlite"
-	"github.com/querygate/querygate/internal/datasource"
 )
 
 // sink collects a result.
@@ -74,10 +73,21 @@ func newFixture(t *testing.T) fixture {
 	return f
 }
 
+// mustSettings decodes the settings of a datasource of that path, as the
+// query service does.
+func mustSettings(t *testing.T, path string) *sqlite.Settings {
+	t.Helper()
+	s, err := sqlite.DecodeSettings(map[string]any{"path": path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
 func (f fixture) connector(t *testing.T, path string, readOnly bool) (*sqlite.Connector, error) {
 	t.Helper()
 	c, err := sqlite.New(connect.Config{
-		Datasource: &datasource.Datasource{Kind: "sqlite", ReadOnly: readOnly, Settings: map[string]any{"path": path}},
+		Settings: mustSettings(t, path), ReadOnly: readOnly,
 		SQLiteDirs: []string{f.dir}, SQLiteDeny: []string{f.own, filepath.Join(f.own, "querygate.db")},
 	})
 	if err == nil {
@@ -219,7 +229,7 @@ func TestPaths(t *testing.T) {
 		t.Error("a missing database was created")
 	}
 	// No allowed directory: refused with the flag's name.
-	_, err := sqlite.New(connect.Config{Datasource: &datasource.Datasource{Settings: map[string]any{"path": f.db}}})
+	_, err := sqlite.New(connect.Config{Settings: mustSettings(t, f.db)})
 	if querygate.ErrorCode(err) != connect.ECONFIG || !strings.Contains(querygate.ErrorMessage(err), "--sqlite-dir") {
 		t.Errorf("no dirs: %v", err)
 	}
