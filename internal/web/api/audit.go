@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -9,6 +9,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // record appends an audit event for a request: the actor, the client's
@@ -23,8 +24,8 @@ func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err e
 	if u != nil {
 		ev.ActorID, ev.ActorName = u.ID, u.Username
 	}
-	ev.Remote = remoteHost(r)
-	ev.RequestID = requestID(r.Context())
+	ev.Remote = kit.RemoteHost(r)
+	ev.RequestID = kit.RequestID(r.Context())
 	ev.Outcome = audit.OK
 	if err != nil {
 		ev.Outcome = querygate.ErrorCode(err)
@@ -32,7 +33,7 @@ func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err e
 	s.audit.Record(r.Context(), ev)
 }
 
-// audited makes every request of a route leave exactly one audit event,
+// auditedAs makes every request of a route leave exactly one audit event,
 // refusals included. The handler records its own events (success, and the
 // failures it knows the details of); an error it returns without having
 // recorded one (not found, forbidden, device locked, an invalid or too
@@ -44,19 +45,21 @@ func (s *Server) record(r *http.Request, u *accounts.User, ev audit.Event, err e
 //
 // Use cases (query.Service.Run, ...) record their own refusals; this
 // covers the routes whose handlers do not go through one yet.
-func (s *Server) audited(action string, h userHandlerFunc) userHandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-		r = r.WithContext(audit.WithMark(r.Context()))
-		err := h(w, r, u)
-		if err != nil && !audit.Marked(r.Context()) {
-			ev := audit.Event{Action: action, Target: auditID(r.PathValue("id")), Details: map[string]any{}}
-			if strings.HasPrefix(r.Pattern, r.Method+" /api/datasources/{id}") {
-				ev.DatasourceID = ev.Target
+func (s *Server) auditedAs(action string) func(kit.UserHandlerFunc) kit.UserHandlerFunc {
+	return func(h kit.UserHandlerFunc) kit.UserHandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+			r = r.WithContext(audit.WithMark(r.Context()))
+			err := h(w, r, u)
+			if err != nil && !audit.Marked(r.Context()) {
+				ev := audit.Event{Action: action, Target: auditID(r.PathValue("id")), Details: map[string]any{}}
+				if strings.HasPrefix(r.Pattern, r.Method+" /api/datasources/{id}") {
+					ev.DatasourceID = ev.Target
+				}
+				egressDetail(ev.Details, err)
+				s.record(r, u, ev, err)
 			}
-			egressDetail(ev.Details, err)
-			s.record(r, u, ev, err)
+			return err
 		}
-		return err
 	}
 }
 
@@ -67,9 +70,6 @@ func auditID(id string) string { return audit.ClientID(id) }
 // actor_id, action (a trailing "." matches a prefix), datasource_id,
 // outcome, since and until (RFC 3339), paged with before (a seq) and limit.
 func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := audit.Filter{ActorID: q.Get("actor_id"), Action: q.Get("action"), DatasourceID: q.Get("datasource_id"),
 		Outcome: q.Get("outcome"), Limit: 100}
@@ -111,6 +111,6 @@ func (s *Server) listAudit(w http.ResponseWriter, r *http.Request, u *accounts.U
 	if len(events) == f.Limit {
 		resp["next_before"] = events[len(events)-1].Seq
 	}
-	writeJSON(w, http.StatusOK, resp)
+	kit.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }

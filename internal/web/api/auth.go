@@ -1,106 +1,36 @@
-package web
+package api
 
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
-var errNoAuth = querygate.Errorf(querygate.EUNAUTHORIZED, "You are not logged in, or your session or token is no longer valid.")
-
-// sessionCookie is the name of the login cookie: with the __Host- prefix
-// when serving HTTPS (the browser then pins it to this host, path / and
-// Secure).
-func (s *Server) sessionCookie() string {
-	if s.secure {
-		return "__Host-qg-session"
-	}
-	return "qg_session"
-}
-
-// authMethod is how a request proved its user.
-type authMethod int
-
-const (
-	authSession authMethod = iota + 1 // the sealed session cookie
-	authToken                         // an API token
-)
-
-// authenticate returns the user of the request: an API token in the
-// Authorization header, or else the sealed session cookie. A request that
-// offers a credential which fails is refused; it never falls back to the
-// other one.
-func (s *Server) authenticate(r *http.Request) (*accounts.User, error) {
-	u, _, err := s.identify(r)
-	return u, err
-}
-
-// identify is authenticate that also says which credential proved the user.
-func (s *Server) identify(r *http.Request) (*accounts.User, authMethod, error) {
-	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, value, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") {
-			return nil, 0, errNoAuth
-		}
-		u, err := s.accounts.TokenUser(r.Context(), strings.TrimSpace(value))
-		return u, authToken, err
-	}
-	c, err := r.Cookie(s.sessionCookie())
-	if err != nil {
-		return nil, 0, errNoAuth
-	}
-	id, _, err := s.cookies.Open(c.Name, c.Value)
-	if err != nil {
-		return nil, 0, errNoAuth
-	}
-	u, err := s.accounts.SessionUser(r.Context(), id)
-	return u, authSession, err
-}
-
-// requireUser authenticates the request and records how in its context
-// (see viaToken).
-func (s *Server) requireUser(h userHandlerFunc) handlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) error {
-		u, how, err := s.identify(r)
-		if err != nil {
-			return err
-		}
-		return h(w, r.WithContext(context.WithValue(r.Context(), authMethodKey, how)), u)
-	}
-}
-
-// viaToken reports whether the request's user was proved by an API token
-// rather than a signed-in session.
-func viaToken(r *http.Request) bool {
-	how, _ := r.Context().Value(authMethodKey).(authMethod)
-	return how == authToken
-}
-
-func (s *Server) setSession(w http.ResponseWriter, r *http.Request, userID string) error {
-	id, exp, err := s.accounts.NewSession(r.Context(), userID, accounts.SessionMeta{Remote: remoteHost(r), UserAgent: r.UserAgent()})
+func (s *Server) SetSession(w http.ResponseWriter, r *http.Request, userID string) error {
+	id, exp, err := s.accounts.NewSession(r.Context(), userID, accounts.SessionMeta{Remote: kit.RemoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}
 	// A browser-session cookie (no Expires): the expiry is inside the
 	// sealed value and in the store.
 	http.SetCookie(w, &http.Cookie{
-		Name: s.sessionCookie(), Value: s.cookies.Seal(s.sessionCookie(), id, exp),
+		Name: s.SessionCookie(), Value: s.cookies.Seal(s.SessionCookie(), id, exp),
 		Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
 	})
 	return nil
 }
 
-func (s *Server) clearSession(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{Name: s.sessionCookie(), Value: "", Path: "/", MaxAge: -1,
+func (s *Server) ClearSession(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{Name: s.SessionCookie(), Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode})
 }
 
-type userResponse struct {
+type UserResponse struct {
 	ID        string    `json:"id"`
 	Username  string    `json:"username"`
 	Role      string    `json:"role"`
@@ -108,8 +38,8 @@ type userResponse struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func newUserResponse(u *accounts.User) userResponse {
-	return userResponse{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+func NewUserResponse(u *accounts.User) UserResponse {
+	return UserResponse{ID: u.ID, Username: u.Username, Role: u.Role, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 type loginRequest struct {
@@ -119,40 +49,40 @@ type loginRequest struct {
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 	var req loginRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	if !s.localLoginAllowed(r) {
+	if !s.LocalLoginAllowed(r) {
 		return querygate.Errorf(querygate.EFORBIDDEN, "Password sign-in is turned off: sign in with single sign-on.")
 	}
-	addr := remoteHost(r)
-	if wait := s.throttle.wait(req.Username, addr); wait > 0 {
+	addr := kit.RemoteHost(r)
+	if wait := s.throttle.Wait(req.Username, addr); wait > 0 {
 		s.metrics.LoginFailed()
 		s.recordLoginFailure(r, req.Username, querygate.Errorf(querygate.ETHROTTLED, "throttled"))
-		return throttled(w, wait)
+		return kit.Throttled(w, wait)
 	}
 	u, err := s.accounts.Authenticate(r.Context(), req.Username, req.Password)
 	if err != nil {
 		if querygate.ErrorCode(err) == querygate.EUNAUTHORIZED {
-			s.throttle.failed(req.Username, addr)
+			s.throttle.Failed(req.Username, addr)
 		}
 		s.metrics.LoginFailed()
 		s.recordLoginFailure(r, req.Username, err)
 		return err
 	}
-	s.throttle.succeeded(req.Username)
+	s.throttle.Succeeded(req.Username)
 	// A fresh session id at every login: a planted cookie never becomes a
 	// logged-in one.
-	if c, err := r.Cookie(s.sessionCookie()); err == nil {
+	if c, err := r.Cookie(s.SessionCookie()); err == nil {
 		if old, _, err := s.cookies.Open(c.Name, c.Value); err == nil {
 			s.accounts.EndSession(r.Context(), old)
 		}
 	}
-	if err := s.setSession(w, r, u.ID); err != nil {
+	if err := s.SetSession(w, r, u.ID); err != nil {
 		return err
 	}
 	s.record(r, u, audit.Event{Action: audit.LoginSuccess, Target: u.ID}, nil)
-	writeJSON(w, http.StatusOK, newUserResponse(u))
+	kit.WriteJSON(w, http.StatusOK, NewUserResponse(u))
 	return nil
 }
 
@@ -161,7 +91,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 // answer's timing. The attempted name is recorded only when it is a user's
 // (a password typed into the name field is never kept).
 func (s *Server) recordLoginFailure(r *http.Request, username string, err error) {
-	ev := audit.Event{Action: audit.LoginFailure, Remote: remoteHost(r), RequestID: requestID(r.Context()), Outcome: querygate.ErrorCode(err)}
+	ev := audit.Event{Action: audit.LoginFailure, Remote: kit.RemoteHost(r), RequestID: kit.RequestID(r.Context()), Outcome: querygate.ErrorCode(err)}
 	ctx := context.WithoutCancel(r.Context())
 	go func() {
 		if u, err := s.accounts.FindUserByName(ctx, username); err == nil {
@@ -176,24 +106,24 @@ func (s *Server) recordLoginFailure(r *http.Request, username string, err error)
 }
 
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) error {
-	if u, err := s.authenticate(r); err == nil && u != nil {
+	if u, err := s.Authenticate(r); err == nil && u != nil {
 		s.record(r, u, audit.Event{Action: audit.Logout, Target: u.ID}, nil)
 	}
-	if c, err := r.Cookie(s.sessionCookie()); err == nil {
+	if c, err := r.Cookie(s.SessionCookie()); err == nil {
 		if id, _, err := s.cookies.Open(c.Name, c.Value); err == nil {
 			if err := s.accounts.EndSession(r.Context(), id); err != nil {
 				return err
 			}
 		}
 	}
-	s.clearSession(w)
+	s.ClearSession(w)
 	s.forgetDeviceCookies(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) me(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	writeJSON(w, http.StatusOK, newUserResponse(u))
+	kit.WriteJSON(w, http.StatusOK, NewUserResponse(u))
 	return nil
 }
 
@@ -205,18 +135,18 @@ type setupRequest struct {
 
 func (s *Server) setup(w http.ResponseWriter, r *http.Request) error {
 	var req setupRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	u, err := s.accounts.Setup(r.Context(), req.Token, accounts.CreateUserInput{Username: req.Username, Password: req.Password})
 	if err != nil {
 		return err
 	}
-	s.log.InfoContext(r.Context(), "first admin created", "request_id", requestID(r.Context()), "user_id", u.ID)
+	s.log.InfoContext(r.Context(), "first admin created", "request_id", kit.RequestID(r.Context()), "user_id", u.ID)
 	s.record(r, u, audit.Event{Action: audit.Setup, Target: u.ID}, nil)
-	if err := s.setSession(w, r, u.ID); err != nil {
+	if err := s.SetSession(w, r, u.ID); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newUserResponse(u))
+	kit.WriteJSON(w, http.StatusCreated, NewUserResponse(u))
 	return nil
 }

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/dashboard"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // Dashboards: definitions only. Viewing one runs each panel's saved query
@@ -61,11 +62,11 @@ func (s *Server) dashboardAuthorized(r *http.Request, u *accounts.User, need fun
 
 // panelQueries resolves each panel's saved query as the caller sees it.
 func (s *Server) panelQueries(r *http.Request, u *accounts.User, d *dashboard.Dashboard) (map[string]panelQuery, error) {
-	visible, err := s.visibleDatasources(r, u)
+	visible, err := s.VisibleDatasources(r, u)
 	if err != nil {
 		return nil, err
 	}
-	byID := map[string]visibleDatasource{}
+	byID := map[string]VisibleDatasource{}
 	for _, v := range visible {
 		byID[v.ID] = v
 	}
@@ -109,18 +110,18 @@ func (s *Server) checkPanels(r *http.Request, u *accounts.User, def *dashboard.D
 	return nil
 }
 
-func mayCreateDashboards(u *accounts.User) error {
+func MayCreateDashboards(u *accounts.User) error {
 	return accounts.Authorize(u, accounts.ActionDashboardCreate, accounts.Resource{})
 }
 
-// visibleDashboard is a dashboard the caller may view, with their access.
-type visibleDashboard struct {
+// VisibleDashboard is a dashboard the caller may view, with their access.
+type VisibleDashboard struct {
 	*dashboard.Dashboard
 	Access dashboard.Access
 }
 
-// visibleDashboards lists the dashboards the caller may view, by name.
-func (s *Server) visibleDashboards(r *http.Request, u *accounts.User) ([]visibleDashboard, error) {
+// VisibleDashboards lists the dashboards the caller may view, by name.
+func (s *Server) VisibleDashboards(r *http.Request, u *accounts.User) ([]VisibleDashboard, error) {
 	list, err := s.dashboards.List(r.Context())
 	if err != nil {
 		return nil, err
@@ -129,17 +130,17 @@ func (s *Server) visibleDashboards(r *http.Request, u *accounts.User) ([]visible
 	if err != nil {
 		return nil, err
 	}
-	out := []visibleDashboard{}
+	out := []VisibleDashboard{}
 	for _, d := range list {
 		if a := dashboard.AccessOf(u, d, levels[d.ID]); a.View {
-			out = append(out, visibleDashboard{d, a})
+			out = append(out, VisibleDashboard{d, a})
 		}
 	}
 	return out, nil
 }
 
 func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.visibleDashboards(r, u)
+	list, err := s.VisibleDashboards(r, u)
 	if err != nil {
 		return err
 	}
@@ -147,7 +148,7 @@ func (s *Server) listDashboards(w http.ResponseWriter, r *http.Request, u *accou
 	for _, v := range list {
 		out = append(out, dashboardResponse{Dashboard: v.Dashboard, Access: v.Access})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"dashboards": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"dashboards": out})
 	return nil
 }
 
@@ -158,11 +159,8 @@ type createDashboardRequest struct {
 }
 
 func (s *Server) createDashboard(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := mayCreateDashboards(u); err != nil {
-		return err
-	}
 	var req createDashboardRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	if err := req.Definition.Check(); err != nil {
@@ -180,13 +178,13 @@ func (s *Server) createDashboard(w http.ResponseWriter, r *http.Request, u *acco
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, dashboardResponse{Dashboard: d, Access: dashboard.AccessOf(u, d, "")})
+	kit.WriteJSON(w, http.StatusCreated, dashboardResponse{Dashboard: d, Access: dashboard.AccessOf(u, d, "")})
 	return nil
 }
 
 // dashboardWithQueries is dashboardAuthorized with each panel's saved
 // query resolved as the caller sees it.
-func (s *Server) dashboardWithQueries(r *http.Request, u *accounts.User, need func(dashboard.Access) bool) (dashboardResponse, error) {
+func (s *Server) DashboardWithQueries(r *http.Request, u *accounts.User, need func(dashboard.Access) bool) (dashboardResponse, error) {
 	d, a, err := s.dashboardAuthorized(r, u, need)
 	if err != nil {
 		return dashboardResponse{}, err
@@ -199,11 +197,11 @@ func (s *Server) dashboardWithQueries(r *http.Request, u *accounts.User, need fu
 }
 
 func (s *Server) findDashboard(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	resp, err := s.dashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
+	resp, err := s.DashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, resp)
+	kit.WriteJSON(w, http.StatusOK, resp)
 	return nil
 }
 
@@ -213,7 +211,7 @@ func (s *Server) updateDashboard(w http.ResponseWriter, r *http.Request, u *acco
 		return err
 	}
 	var req dashboard.Update
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	if req.Definition != nil {
@@ -241,7 +239,7 @@ func (s *Server) updateDashboard(w http.ResponseWriter, r *http.Request, u *acco
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, dashboardResponse{Dashboard: nd, Access: a})
+	kit.WriteJSON(w, http.StatusOK, dashboardResponse{Dashboard: nd, Access: a})
 	return nil
 }
 
@@ -268,7 +266,7 @@ func (s *Server) listDashboardGrants(w http.ResponseWriter, r *http.Request, u *
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
 	return nil
 }
 
@@ -280,7 +278,7 @@ func (s *Server) setDashboardGrants(w http.ResponseWriter, r *http.Request, u *a
 	var req struct {
 		Grants []dashboard.Grant `json:"grants"`
 	}
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	err = s.dashboards.SetGrants(r.Context(), d.ID, req.Grants)
@@ -292,7 +290,7 @@ func (s *Server) setDashboardGrants(w http.ResponseWriter, r *http.Request, u *a
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": gs})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"grants": gs})
 	return nil
 }
 
@@ -340,22 +338,19 @@ func (s *Server) exportDashboard(w http.ResponseWriter, r *http.Request, u *acco
 		out.Panels = append(out.Panels, ep)
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="dashboard.json"`)
-	writeJSON(w, http.StatusOK, out)
+	kit.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
 func (s *Server) importDashboard(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := mayCreateDashboards(u); err != nil {
-		return err
-	}
 	var in dashboardExport
-	if err := decode(w, r, &in); err != nil {
+	if err := kit.Decode(w, r, &in); err != nil {
 		return err
 	}
 	if in.Format != dashboardFormat {
 		return querygate.FieldErrorf("format", "format: must be %s", dashboardFormat)
 	}
-	visible, err := s.visibleDatasources(r, u)
+	visible, err := s.VisibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
@@ -365,7 +360,7 @@ func (s *Server) importDashboard(w http.ResponseWriter, r *http.Request, u *acco
 		if ep.Query == nil {
 			return querygate.FieldErrorf(f, "%s: names the saved query as {datasource, query}", f)
 		}
-		i := slices.IndexFunc(visible, func(v visibleDatasource) bool { return v.Name == ep.Query.Datasource })
+		i := slices.IndexFunc(visible, func(v VisibleDatasource) bool { return v.Name == ep.Query.Datasource })
 		if i < 0 {
 			return querygate.FieldErrorf(f, "%s: no datasource of that name that you can see", f)
 		}
@@ -393,12 +388,12 @@ func (s *Server) importDashboard(w http.ResponseWriter, r *http.Request, u *acco
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, dashboardResponse{Dashboard: d, Access: dashboard.AccessOf(u, d, "")})
+	kit.WriteJSON(w, http.StatusCreated, dashboardResponse{Dashboard: d, Access: dashboard.AccessOf(u, d, "")})
 	return nil
 }
 
-// jsonRaw is a helper for templates that hand JSON to scripts.
-func jsonRaw(v any) string {
+// JSONRaw is a helper for templates that hand JSON to scripts.
+func JSONRaw(v any) string {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "null"

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // secretState is all the API ever says about a secret.
@@ -20,7 +21,7 @@ type secretState struct {
 
 // datasourceResponse is the only shape in which a datasource leaves the
 // gateway. It has no field that could hold a secret value.
-type datasourceResponse struct {
+type DatasourceResponse struct {
 	ID       string                 `json:"id"`
 	Name     string                 `json:"name"`
 	Kind     string                 `json:"kind"`
@@ -35,7 +36,7 @@ type datasourceResponse struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func newDatasourceResponse(d *datasource.Datasource) datasourceResponse {
+func NewDatasourceResponse(d *datasource.Datasource) DatasourceResponse {
 	k, _ := datasource.FindKind(d.Kind)
 	secrets := map[string]secretState{}
 	for _, f := range k.Fields {
@@ -50,43 +51,43 @@ func newDatasourceResponse(d *datasource.Datasource) datasourceResponse {
 	if insecure == nil {
 		insecure = []string{}
 	}
-	return datasourceResponse{ID: d.ID, Name: d.Name, Kind: d.Kind, Custody: d.Custody, ReadOnly: d.ReadOnly,
+	return DatasourceResponse{ID: d.ID, Name: d.Name, Kind: d.Kind, Custody: d.Custody, ReadOnly: d.ReadOnly,
 		Settings: d.Settings, Secrets: secrets, Insecure: insecure, OwnerID: d.OwnerID, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
 }
 
 func (s *Server) listKinds(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	writeJSON(w, http.StatusOK, map[string]any{"kinds": datasource.Kinds()})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"kinds": datasource.Kinds()})
 	return nil
 }
 
 func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.visibleDatasources(r, u)
+	list, err := s.VisibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
-	out := []datasourceResponse{}
+	out := []DatasourceResponse{}
 	for _, v := range list {
-		out = append(out, newDatasourceResponse(v.Datasource))
+		out = append(out, NewDatasourceResponse(v.Datasource))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"datasources": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"datasources": out})
 	return nil
 }
 
 // visibleDatasource is a datasource the caller may see, with what the
 // caller's role and grants give them on it.
-type visibleDatasource struct {
+type VisibleDatasource struct {
 	*datasource.Datasource
 	Resource accounts.Resource
 }
 
-// may reports whether the caller may do a on the datasource.
-func (v visibleDatasource) may(u *accounts.User, a accounts.Action) bool {
+// May reports whether the caller may do a on the datasource.
+func (v VisibleDatasource) May(u *accounts.User, a accounts.Action) bool {
 	return accounts.Authorize(u, a, v.Resource) == nil
 }
 
 // visibleDatasources lists the datasources the caller may see (by name),
 // with their grant levels: the one place that filters a list by access.
-func (s *Server) visibleDatasources(r *http.Request, u *accounts.User) ([]visibleDatasource, error) {
+func (s *Server) VisibleDatasources(r *http.Request, u *accounts.User) ([]VisibleDatasource, error) {
 	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
 		return nil, err
 	}
@@ -98,10 +99,10 @@ func (s *Server) visibleDatasources(r *http.Request, u *accounts.User) ([]visibl
 	if err != nil {
 		return nil, err
 	}
-	out := []visibleDatasource{}
+	out := []VisibleDatasource{}
 	for _, d := range list {
-		v := visibleDatasource{Datasource: d, Resource: accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}}
-		if v.may(u, accounts.ActionDatasourceRead) {
+		v := VisibleDatasource{Datasource: d, Resource: accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}}
+		if v.May(u, accounts.ActionDatasourceRead) {
 			out = append(out, v)
 		}
 	}
@@ -110,26 +111,26 @@ func (s *Server) visibleDatasources(r *http.Request, u *accounts.User) ([]visibl
 
 // findAuthorized loads the datasource {id} of the request's path and checks
 // the action on it.
-func (s *Server) findAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
-	return s.authorizedDatasource(r, u, r.PathValue("id"), a)
+func (s *Server) FindAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
+	return s.AuthorizedDatasource(r, u, r.PathValue("id"), a)
 }
 
 // authorizedDatasource loads datasource id and checks the action on it; a
 // datasource the caller may not read is ENOTFOUND.
-func (s *Server) authorizedDatasource(r *http.Request, u *accounts.User, id string, a accounts.Action) (*datasource.Datasource, error) {
+func (s *Server) AuthorizedDatasource(r *http.Request, u *accounts.User, id string, a accounts.Action) (*datasource.Datasource, error) {
 	d, err := s.datasources.Find(r.Context(), id)
 	if querygate.ErrorCode(err) == querygate.ENOTFOUND {
-		return nil, errDatasourceNotFound
+		return nil, ErrDatasourceNotFound
 	} else if err != nil {
 		return nil, err
 	}
-	res, err := s.resourceFor(r, u, d)
+	res, err := s.ResourceFor(r, u, d)
 	if err != nil {
 		return nil, err
 	}
 	// A datasource the caller may not see does not exist for them.
 	if accounts.Authorize(u, accounts.ActionDatasourceRead, res) != nil {
-		return nil, errDatasourceNotFound
+		return nil, ErrDatasourceNotFound
 	}
 	if err := accounts.Authorize(u, a, res); err != nil {
 		return nil, err
@@ -138,11 +139,8 @@ func (s *Server) authorizedDatasource(r *http.Request, u *accounts.User, id stri
 }
 
 func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionDatasourceCreate, accounts.Resource{}); err != nil {
-		return err
-	}
 	var req datasource.CreateInput
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	d, err := s.datasources.Create(r.Context(), u.ID, req)
@@ -152,27 +150,27 @@ func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request, u *acc
 	}
 	s.record(r, u, audit.Event{Action: audit.DatasourceCreate, Target: d.ID, DatasourceID: d.ID,
 		Details: map[string]any{"kind": d.Kind, "custody": d.Custody, "fields": changedFields(req.Name != "", &req.ReadOnly, req.Settings, req.Secrets)}}, nil)
-	s.log.InfoContext(r.Context(), "datasource created", "request_id", requestID(r.Context()), "datasource_id", d.ID, "kind", d.Kind, "user_id", u.ID)
-	writeJSON(w, http.StatusCreated, newDatasourceResponse(d))
+	s.log.InfoContext(r.Context(), "datasource created", "request_id", kit.RequestID(r.Context()), "datasource_id", d.ID, "kind", d.Kind, "user_id", u.ID)
+	kit.WriteJSON(w, http.StatusCreated, NewDatasourceResponse(d))
 	return nil
 }
 
 func (s *Server) findDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceRead)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newDatasourceResponse(d))
+	kit.WriteJSON(w, http.StatusOK, NewDatasourceResponse(d))
 	return nil
 }
 
 func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
 	var req datasource.UpdateInput
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	id := d.ID
@@ -183,13 +181,13 @@ func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *acc
 		return err
 	}
 	s.queries.Forget(d.ID)
-	s.log.InfoContext(r.Context(), "datasource updated", "request_id", requestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
-	writeJSON(w, http.StatusOK, newDatasourceResponse(d))
+	s.log.InfoContext(r.Context(), "datasource updated", "request_id", kit.RequestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
+	kit.WriteJSON(w, http.StatusOK, NewDatasourceResponse(d))
 	return nil
 }
 
 func (s *Server) deleteDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -199,7 +197,7 @@ func (s *Server) deleteDatasource(w http.ResponseWriter, r *http.Request, u *acc
 		return err
 	}
 	s.queries.Forget(d.ID)
-	s.log.InfoContext(r.Context(), "datasource deleted", "request_id", requestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
+	s.log.InfoContext(r.Context(), "datasource deleted", "request_id", kit.RequestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

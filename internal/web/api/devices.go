@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -11,11 +11,12 @@ import (
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // deviceKeys gives the use cases the device key this browser holds for a
 // datasource: the value of its device cookie.
-func (s *Server) deviceKeys(r *http.Request) query.DeviceKeys {
+func (s *Server) DeviceKeys(r *http.Request) query.DeviceKeys {
 	return func(datasourceID string) string {
 		c, err := r.Cookie(s.devices.CookieName(datasourceID))
 		if err != nil {
@@ -25,13 +26,13 @@ func (s *Server) deviceKeys(r *http.Request) query.DeviceKeys {
 	}
 }
 
-// actor is the use cases' view of the request's user.
-func (s *Server) actor(r *http.Request, u *accounts.User) accounts.Actor {
+// Actor is the use cases' view of the request's user.
+func (s *Server) Actor(r *http.Request, u *accounts.User) accounts.Actor {
 	via := accounts.ViaSession
-	if viaToken(r) {
+	if kit.ViaToken(r) {
 		via = accounts.ViaToken
 	}
-	return accounts.Actor{User: u, Via: via, Remote: remoteHost(r), RequestID: requestID(r.Context())}
+	return accounts.Actor{User: u, Via: via, Remote: kit.RemoteHost(r), RequestID: kit.RequestID(r.Context())}
 }
 
 type unlockRequest struct {
@@ -39,7 +40,7 @@ type unlockRequest struct {
 	Remember bool   `json:"remember"`
 }
 
-type deviceResponse struct {
+type DeviceResponse struct {
 	ID             string     `json:"id"`
 	DatasourceID   string     `json:"datasource_id"`
 	DatasourceName string     `json:"datasource_name,omitempty"`
@@ -51,8 +52,8 @@ type deviceResponse struct {
 	Current bool `json:"current"`
 }
 
-func (s *Server) newDeviceResponse(r *http.Request, d *device.Record, names map[string]string) deviceResponse {
-	out := deviceResponse{ID: d.ID, DatasourceID: d.DatasourceID, DatasourceName: names[d.DatasourceID], UserID: d.UserID,
+func (s *Server) NewDeviceResponse(r *http.Request, d *device.Record, names map[string]string) DeviceResponse {
+	out := DeviceResponse{ID: d.ID, DatasourceID: d.DatasourceID, DatasourceName: names[d.DatasourceID], UserID: d.UserID,
 		CreatedAt: d.CreatedAt, ExpiresAt: d.ExpiresAt}
 	if !d.LastUsedAt.IsZero() {
 		t := d.LastUsedAt
@@ -71,15 +72,15 @@ func (s *Server) newDeviceResponse(r *http.Request, d *device.Record, names map[
 // here holds.
 func (s *Server) unlock(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	var req unlockRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	got, err := s.queries.Unlock(r.Context(), s.actor(r, u), r.PathValue("id"), seal.NewSecret(req.Password), req.Remember)
+	got, err := s.queries.Unlock(r.Context(), s.Actor(r, u), r.PathValue("id"), seal.NewSecret(req.Password), req.Remember)
 	if err != nil {
 		return err
 	}
 	s.setDeviceCookie(w, got.Cookie)
-	writeJSON(w, http.StatusOK, map[string]any{"unlocked": true, "device_id": got.DeviceID,
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"unlocked": true, "device_id": got.DeviceID,
 		"expires_at": got.ExpiresAt, "remember": req.Remember})
 	return nil
 }
@@ -100,7 +101,7 @@ func (s *Server) clearCookie(w http.ResponseWriter, name string) {
 // forgetDevice forgets this device for a datasource: its ciphertext is
 // deleted and its cookie cleared.
 func (s *Server) forgetDevice(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceRead)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
@@ -109,7 +110,7 @@ func (s *Server) forgetDevice(w http.ResponseWriter, r *http.Request, u *account
 		if id, ok := s.devices.Forget(r.Context(), d.ID, c.Value); ok {
 			s.queries.ForgetDevice(d.ID, id)
 			s.record(r, u, audit.Event{Action: audit.DeviceForget, Target: id, DatasourceID: d.ID}, nil)
-			s.log.InfoContext(r.Context(), "device forgotten", "request_id", requestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "device_id", id)
+			s.log.InfoContext(r.Context(), "device forgotten", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "device_id", id)
 		}
 	}
 	s.clearCookie(w, name)
@@ -154,11 +155,11 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, u *accounts
 			names[d.ID] = d.Name
 		}
 	}
-	out := make([]deviceResponse, 0, len(list))
+	out := make([]DeviceResponse, 0, len(list))
 	for _, d := range list {
-		out = append(out, s.newDeviceResponse(r, d, names))
+		out = append(out, s.NewDeviceResponse(r, d, names))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"devices": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"devices": out})
 	return nil
 }
 
@@ -177,14 +178,14 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, u *account
 	}
 	s.queries.ForgetDevice(d.DatasourceID, d.ID)
 	s.record(r, u, audit.Event{Action: audit.DeviceForget, Target: d.ID, DatasourceID: d.DatasourceID}, nil)
-	s.log.InfoContext(r.Context(), "device forgotten", "request_id", requestID(r.Context()), "user_id", u.ID, "datasource_id", d.DatasourceID, "device_id", d.ID)
+	s.log.InfoContext(r.Context(), "device forgotten", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", d.DatasourceID, "device_id", d.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 // revokeDevices forgets every device of a datasource (those who manage it).
 func (s *Server) revokeDevices(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func (s *Server) revokeDevices(w http.ResponseWriter, r *http.Request, u *accoun
 		return err
 	}
 	s.queries.Forget(d.ID)
-	s.log.InfoContext(r.Context(), "devices revoked", "request_id", requestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "count", len(ids))
-	writeJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
+	s.log.InfoContext(r.Context(), "devices revoked", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "count", len(ids))
+	kit.WriteJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
 	return nil
 }

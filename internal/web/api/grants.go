@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -7,11 +7,12 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // errDatasourceNotFound answers for a datasource that does not exist and
 // for one the caller may not see, alike.
-var errDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "datasource not found.")
+var ErrDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "datasource not found.")
 
 // resourceOf describes a datasource without the caller's grants: it can
 // only let through admins and owners. Use resourceFor.
@@ -21,7 +22,7 @@ func resourceOf(d *datasource.Datasource) accounts.Resource {
 
 // resourceFor describes a datasource for Authorize, with the caller's
 // grant level on it.
-func (s *Server) resourceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (accounts.Resource, error) {
+func (s *Server) ResourceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (accounts.Resource, error) {
 	res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
 	if u.Role == accounts.RoleAdmin {
 		return res, nil
@@ -40,7 +41,7 @@ type grantsBody struct {
 
 // listGrants answers GET /api/datasources/{id}/grants (those who manage it).
 func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -48,18 +49,18 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, u *accounts.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, grantsBody{Grants: grants})
+	kit.WriteJSON(w, http.StatusOK, grantsBody{Grants: grants})
 	return nil
 }
 
 // setGrants answers PUT /api/datasources/{id}/grants: the new whole list.
 func (s *Server) setGrants(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
 	var body grantsBody
-	if err := decode(w, r, &body); err != nil {
+	if err := kit.Decode(w, r, &body); err != nil {
 		return err
 	}
 	if body.Grants == nil {
@@ -70,7 +71,7 @@ func (s *Server) setGrants(w http.ResponseWriter, r *http.Request, u *accounts.U
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, body)
+	kit.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -83,9 +84,6 @@ type membersRequest struct {
 }
 
 func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	list, err := s.accounts.ListGroups(r.Context())
 	if err != nil {
 		return err
@@ -93,16 +91,13 @@ func (s *Server) listGroups(w http.ResponseWriter, r *http.Request, u *accounts.
 	if list == nil {
 		list = []*accounts.Group{}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"groups": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"groups": list})
 	return nil
 }
 
 func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	var req groupRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	g, err := s.accounts.CreateGroup(r.Context(), req.Name)
@@ -114,16 +109,13 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, u *accounts
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, g)
+	kit.WriteJSON(w, http.StatusCreated, g)
 	return nil
 }
 
 func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	var req membersRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	g, err := s.accounts.SetGroupMembers(r.Context(), r.PathValue("id"), req.UserIDs)
@@ -131,14 +123,11 @@ func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *acco
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, g)
+	kit.WriteJSON(w, http.StatusOK, g)
 	return nil
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	err := s.accounts.DeleteGroup(r.Context(), r.PathValue("id"))
 	s.record(r, u, audit.Event{Action: audit.GroupDelete, Target: r.PathValue("id")}, err)
 	if err != nil {

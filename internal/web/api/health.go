@@ -1,11 +1,12 @@
-package web
+package api
 
 import (
+	"github.com/querygate/querygate/internal/web/kit"
 	"net/http"
 )
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	kit.WriteJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	return nil
 }
 
@@ -13,6 +14,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if err := s.ready.Ping(r.Context()); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	kit.WriteJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
 }

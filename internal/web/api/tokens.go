@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -7,9 +7,10 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
-type tokenResponse struct {
+type TokenResponse struct {
 	ID         string     `json:"id"`
 	UserID     string     `json:"user_id"`
 	Name       string     `json:"name"`
@@ -27,8 +28,8 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func newTokenResponse(t *accounts.Token) tokenResponse {
-	return tokenResponse{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)}
+func NewTokenResponse(t *accounts.Token) TokenResponse {
+	return TokenResponse{ID: t.ID, UserID: t.UserID, Name: t.Name, CreatedAt: t.CreatedAt, ExpiresAt: optTime(t.ExpiresAt), LastUsedAt: optTime(t.LastUsedAt)}
 }
 
 // listTokens lists the caller's tokens; an admin may name another user
@@ -53,11 +54,11 @@ func (s *Server) writeTokens(w http.ResponseWriter, r *http.Request, owner strin
 	if err != nil {
 		return err
 	}
-	out := make([]tokenResponse, len(list))
+	out := make([]TokenResponse, len(list))
 	for i, t := range list {
-		out[i] = newTokenResponse(t)
+		out[i] = NewTokenResponse(t)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"tokens": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"tokens": out})
 	return nil
 }
 
@@ -72,11 +73,11 @@ var errTokenFromToken = querygate.Errorf(querygate.EFORBIDDEN, "Create API token
 // by a token may not make one: a leaked token must not be able to mint
 // itself a successor that outlives its expiry or its revocation.
 func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if viaToken(r) {
+	if kit.ViaToken(r) {
 		return errTokenFromToken
 	}
 	var req createTokenRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	if req.ExpiresInDays < 0 || req.ExpiresInDays > 3650 {
@@ -91,9 +92,9 @@ func (s *Server) createToken(w http.ResponseWriter, r *http.Request, u *accounts
 	if err != nil {
 		return err
 	}
-	resp := newTokenResponse(t)
+	resp := NewTokenResponse(t)
 	resp.Token = value
-	writeJSON(w, http.StatusCreated, resp)
+	kit.WriteJSON(w, http.StatusCreated, resp)
 	return nil
 }
 

@@ -1,34 +1,29 @@
-package web
+package api
 
 import (
 	"net/http"
 
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 func (s *Server) listUsers(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	list, err := s.accounts.ListUsers(r.Context())
 	if err != nil {
 		return err
 	}
-	out := make([]userResponse, len(list))
+	out := make([]UserResponse, len(list))
 	for i, x := range list {
-		out[i] = newUserResponse(x)
+		out[i] = NewUserResponse(x)
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"users": out})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"users": out})
 	return nil
 }
 
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	var req accounts.CreateUserInput
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	nu, err := s.accounts.CreateUser(r.Context(), req)
@@ -40,16 +35,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, newUserResponse(nu))
+	kit.WriteJSON(w, http.StatusCreated, NewUserResponse(nu))
 	return nil
 }
 
 func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	var req accounts.UpdateUserInput
-	if err := decode(w, r, &req); err != nil {
+	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	nu, err := s.accounts.UpdateUser(r.Context(), r.PathValue("id"), req)
@@ -68,19 +60,16 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.
 	// tokens; a new role ended their sessions. An admin who changed their
 	// own in a signed-in session gets a fresh session instead of being
 	// signed out.
-	if (req.Password != nil || nu.Role != u.Role) && nu.ID == u.ID && !viaToken(r) {
-		if err := s.setSession(w, r, nu.ID); err != nil {
+	if (req.Password != nil || nu.Role != u.Role) && nu.ID == u.ID && !kit.ViaToken(r) {
+		if err := s.SetSession(w, r, nu.ID); err != nil {
 			return err
 		}
 	}
-	writeJSON(w, http.StatusOK, newUserResponse(nu))
+	kit.WriteJSON(w, http.StatusOK, NewUserResponse(nu))
 	return nil
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	err := s.accounts.DeleteUser(r.Context(), r.PathValue("id"))
 	s.record(r, u, audit.Event{Action: audit.UserDelete, Target: r.PathValue("id")}, err)
 	if err != nil {

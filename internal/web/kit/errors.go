@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"errors"
@@ -10,16 +10,17 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 )
 
-// handlerFunc is a handler that returns an error; adapt turns it into a
+// HandlerFunc is a handler that returns an error; Adapt turns it into a
 // response.
-type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
 
-// userHandlerFunc is a handler that needs an authenticated user.
-type userHandlerFunc func(w http.ResponseWriter, r *http.Request, u *accounts.User) error
+// UserHandlerFunc is a handler that needs an authenticated user.
+type UserHandlerFunc func(w http.ResponseWriter, r *http.Request, u *accounts.User) error
 
 var errCrossOrigin = querygate.Errorf(querygate.EFORBIDDEN, "Cross-origin request refused.")
 
-func statusOf(code string) int {
+// StatusOf is the HTTP status of an error code.
+func StatusOf(code string) int {
 	switch code {
 	case querygate.EINVALID:
 		return http.StatusBadRequest
@@ -57,11 +58,13 @@ func statusOf(code string) int {
 	return http.StatusInternalServerError
 }
 
-type errorBody struct {
-	Error errorDetail `json:"error"`
+// ErrorBody is the body of an error answer.
+type ErrorBody struct {
+	Error ErrorDetail `json:"error"`
 }
 
-type errorDetail struct {
+// ErrorDetail is an error as a client sees it: code, safe message, field.
+type ErrorDetail struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 	Field   string `json:"field,omitempty"`
@@ -71,38 +74,41 @@ type errorDetail struct {
 // *querygate.Error.
 const msgInternal = "An internal error occurred."
 
-// adapt runs h and writes its error, if any, as {"error":{...}}. A
-// *querygate.Error is answered with its code and safe message; any other
-// error is answered with EINTERNAL and a fixed sentence. Internal,
-// unavailable and key errors are logged with the request id and the error's
-// Go types only (logError), never its text: driver errors can hold
-// connection strings and values.
-func (s *Server) adapt(h handlerFunc) http.Handler {
+// Adapt runs h and answers its error, if any, with WriteError.
+func (s *Base) Adapt(h HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := h(w, r)
-		if err == nil {
-			return
+		if err := h(w, r); err != nil {
+			s.WriteError(w, r, err)
 		}
-		detail := errorDetail{Code: querygate.EINTERNAL, Message: msgInternal}
-		var e *querygate.Error
-		if errors.As(err, &e) && e.Code != querygate.EKEY {
-			detail = errorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
-		}
-		if code := querygate.ErrorCode(err); code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
-			s.logError(r, "request failed", err)
-		}
-		if rec, ok := w.(*statusRecorder); ok && rec.wrote {
-			return // the response is already under way; the log has it
-		}
-		writeJSON(w, statusOf(detail.Code), errorBody{Error: detail})
 	})
 }
 
-// logError logs a failed request with its request id, the error's code and
+// WriteError answers err as {"error":{...}}. A *querygate.Error is
+// answered with its code and safe message; any other error is answered
+// with EINTERNAL and a fixed sentence. Internal, unavailable and key
+// errors are logged with the request id and the error's Go types only
+// (LogError), never its text: driver errors can hold connection strings
+// and values.
+func (s *Base) WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	detail := ErrorDetail{Code: querygate.EINTERNAL, Message: msgInternal}
+	var e *querygate.Error
+	if errors.As(err, &e) && e.Code != querygate.EKEY {
+		detail = ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
+	}
+	if code := querygate.ErrorCode(err); code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
+		s.LogError(r, "request failed", err)
+	}
+	if rec, ok := w.(*statusRecorder); ok && rec.wrote {
+		return // the response is already under way; the log has it
+	}
+	WriteJSON(w, StatusOf(detail.Code), ErrorBody{Error: detail})
+}
+
+// LogError logs a failed request with its request id, the error's code and
 // the Go types along its chain of wrapped errors. It never logs the error's
 // text, which may hold a connection string, a query or a value.
-func (s *Server) logError(r *http.Request, msg string, err error) {
-	s.log.ErrorContext(r.Context(), msg, "request_id", requestID(r.Context()),
+func (s *Base) LogError(r *http.Request, msg string, err error) {
+	s.log.ErrorContext(r.Context(), msg, "request_id", RequestID(r.Context()),
 		"code", querygate.ErrorCode(err), "error_type", errorTypes(err))
 }
 
@@ -129,8 +135,4 @@ func errorTypes(err error) string {
 		}
 	}
 	return b.String()
-}
-
-func (s *Server) notFound(w http.ResponseWriter, r *http.Request) error {
-	return querygate.Errorf(querygate.ENOTFOUND, "No such endpoint.")
 }

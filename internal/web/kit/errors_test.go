@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"bytes"
@@ -36,11 +36,11 @@ func TestAdaptHidesErrorText(t *testing.T) {
 		wantLog     string // "" when nothing is logged
 	}{
 		{"driver error", &driverError{"connect " + secret + ": refused"}, 500, querygate.EINTERNAL, msgInternal, "",
-			"error_type=*web.driverError"},
+			"error_type=*kit.driverError"},
 		{"wrapped driver error", fmt.Errorf("store: find %s: %w", secret, &driverError{secret}), 500, querygate.EINTERNAL, msgInternal, "",
-			`error_type="*fmt.wrapError > *web.driverError"`},
+			`error_type="*fmt.wrapError > *kit.driverError"`},
 		{"joined errors", errors.Join(&driverError{secret}, errors.New(secret)), 500, querygate.EINTERNAL, msgInternal, "",
-			`error_type="*errors.joinError > *web.driverError"`},
+			`error_type="*errors.joinError > *kit.driverError"`},
 		{"domain error", querygate.FieldErrorf("port", "port: must be between 1 and 65535"), 400, querygate.EINVALID,
 			"port: must be between 1 and 65535", "port", ""},
 		{"wrapped unavailable", fmt.Errorf("open %s: %w", secret, querygate.Errorf(querygate.EUNAVAILABLE, "The store is busy; try again.")),
@@ -52,17 +52,17 @@ func TestAdaptHidesErrorText(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			var logs bytes.Buffer
 			s := New(Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-			h := s.requestLog(s.adapt(func(w http.ResponseWriter, r *http.Request) error { return tt.err }))
+			h := s.requestLog(s.Adapt(func(w http.ResponseWriter, r *http.Request) error { return tt.err }))
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
 			if rec.Code != tt.wantStatus {
 				t.Errorf("status %d, want %d", rec.Code, tt.wantStatus)
 			}
-			var body errorBody
+			var body ErrorBody
 			if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
 				t.Fatalf("body %q: %v", rec.Body, err)
 			}
-			if want := (errorDetail{Code: tt.wantCode, Message: tt.wantMessage, Field: tt.wantField}); body.Error != want {
+			if want := (ErrorDetail{Code: tt.wantCode, Message: tt.wantMessage, Field: tt.wantField}); body.Error != want {
 				t.Errorf("error %+v, want %+v", body.Error, want)
 			}
 			out := logs.String()

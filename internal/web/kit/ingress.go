@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"context"
@@ -96,11 +96,11 @@ var errClientNotAllowed = querygate.Errorf(querygate.EFORBIDDEN, "This client ad
 // ingress finds the client's address, refuses clients outside
 // AllowClients before any handler runs, and keeps the address for the
 // logs, the audit trail and login throttling.
-func (s *Server) ingress(next http.Handler) http.Handler {
+func (s *Base) ingress(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a := s.ingressPolicy.clientAddr(r)
 		if len(s.ingressPolicy.AllowClients) > 0 && (!a.IsValid() || !contains(s.ingressPolicy.AllowClients, a)) {
-			s.adapt(func(http.ResponseWriter, *http.Request) error { return errClientNotAllowed }).ServeHTTP(w, r)
+			s.Adapt(func(http.ResponseWriter, *http.Request) error { return errClientNotAllowed }).ServeHTTP(w, r)
 			return
 		}
 		if a.IsValid() {
@@ -110,8 +110,8 @@ func (s *Server) ingress(next http.Handler) http.Handler {
 	})
 }
 
-// remoteHost is the client's address (see ingress), without a port.
-func remoteHost(r *http.Request) string {
+// RemoteHost is the client's address (see ingress), without a port.
+func RemoteHost(r *http.Request) string {
 	if a, ok := r.Context().Value(clientKey{}).(netip.Addr); ok {
 		return a.String()
 	}

@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"bytes"
@@ -16,7 +16,8 @@ import (
 
 const maxBody = 1 << 20
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as the JSON body of an answer with status.
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(true)
@@ -31,9 +32,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(buf.Bytes())
 }
 
-// decode reads one JSON object into v. It requires application/json, caps
+// Decode reads one JSON object into v. It requires application/json, caps
 // the body, and refuses fields v does not declare, naming them.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if mt != "application/json" {
 		return querygate.Errorf(querygate.EUNSUPPORTED, "Send the request body as application/json.")

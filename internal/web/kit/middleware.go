@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"context"
@@ -22,7 +22,8 @@ const (
 	routeKey             // *string: the route pattern, set by matchedRoute
 )
 
-func requestID(ctx context.Context) string {
+// RequestID is the id requestLog gave the request.
+func RequestID(ctx context.Context) string {
 	id, _ := ctx.Value(requestIDKey).(string)
 	return id
 }
@@ -61,7 +62,7 @@ func (r *statusRecorder) Flush() {
 
 // requestLog gives each request an id and writes one log line per request
 // at the boundary. It logs the path, never the query string or any body.
-func (s *Server) requestLog(next http.Handler) http.Handler {
+func (s *Base) requestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b [8]byte
 		rand.Read(b[:])
@@ -81,7 +82,7 @@ func (s *Server) requestLog(next http.Handler) http.Handler {
 			slog.String("route", *route),
 			slog.Int("status", rec.status),
 			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
-			slog.String("remote", remoteHost(r)),
+			slog.String("remote", RemoteHost(r)),
 		)
 	})
 }
@@ -99,15 +100,15 @@ func matchedRoute(mux http.Handler) http.Handler {
 }
 
 // recoverer turns a panic into a 500 without leaking its text.
-func (s *Server) recoverer(next http.Handler) http.Handler {
+func (s *Base) recoverer(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				s.log.ErrorContext(r.Context(), "panic", "request_id", requestID(r.Context()), "stack", string(debug.Stack()))
-				writeJSON(w, http.StatusInternalServerError, errorBody{Error: errorDetail{Code: querygate.EINTERNAL, Message: "An internal error occurred."}})
+				s.log.ErrorContext(r.Context(), "panic", "request_id", RequestID(r.Context()), "stack", string(debug.Stack()))
+				WriteJSON(w, http.StatusInternalServerError, ErrorBody{Error: ErrorDetail{Code: querygate.EINTERNAL, Message: "An internal error occurred."}})
 			}
 		}()
 		next.ServeHTTP(w, r)
@@ -141,7 +142,7 @@ func securityHeaders(next http.Handler) http.Handler {
 // rebinding) then gets no answer, even though the browser sees it as same
 // origin. Health checks are answered whatever the Host, for load balancers
 // and probes that use an address.
-func (s *Server) checkHost(next http.Handler) http.Handler {
+func (s *Base) checkHost(next http.Handler) http.Handler {
 	if s.hosts == nil {
 		return next
 	}
@@ -150,7 +151,7 @@ func (s *Server) checkHost(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		writeJSON(w, http.StatusMisdirectedRequest, errorBody{Error: errorDetail{Code: querygate.EFORBIDDEN,
+		WriteJSON(w, http.StatusMisdirectedRequest, ErrorBody{Error: ErrorDetail{Code: querygate.EFORBIDDEN,
 			Message: "This gateway does not answer for that host name; the operator can allow it with --allowed-hosts."}})
 	})
 }

@@ -1,4 +1,4 @@
-package web
+package kit
 
 import (
 	"math"
@@ -11,13 +11,13 @@ import (
 	"github.com/querygate/querygate"
 )
 
-// throttle slows password guessing down: after a few failed logins for
+// Throttle slows password guessing down: after a few failed logins for
 // one account, or from one address, each further attempt must wait a
 // delay that doubles with every failure (up to maxDelay), and is answered
 // 429 until then, whether the password would have been right or not. A
 // success clears the account's count. Counts are kept in memory, per
 // replica, and forgotten after an hour without failures.
-type throttle struct {
+type Throttle struct {
 	mu      sync.Mutex
 	now     func() time.Time
 	entries map[string]*throttleEntry
@@ -37,17 +37,17 @@ const (
 	throttleMaxEntries = 100_000
 )
 
-func newThrottle() *throttle {
-	return &throttle{now: time.Now, entries: map[string]*throttleEntry{},
+func NewThrottle() *Throttle {
+	return &Throttle{now: time.Now, entries: map[string]*throttleEntry{},
 		accountFree: 3, addressFree: 20, base: time.Second, maxDelay: 15 * time.Minute}
 }
 
 func accountKey(username string) string { return "u\x00" + strings.ToLower(username) }
 func addressKey(addr string) string     { return "a\x00" + addr }
 
-// wait returns how long an attempt for username from addr must still
+// Wait returns how long an attempt for username from addr must still
 // wait (0: it may go ahead).
-func (t *throttle) wait(username, addr string) time.Duration {
+func (t *Throttle) Wait(username, addr string) time.Duration {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -60,16 +60,16 @@ func (t *throttle) wait(username, addr string) time.Duration {
 	return wait
 }
 
-// throttled is the answer to an attempt that came too early; it sets
+// Throttled is the answer to an attempt that came too early; it sets
 // Retry-After.
-func throttled(w http.ResponseWriter, wait time.Duration) error {
+func Throttled(w http.ResponseWriter, wait time.Duration) error {
 	secs := int(math.Ceil(wait.Seconds()))
 	w.Header().Set("Retry-After", strconv.Itoa(secs))
 	return querygate.Errorf(querygate.ETHROTTLED, "Too many failed logins: try again in %d seconds.", secs)
 }
 
-// failed counts a failed login for the account and the address.
-func (t *throttle) failed(username, addr string) {
+// Failed counts a failed login for the account and the address.
+func (t *Throttle) Failed(username, addr string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	now := t.now()
@@ -94,15 +94,15 @@ func (t *throttle) failed(username, addr string) {
 	}
 }
 
-// succeeded clears the account's count (not the address's: one good
+// Succeeded clears the account's count (not the address's: one good
 // password must not reset the guessing of others from there).
-func (t *throttle) succeeded(username string) {
+func (t *Throttle) Succeeded(username string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	delete(t.entries, accountKey(username))
 }
 
-func (t *throttle) sweep(now time.Time) {
+func (t *Throttle) sweep(now time.Time) {
 	for k, e := range t.entries {
 		if now.Sub(e.last) > throttleForget && !now.Before(e.until) {
 			delete(t.entries, k)

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"net/http"
@@ -12,6 +12,7 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/web/api"
 )
 
 // The admin pages that read what the API manages: groups, a datasource's
@@ -31,9 +32,6 @@ type groupRow struct {
 }
 
 func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	users, err := s.accounts.ListUsers(r.Context())
 	if err != nil {
 		return err
@@ -44,10 +42,10 @@ func (s *Server) groupsPage(w http.ResponseWriter, r *http.Request, u *accounts.
 	}
 	data := struct {
 		Groups []groupRow
-		Users  []userResponse
+		Users  []api.UserResponse
 	}{}
 	for _, x := range users {
-		data.Users = append(data.Users, newUserResponse(x))
+		data.Users = append(data.Users, api.NewUserResponse(x))
 	}
 	for _, g := range groups {
 		row := groupRow{Group: *g, Members: map[string]bool{}}
@@ -120,9 +118,6 @@ func (s *Server) accessFor(r *http.Request, d *datasource.Datasource) (*accessDa
 const auditPageSize = 50
 
 func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	q := r.URL.Query()
 	f := audit.Filter{Action: strings.TrimSpace(q.Get("action")), Outcome: strings.TrimSpace(q.Get("outcome")),
 		DatasourceID: strings.TrimSpace(q.Get("datasource_id")), Limit: auditPageSize}
@@ -184,23 +179,20 @@ func (s *Server) auditPage(w http.ResponseWriter, r *http.Request, u *accounts.U
 }
 
 func (s *Server) networkPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	var egress any
 	if s.egress != nil {
 		egress = s.egress()
 	}
 	prefixes := func(ps []string) []string { slices.Sort(ps); return ps }
 	var allow, proxies []string
-	for _, p := range s.ingressPolicy.AllowClients {
+	for _, p := range s.IngressPolicy().AllowClients {
 		allow = append(allow, p.String())
 	}
-	for _, p := range s.ingressPolicy.TrustedProxies {
+	for _, p := range s.IngressPolicy().TrustedProxies {
 		proxies = append(proxies, p.String())
 	}
 	hosts := []string{}
-	for h := range s.hosts {
+	for _, h := range s.AllowedHosts() {
 		hosts = append(hosts, h)
 	}
 	data := struct {
@@ -210,7 +202,7 @@ func (s *Server) networkPage(w http.ResponseWriter, r *http.Request, u *accounts
 		AllowedHosts   []string
 		Secure         bool
 		Now            time.Time
-	}{egress, prefixes(allow), prefixes(proxies), prefixes(hosts), s.secure, time.Now()}
+	}{egress, prefixes(allow), prefixes(proxies), prefixes(hosts), s.Secure(), time.Now()}
 	s.render(w, r, http.StatusOK, "network", withUser(page{Title: "Network policy", Nav: "network", Data: data}, u))
 	return nil
 }

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"cmp"
@@ -7,24 +7,25 @@ import (
 
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/dashboard"
+	"github.com/querygate/querygate/internal/web/api"
 )
 
 // The dashboard pages: the list, a view (the definition goes to the
 // script as JSON; the panels run in the browser), and the editor.
 
 func (s *Server) dashboardsPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.visibleDashboards(r, u)
+	list, err := s.VisibleDashboards(r, u)
 	if err != nil {
 		return err
 	}
 	type row struct {
-		visibleDashboard
+		api.VisibleDashboard
 		Owner string
 	}
 	data := struct {
 		Dashboards []row
 		CanCreate  bool
-	}{CanCreate: mayCreateDashboards(u) == nil}
+	}{CanCreate: api.MayCreateDashboards(u) == nil}
 	owners := map[string]string{}
 	for _, v := range list {
 		if _, ok := owners[v.OwnerID]; !ok {
@@ -49,7 +50,7 @@ type dashboardView struct {
 }
 
 func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	resp, err := s.dashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
+	resp, err := s.DashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
 	if err != nil {
 		return err
 	}
@@ -57,13 +58,13 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, u *accoun
 	// Panels in reading order: by row, then as the definition lists
 	// them (the grid places each in its columns).
 	slices.SortStableFunc(d.Definition.Panels, func(a, b dashboard.Panel) int { return cmp.Compare(a.Layout.Y, b.Layout.Y) })
-	data := dashboardView{Dashboard: d, Access: resp.Access, JSON: jsonRaw(resp)}
+	data := dashboardView{Dashboard: d, Access: resp.Access, JSON: api.JSONRaw(resp)}
 	s.render(w, r, http.StatusOK, "dashboard", withUser(page{Title: d.Name, Nav: "dashboards", Script: "dashboard.js", Data: data}, u))
 	return nil
 }
 
 func (s *Server) editDashboardPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	dr, err := s.dashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.Edit })
+	dr, err := s.DashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.Edit })
 	if err != nil {
 		return err
 	}
@@ -80,7 +81,7 @@ func (s *Server) editDashboardPage(w http.ResponseWriter, r *http.Request, u *ac
 		}
 		resp["grants"], resp["subjects"] = gs, subjects
 	}
-	data := dashboardView{Dashboard: d, Access: a, JSON: jsonRaw(resp)}
+	data := dashboardView{Dashboard: d, Access: a, JSON: api.JSONRaw(resp)}
 	s.render(w, r, http.StatusOK, "dashboard_edit", withUser(page{Title: "Edit " + d.Name, Nav: "dashboards", Script: "dashboard_edit.js", Data: data}, u))
 	return nil
 }

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"bytes"
@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"maps"
 	"net/http"
 	"slices"
@@ -15,6 +14,8 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/web/api"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // The pages are server-rendered with html/template; small ES modules under
@@ -64,7 +65,7 @@ type page struct {
 	Title  string
 	Nav    string // the active nav entry
 	Script string // the page's module under /static/js/, if any
-	User   *userResponse
+	User   *api.UserResponse
 	Admin  bool
 	Data   any
 }
@@ -76,7 +77,7 @@ type pageFunc func(w http.ResponseWriter, r *http.Request, u *accounts.User) err
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
 	var buf bytes.Buffer
 	if err := pageTemplates[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		s.logError(r, "template failed: "+name, err)
+		s.LogError(r, "template failed: "+name, err)
 		http.Error(w, "An internal error occurred.", http.StatusInternalServerError)
 		return
 	}
@@ -89,79 +90,26 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name
 
 func withUser(p page, u *accounts.User) page {
 	if u != nil {
-		ur := newUserResponse(u)
+		ur := api.NewUserResponse(u)
 		p.User = &ur
 		p.Admin = accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}) == nil
 	}
 	return p
 }
 
-// userPage wraps a page that needs a logged-in user: without one the
-// browser goes to the login page (or to setup when there is no user yet).
-// Errors become an error page with the error's safe message.
-func (s *Server) userPage(h pageFunc) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, err := s.authenticate(r)
-		if err != nil {
-			if s.needsSetup(r) {
-				http.Redirect(w, r, "/setup", http.StatusSeeOther)
-				return
-			}
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
-			return
-		}
-		if err := h(w, r, u); err != nil {
-			s.errorPage(w, r, u, err)
-		}
-	})
-}
-
 func (s *Server) errorPage(w http.ResponseWriter, r *http.Request, u *accounts.User, err error) {
 	code := querygate.ErrorCode(err)
 	msg := querygate.ErrorMessage(err)
 	if code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
-		s.logError(r, "page failed", err)
+		s.LogError(r, "page failed", err)
 		code, msg = querygate.EINTERNAL, "An internal error occurred."
 	}
-	s.render(w, r, statusOf(code), "error", withUser(page{Title: "Error", Data: errorDetail{Code: code, Message: msg}}, u))
+	s.render(w, r, kit.StatusOf(code), "error", withUser(page{Title: "Error", Data: kit.ErrorDetail{Code: code, Message: msg}}, u))
 }
 
 // needsSetup reports whether the gateway has no user yet.
 func (s *Server) needsSetup(r *http.Request) bool {
-	return s.accounts.NeedsSetup(r.Context())
-}
-
-// pageRoutes lists the pages and the static files.
-func (s *Server) pageRoutes(mux *http.ServeMux) {
-	static, _ := fs.Sub(uiFiles, "static")
-	mux.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
-
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
-	})
-	mux.HandleFunc("GET /setup", s.setupPage)
-	mux.HandleFunc("GET /login", s.loginPage)
-	mux.HandleFunc("GET /auth/oidc/login", s.ssoLogin)
-	mux.HandleFunc("GET /auth/oidc/callback", s.ssoCallback)
-	mux.Handle("GET /settings/sso", s.userPage(s.ssoPage))
-	mux.Handle("GET /datasources", s.userPage(s.datasourcesPage))
-	mux.Handle("GET /datasources/new", s.userPage(s.newDatasourcePage))
-	mux.Handle("GET /datasources/{id}", s.userPage(s.workspacePage))
-	mux.Handle("GET /datasources/{id}/edit", s.userPage(s.editDatasourcePage))
-	mux.Handle("GET /users", s.userPage(s.usersPage))
-	mux.Handle("GET /tokens", s.userPage(s.tokensPage))
-	mux.Handle("GET /devices", s.userPage(s.devicesPage))
-	mux.Handle("GET /account", s.userPage(s.accountPage))
-	mux.Handle("GET /dashboards", s.userPage(s.dashboardsPage))
-	mux.Handle("GET /dashboards/{id}", s.userPage(s.dashboardPage))
-	mux.Handle("GET /dashboards/{id}/edit", s.userPage(s.editDashboardPage))
-	mux.Handle("GET /groups", s.userPage(s.groupsPage))
-	mux.Handle("GET /audit", s.userPage(s.auditPage))
-	mux.Handle("GET /network", s.userPage(s.networkPage))
-	mux.Handle("GET /queries", s.userPage(s.savedQueriesPage))
-	mux.Handle("GET /queries/new", s.userPage(s.newSavedQueryPage))
-	mux.Handle("GET /queries/{id}", s.userPage(s.savedQueryPage))
-	mux.Handle("GET /queries/{id}/edit", s.userPage(s.editSavedQueryPage))
+	return s.setup.NeedsSetup(r.Context())
 }
 
 func (s *Server) setupPage(w http.ResponseWriter, r *http.Request) {
@@ -177,13 +125,13 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
-	if _, err := s.authenticate(r); err == nil {
+	if _, err := s.Authenticate(r); err == nil {
 		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
 		return
 	}
-	data := loginData{LocalLogin: s.localLoginAllowed(r), Error: ssoErrors[r.URL.Query().Get("sso_error")]}
+	data := loginData{LocalLogin: s.LocalLoginAllowed(r), Error: api.SSOErrors[r.URL.Query().Get("sso_error")]}
 	if r.URL.Query().Get("sso_error") != "" && data.Error == "" {
-		data.Error = ssoErrors["unavailable"]
+		data.Error = api.SSOErrors["unavailable"]
 	}
 	if s.sso != nil {
 		if st, err := s.sso.Load(r.Context()); err == nil {
@@ -195,7 +143,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 
 // datasourceRow is one line of the datasource list.
 type datasourceRow struct {
-	datasourceResponse
+	api.DatasourceResponse
 	KindLabel string
 	Owner     string
 	CanUse    bool
@@ -211,7 +159,7 @@ func kindLabel(kind string) string {
 }
 
 func (s *Server) datasourcesPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.visibleDatasources(r, u)
+	list, err := s.VisibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
@@ -225,8 +173,8 @@ func (s *Server) datasourcesPage(w http.ResponseWriter, r *http.Request, u *acco
 				owners[d.OwnerID] = o.Username
 			}
 		}
-		rows = append(rows, datasourceRow{datasourceResponse: newDatasourceResponse(d), KindLabel: kindLabel(d.Kind), Owner: owners[d.OwnerID],
-			CanUse: v.may(u, accounts.ActionDatasourceUse), CanManage: v.may(u, accounts.ActionDatasourceManage)})
+		rows = append(rows, datasourceRow{DatasourceResponse: api.NewDatasourceResponse(d), KindLabel: kindLabel(d.Kind), Owner: owners[d.OwnerID],
+			CanUse: v.May(u, accounts.ActionDatasourceUse), CanManage: v.May(u, accounts.ActionDatasourceManage)})
 	}
 	data := struct {
 		Datasources []datasourceRow
@@ -253,7 +201,7 @@ type formField struct {
 type datasourceForm struct {
 	Kinds      []*datasource.Kind
 	Kind       *datasource.Kind
-	Datasource *datasourceResponse // nil when creating
+	Datasource *api.DatasourceResponse // nil when creating
 	Settings   []formField
 	Secrets    []formField
 	Created    bool
@@ -262,9 +210,6 @@ type datasourceForm struct {
 }
 
 func (s *Server) newDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionDatasourceCreate, accounts.Resource{}); err != nil {
-		return err
-	}
 	data := datasourceForm{Kinds: datasource.Kinds()}
 	if name := r.URL.Query().Get("kind"); name != "" {
 		k, ok := datasource.FindKind(name)
@@ -279,7 +224,7 @@ func (s *Server) newDatasourcePage(w http.ResponseWriter, r *http.Request, u *ac
 }
 
 func (s *Server) editDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceManage)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
@@ -287,7 +232,7 @@ func (s *Server) editDatasourcePage(w http.ResponseWriter, r *http.Request, u *a
 	if !ok {
 		return querygate.Errorf(querygate.EINTERNAL, "unknown kind")
 	}
-	resp := newDatasourceResponse(d)
+	resp := api.NewDatasourceResponse(d)
 	data := datasourceForm{Kinds: datasource.Kinds(), Kind: k, Datasource: &resp, Created: r.URL.Query().Get("created") != "",
 		Saved: r.URL.Query().Get("saved") != ""}
 	data.Settings, data.Secrets = formFields(k, &resp)
@@ -300,7 +245,7 @@ func (s *Server) editDatasourcePage(w http.ResponseWriter, r *http.Request, u *a
 
 // formFields builds the form of a kind, filled from d's plain settings
 // when editing.
-func formFields(k *datasource.Kind, d *datasourceResponse) (settings, secrets []formField) {
+func formFields(k *datasource.Kind, d *api.DatasourceResponse) (settings, secrets []formField) {
 	for _, f := range k.Fields {
 		prefix := "settings"
 		if f.Secret {
@@ -348,26 +293,26 @@ func formFields(k *datasource.Kind, d *datasourceResponse) (settings, secrets []
 }
 
 type workspaceData struct {
-	Datasource   datasourceResponse
+	Datasource   api.DatasourceResponse
 	KindLabel    string
 	SQL          bool
 	Redis        bool
 	HTTP         bool
 	CanManage    bool
-	SavedQueries []savedQueryResponse
+	SavedQueries []api.SavedQueryResponse
 	ExportLimit  int64 // the rows an export asks for when no limit is set
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.findAuthorized(r, u, accounts.ActionDatasourceUse)
+	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceUse)
 	if err != nil {
 		return err
 	}
-	res, err := s.resourceFor(r, u, d)
+	res, err := s.ResourceFor(r, u, d)
 	if err != nil {
 		return err
 	}
-	data := workspaceData{Datasource: newDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
+	data := workspaceData{Datasource: api.NewDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil, ExportLimit: s.queries.Limits().MaxRows}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	qs, err := s.savedQueries.List(r.Context(), d.ID)
@@ -375,26 +320,23 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accoun
 		return err
 	}
 	for _, q := range qs {
-		data.SavedQueries = append(data.SavedQueries, newSavedQueryResponse(q))
+		data.SavedQueries = append(data.SavedQueries, api.NewSavedQueryResponse(q))
 	}
 	s.render(w, r, http.StatusOK, "workspace", withUser(page{Title: d.Name, Nav: "datasources", Script: "workspace.js", Data: data}, u))
 	return nil
 }
 
 func (s *Server) usersPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	list, err := s.accounts.ListUsers(r.Context())
 	if err != nil {
 		return err
 	}
-	users := make([]userResponse, len(list))
+	users := make([]api.UserResponse, len(list))
 	for i, x := range list {
-		users[i] = newUserResponse(x)
+		users[i] = api.NewUserResponse(x)
 	}
 	data := struct {
-		Users []userResponse
+		Users []api.UserResponse
 		Roles []string
 		Self  string
 	}{users, []string{accounts.RoleAdmin, accounts.RoleEditor, accounts.RoleViewer}, u.ID}
@@ -407,9 +349,9 @@ func (s *Server) tokensPage(w http.ResponseWriter, r *http.Request, u *accounts.
 	if err != nil {
 		return err
 	}
-	tokens := make([]tokenResponse, len(list))
+	tokens := make([]api.TokenResponse, len(list))
 	for i, t := range list {
-		tokens[i] = newTokenResponse(t)
+		tokens[i] = api.NewTokenResponse(t)
 	}
 	s.render(w, r, http.StatusOK, "tokens", withUser(page{Title: "API tokens", Nav: "tokens", Script: "tokens.js", Data: tokens}, u))
 	return nil
@@ -426,24 +368,24 @@ func (s *Server) devicesPage(w http.ResponseWriter, r *http.Request, u *accounts
 			names[d.ID] = d.Name
 		}
 	}
-	out := make([]deviceResponse, 0, len(list))
+	out := make([]api.DeviceResponse, 0, len(list))
 	for _, d := range list {
-		out = append(out, s.newDeviceResponse(r, d, names))
+		out = append(out, s.NewDeviceResponse(r, d, names))
 	}
 	s.render(w, r, http.StatusOK, "devices", withUser(page{Title: "My devices", Nav: "devices", Script: "devices.js", Data: out}, u))
 	return nil
 }
 
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	list, err := s.accounts.ListSessions(r.Context(), u.ID, s.currentSessionID(r))
+	list, err := s.accounts.ListSessions(r.Context(), u.ID, s.CurrentSessionID(r))
 	if err != nil {
 		return err
 	}
 	data := struct {
 		Sessions  []accounts.Session
 		Idle, TTL string
-		SSO       accountSSO
-	}{list, humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL()), s.accountSSO(r, u)}
+		SSO       api.AccountSSO
+	}{list, humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL()), s.AccountSSO(r, u)}
 	s.render(w, r, http.StatusOK, "account", withUser(page{Title: "Your account", Nav: "account", Script: "account.js", Data: data}, u))
 	return nil
 }
@@ -472,40 +414,12 @@ type loginData struct {
 	Error      string
 }
 
-var ssoErrors = map[string]string{
-	"not_configured":   "Single sign-on is not set up.",
-	"state":            "The sign-in took too long or was started in another browser. Try again.",
-	"expired":          "The sign-in took too long. Try again.",
-	"denied":           "The identity provider did not sign you in.",
-	"code":             "The identity provider answered without a sign-in code. Try again.",
-	"exchange":         "The identity provider refused the sign-in code. Try again.",
-	"id_token":         "The identity provider's token could not be verified (signature, issuer, audience or expiry).",
-	"nonce":            "The identity provider's token was not made for this sign-in.",
-	"claims":           "The identity provider's token could not be read.",
-	"email_unverified": "Your email address is not verified at the identity provider.",
-	"email":            "Your email address cannot be a querygate user name.",
-	"domain":           "Your email domain may not sign in here.",
-	"account":          "Your account could not be set up. Ask an admin.",
-	"identity":         "This email address belongs to another account at the identity provider than the one that first signed in with it. Ask an admin.",
-	"link_required":    "A querygate account with this email address already exists. Sign in to it with its password, then link single sign-on on your account page (or ask an admin).",
-	"link_user":        "The link to single sign-on was started by another user or in another session. Start it again from your account page.",
-	"linked_elsewhere": "That account at the identity provider is already linked to another querygate user.",
-	"already_linked":   "Your account is already linked to another account at the identity provider.",
-	"egress":           "The egress policy does not let the gateway reach the identity provider. Ask an admin.",
-	"session":          "The session could not start. Try again.",
-	"discovery":        "The identity provider could not be reached.",
-	"unavailable":      "Single sign-on is unavailable right now. Try again, or ask an admin.",
-}
-
 func (s *Server) ssoPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if err := accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}); err != nil {
-		return err
-	}
 	st, err := s.sso.Load(r.Context())
 	if err != nil {
 		return err
 	}
-	b, _ := json.Marshal(ssoSettingsResponse{Settings: st, CallbackURL: s.callbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
+	b, _ := json.Marshal(api.SSOSettingsResponse{Settings: st, CallbackURL: s.CallbackURL(r, st.Config), LocalLoginForced: s.forceLocalLogin})
 	s.render(w, r, http.StatusOK, "sso", withUser(page{Title: "Single sign-on", Nav: "sso", Script: "sso.js", Data: string(b)}, u))
 	return nil
 }

@@ -1,4 +1,4 @@
-package web
+package ui
 
 import (
 	"bytes"
@@ -11,6 +11,7 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/web/api"
 )
 
 // The saved-query pages: a list, a page that runs one query from a form
@@ -30,7 +31,7 @@ func kindShape(kind string) (sql, http, redis bool) {
 
 // savedQueryRow is one line of the saved-query list.
 type savedQueryRow struct {
-	savedQueryResponse
+	api.SavedQueryResponse
 	DatasourceName string
 	KindLabel      string
 	CanManage      bool
@@ -43,12 +44,12 @@ type datasourceOption struct {
 }
 
 func (s *Server) savedQueriesPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	visible, err := s.visibleDatasources(r, u)
+	visible, err := s.VisibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
 	filter := r.URL.Query().Get("datasource")
-	byID := map[string]visibleDatasource{}
+	byID := map[string]api.VisibleDatasource{}
 	data := struct {
 		Queries     []savedQueryRow
 		Datasources []datasourceOption
@@ -59,14 +60,14 @@ func (s *Server) savedQueriesPage(w http.ResponseWriter, r *http.Request, u *acc
 	for _, v := range visible {
 		byID[v.ID] = v
 		data.Datasources = append(data.Datasources, datasourceOption{ID: v.ID, Name: v.Name, KindLabel: kindLabel(v.Kind), Selected: v.ID == filter})
-		if v.may(u, accounts.ActionDatasourceManage) && (filter == "" || v.ID == filter) {
+		if v.May(u, accounts.ActionDatasourceManage) && (filter == "" || v.ID == filter) {
 			data.CanCreate = true
 		}
 	}
 	if filter != "" {
 		v, ok := byID[filter]
 		if !ok {
-			return errDatasourceNotFound
+			return api.ErrDatasourceNotFound
 		}
 		data.FilterName = v.Name
 	}
@@ -79,8 +80,8 @@ func (s *Server) savedQueriesPage(w http.ResponseWriter, r *http.Request, u *acc
 		if !ok {
 			continue
 		}
-		data.Queries = append(data.Queries, savedQueryRow{savedQueryResponse: newSavedQueryResponse(q), DatasourceName: v.Name,
-			KindLabel: kindLabel(v.Kind), CanManage: v.may(u, accounts.ActionDatasourceManage)})
+		data.Queries = append(data.Queries, savedQueryRow{SavedQueryResponse: api.NewSavedQueryResponse(q), DatasourceName: v.Name,
+			KindLabel: kindLabel(v.Kind), CanManage: v.May(u, accounts.ActionDatasourceManage)})
 	}
 	s.render(w, r, http.StatusOK, "queries", withUser(page{Title: "Saved queries", Nav: "queries", Script: "queries.js", Data: data}, u))
 	return nil
@@ -150,14 +151,14 @@ func paramFields(ps []savedquery.Param) []paramField {
 
 // savedQueryPageData is the run page of one saved query.
 type savedQueryPageData struct {
-	Query      savedQueryResponse
-	Datasource datasourceResponse
+	Query      api.SavedQueryResponse
+	Datasource api.DatasourceResponse
 	KindLabel  string
 	SQL        bool
 	HTTP       bool
 	Redis      bool
 	Params     []paramField
-	Versions   []savedQueryResponse
+	Versions   []api.SavedQueryResponse
 	Template   string // the request or command template, as indented JSON
 	CanManage  bool
 	CanUse     bool
@@ -175,11 +176,11 @@ func (s *Server) savedQueryPage(w http.ResponseWriter, r *http.Request, u *accou
 		}
 		version = n
 	}
-	q, d, err := s.savedQueryAuthorized(r, u, version, accounts.ActionDatasourceRead)
+	q, d, err := s.SavedQueryAuthorized(r, u, version, accounts.ActionDatasourceRead)
 	if err != nil {
 		return err
 	}
-	res, err := s.resourceFor(r, u, d)
+	res, err := s.ResourceFor(r, u, d)
 	if err != nil {
 		return err
 	}
@@ -187,14 +188,14 @@ func (s *Server) savedQueryPage(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	data := savedQueryPageData{Query: newSavedQueryResponse(q), Datasource: newDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
+	data := savedQueryPageData{Query: api.NewSavedQueryResponse(q), Datasource: api.NewDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
 		Params:    paramFields(q.Definition.Parameters),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil,
 		CanUse:    accounts.Authorize(u, accounts.ActionDatasourceUse, res) == nil,
 		Old:       q.Version.Number != q.CurrentVersion, ExportLimit: s.queries.Limits().MaxRows}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	for i := len(vs) - 1; i >= 0; i-- {
-		data.Versions = append(data.Versions, newSavedQueryResponse(vs[i]))
+		data.Versions = append(data.Versions, api.NewSavedQueryResponse(vs[i]))
 	}
 	switch {
 	case q.Definition.Request != nil:
@@ -221,9 +222,9 @@ func indentJSON(v any) string {
 // savedQueryFormData is the create and edit form. The current definition
 // goes to the script as JSON in data attributes (html/template escapes it).
 type savedQueryFormData struct {
-	Query       *savedQueryResponse // nil when creating
-	Datasources []datasourceOption  // the ones the caller manages, to pick from when creating
-	Datasource  *datasourceResponse
+	Query       *api.SavedQueryResponse // nil when creating
+	Datasources []datasourceOption      // the ones the caller manages, to pick from when creating
+	Datasource  *api.DatasourceResponse
 	KindLabel   string
 	SQL         bool
 	HTTP        bool
@@ -233,23 +234,23 @@ type savedQueryFormData struct {
 }
 
 func (s *Server) newSavedQueryPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	visible, err := s.visibleDatasources(r, u)
+	visible, err := s.VisibleDatasources(r, u)
 	if err != nil {
 		return err
 	}
 	dsID := r.URL.Query().Get("datasource")
 	data := savedQueryFormData{Types: savedquery.Types(), Definition: `{"parameters":[]}`}
 	for _, v := range visible {
-		if v.may(u, accounts.ActionDatasourceManage) {
+		if v.May(u, accounts.ActionDatasourceManage) {
 			data.Datasources = append(data.Datasources, datasourceOption{ID: v.ID, Name: v.Name, KindLabel: kindLabel(v.Kind), Selected: v.ID == dsID})
 		}
 	}
 	if dsID != "" {
-		d, err := s.authorizedDatasource(r, u, dsID, accounts.ActionDatasourceManage)
+		d, err := s.AuthorizedDatasource(r, u, dsID, accounts.ActionDatasourceManage)
 		if err != nil {
 			return err
 		}
-		resp := newDatasourceResponse(d)
+		resp := api.NewDatasourceResponse(d)
 		data.Datasource, data.KindLabel = &resp, kindLabel(d.Kind)
 		data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	} else if len(data.Datasources) == 0 {
@@ -260,12 +261,12 @@ func (s *Server) newSavedQueryPage(w http.ResponseWriter, r *http.Request, u *ac
 }
 
 func (s *Server) editSavedQueryPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, d, err := s.savedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
+	q, d, err := s.SavedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
 	if err != nil {
 		return err
 	}
-	resp := newSavedQueryResponse(q)
-	ds := newDatasourceResponse(d)
+	resp := api.NewSavedQueryResponse(q)
+	ds := api.NewDatasourceResponse(d)
 	def, err := json.Marshal(struct {
 		Query      string              `json:"query,omitempty"`
 		Request    *savedquery.Request `json:"request,omitempty"`
