@@ -124,8 +124,7 @@ func TestKillDuringWrites(t *testing.T) {
 		if a.kind != "datasource" {
 			continue
 		}
-		port := 5432
-		fmt.Sscan(pgURL.Port(), &port)
+		port := portOr(t, pgURL.Port(), 5432)
 		patch, _ := json.Marshal(map[string]any{"settings": map[string]any{"host": pgURL.Hostname(), "port": port,
 			"database": strings.TrimPrefix(pgURL.Path, "/"), "user": pgURL.User.Username(), "sslmode": "disable"}})
 		resp, err := p2.send(t.Context(), "PATCH", "/api/datasources/"+a.id, string(patch))

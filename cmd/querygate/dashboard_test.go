@@ -97,7 +97,10 @@ func vmHWM(t *testing.T, pid int) int {
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
 		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatalf("VmHWM %q: %v", v, err)
+			}
 			return n
 		}
 	}
@@ -146,8 +149,7 @@ func TestDashboardMemory(t *testing.T) {
 		}
 		return out
 	}
-	port := 5432
-	fmt.Sscan(pgURL.Port(), &port)
+	port := portOr(t, pgURL.Port(), 5432)
 	ds := post("/api/datasources", map[string]any{"name": "pg", "kind": "postgres", "read_only": true, "settings": map[string]any{"host": pgURL.Hostname(), "port": port,
 		"database": strings.TrimPrefix(pgURL.Path, "/"), "user": testenv.PostgresReadOnlyUser(t), "sslmode": "disable"}})["id"].(string)
 	dashboardOver := func(tbl string) []string {

@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,15 +52,14 @@ func deviceUser(t *testing.T) (user, password string) {
 func deviceSource(t *testing.T, c *client, name, user string) string {
 	t.Helper()
 	m := testenv.MySQLDSN(t)
-	port := 3306
-	fmt.Sscan(m.Port, &port)
+	port := portOr(t, m.Port, 3306)
 	return c.must(201, "POST", "/api/datasources", map[string]any{"name": name, "kind": "mysql", "custody": "device",
 		"settings": map[string]any{"host": m.Host, "port": port, "database": m.Database, "user": user, "tls": "disable"}})["id"].(string)
 }
 
 // cookieOf returns the cookie the jar holds for the gateway.
 func (c *client) cookieOf(name string) *http.Cookie {
-	u, _ := url.Parse(c.g.url)
+	u := mustURL(c.t, c.g.url)
 	for _, ck := range c.http.Jar.Cookies(u) {
 		if ck.Name == name {
 			return ck
@@ -72,7 +70,7 @@ func (c *client) cookieOf(name string) *http.Cookie {
 
 // setCookie puts a cookie in the client's jar.
 func (c *client) setCookie(name, value string) {
-	u, _ := url.Parse(c.g.url)
+	u := mustURL(c.t, c.g.url)
 	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: name, Value: value, Path: "/"}})
 }
 

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -31,7 +32,8 @@ func TestEgressDeniesGatewayItself(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, metricsPort, _ := net.SplitHostPort(ln.Addr().String())
+	_, metricsPortN := mustSplitHostPort(t, ln.Addr().String())
+	metricsPort := strconv.Itoa(metricsPortN)
 	ln.Close()
 
 	dir := t.TempDir()

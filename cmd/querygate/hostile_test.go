@@ -102,13 +102,9 @@ func serveHostile(conn net.Conn) {
 // message.
 func TestHostileUpstreamCannotEchoSecret(t *testing.T) {
 	addr := hostilePostgres(t)
-	host, port, _ := net.SplitHostPort(addr)
+	host, portN := mustSplitHostPort(t, addr)
 	_, c := queryGateway(t, t.TempDir())
 	const secret = "Hostile-Echo-Secret-7f3a"
-	var portN int
-	for _, r := range port {
-		portN = portN*10 + int(r-'0')
-	}
 	id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "hostile", "kind": "postgres",
 		"settings": map[string]any{"host": host, "port": portN, "database": "x", "user": "x", "sslmode": "disable"},
 		"secrets":  map[string]any{"password": secret}})["id"].(string)

@@ -1,10 +1,8 @@
 package main
 
 import (
-	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -29,8 +27,7 @@ func TestReplicaCachesInvalidated(t *testing.T) {
 	admin.must(a, 200, "POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
 
 	pg := testenv.PostgresURL(t)
-	port := 5432
-	fmt.Sscan(pg.Port(), &port)
+	port := portOr(t, pg.Port(), 5432)
 	dsDB := testenv.PostgresDatabase(t, "qg_ds")
 	ds := admin.must(a, 201, "POST", "/api/datasources", map[string]any{"name": "pg", "kind": "postgres",
 		"settings": map[string]any{"host": pg.Hostname(), "port": port, "database": strings.TrimPrefix(dsDB.Path, "/"),
@@ -94,7 +91,7 @@ func TestReplicaCachesInvalidated(t *testing.T) {
 	}
 	// The browser forgets the cookie at logout; a thief who copied it
 	// before must be refused too.
-	bURL, _ := url.Parse(b.base)
+	bURL := mustURL(t, b.base)
 	copied := viewer.jar.Cookies(bURL)
 	viewer.must(a, 204, "POST", "/api/logout", nil)
 	time.Sleep(changeBound)

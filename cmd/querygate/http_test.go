@@ -42,12 +42,20 @@ func newHTTPUpstream(t testing.TB) *httpUpstream {
 			w.WriteHeader(ping)
 			return
 		case r.URL.Path == "/v1/big":
-			n, _ := strconv.Atoi(q.Get("n"))
+			n, err := strconv.Atoi(q.Get("n"))
+			if err != nil {
+				http.Error(w, "n: not a number", http.StatusBadRequest)
+				return
+			}
 			w.Header().Set("Content-Type", "text/plain")
 			io.Copy(w, io.LimitReader(neverEnding('x'), int64(n)))
 			return
 		case r.URL.Path == "/v1/status":
-			code, _ := strconv.Atoi(q.Get("code"))
+			code, err := strconv.Atoi(q.Get("code"))
+			if err != nil {
+				http.Error(w, "code: not a number", http.StatusBadRequest)
+				return
+			}
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(code)
 			w.Write([]byte(`{"error":"upstream says no"}`))

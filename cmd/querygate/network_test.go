@@ -48,8 +48,7 @@ func TestEgressPolicyAtCreateAndQuery(t *testing.T) {
 	}
 	g := MustRun(t, t.TempDir(), nil, "--egress-deny", "127.0.0.0/8:"+port, "--egress-allow", "*.corp.example", "--egress-allow", "127.0.0.0/8")
 	c := g.MustSetup(nil)
-	var p int
-	fmt.Sscan(port, &p)
+	p := portOr(t, port, 5432)
 	body := map[string]any{"name": "pg", "kind": "postgres", "settings": map[string]any{"host": "127.0.0.1", "port": p,
 		"database": "postgres", "user": "postgres", "sslmode": "disable"}}
 	r := c.do("POST", "/api/datasources", body)

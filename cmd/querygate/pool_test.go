@@ -47,8 +47,7 @@ func poolRole(t *testing.T) (role string, admin *pgx.Conn) {
 func poolSource(t *testing.T, c *client, name, role string) string {
 	t.Helper()
 	u := testenv.PostgresURL(t)
-	port := 5432
-	fmt.Sscan(u.Port(), &port)
+	port := portOr(t, u.Port(), 5432)
 	return c.must(201, "POST", "/api/datasources", map[string]any{"name": name, "kind": "postgres", "custody": "device",
 		"settings": map[string]any{"host": u.Hostname(), "port": port, "database": strings.TrimPrefix(u.Path, "/"),
 			"user": role, "sslmode": "disable"}})["id"].(string)
@@ -127,8 +126,7 @@ func TestDeviceConnectionsBounded(t *testing.T) {
 	// the server for a moment, while it exits: the server's count keeps
 	// the backends whose socket the gateway still held after the sample.
 	u := testenv.PostgresURL(t)
-	pgPort := 5432
-	fmt.Sscan(u.Port(), &pgPort)
+	pgPort := portOr(t, u.Port(), 5432)
 	sampler := pg.PgConn().Conn().LocalAddr().(*net.TCPAddr).Port
 	if _, err := openPorts(pgPort); err != nil {
 		t.Skipf("cannot read this process's sockets: %v", err)

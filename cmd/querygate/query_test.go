@@ -47,10 +47,7 @@ func queryGateway(t *testing.T, sqliteDir string) (*gateway, *client) {
 func postgresSource(t *testing.T, c *client, name string, readOnly bool) string {
 	t.Helper()
 	u := testenv.PostgresURL(t)
-	port := 5432
-	if u.Port() != "" {
-		fmt.Sscan(u.Port(), &port)
-	}
+	port := portOr(t, u.Port(), 5432)
 	user := u.User.Username()
 	if readOnly {
 		// The test server's own user is a superuser, which a read-only
@@ -67,8 +64,7 @@ func postgresSource(t *testing.T, c *client, name string, readOnly bool) string 
 func mysqlSource(t *testing.T, c *client, name string, readOnly bool) string {
 	t.Helper()
 	m := testenv.MySQLDSN(t)
-	port := 3306
-	fmt.Sscan(m.Port, &port)
+	port := portOr(t, m.Port, 3306)
 	user := m.User
 	if readOnly {
 		// The test server's root holds global privileges, which a
@@ -359,9 +355,7 @@ func TestReadOnlyPrivilegedRoleRefused(t *testing.T) {
 	_, c := queryGateway(t, t.TempDir())
 	pg := testenv.PostgresURL(t)
 	my := testenv.MySQLDSN(t)
-	pgPort, myPort := 5432, 3306
-	fmt.Sscan(pg.Port(), &pgPort)
-	fmt.Sscan(my.Port, &myPort)
+	pgPort, myPort := portOr(t, pg.Port(), 5432), portOr(t, my.Port, 3306)
 	for _, tc := range []struct {
 		kind     string
 		settings map[string]any

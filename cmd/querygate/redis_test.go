@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,17 +32,15 @@ func liveRedis(t testing.TB) (host string, port int, ok bool) {
 		return "", 0, false
 	}
 	c.Close()
-	h, p, _ := net.SplitHostPort(addr)
-	port, _ = strconv.Atoi(p)
-	return h, port, true
+	host, port = mustSplitHostPort(t, addr)
+	return host, port, true
 }
 
 // redisSource creates a Redis datasource on the test server.
 func redisSource(t testing.TB, c *client, name string, readOnly bool, settings, secrets map[string]any) string {
 	t.Helper()
 	addr := testenv.RedisAddr(t)
-	host, p, _ := net.SplitHostPort(addr)
-	port, _ := strconv.Atoi(p)
+	host, port := mustSplitHostPort(t, addr)
 	s := map[string]any{"host": host, "port": port}
 	for k, v := range settings {
 		s[k] = v

@@ -117,8 +117,7 @@ func TestTwoReplicas(t *testing.T) {
 	// Grants: a viewer granted run on A sees the datasource on B; revoked
 	// on B, it is gone on A at the next request.
 	pg := testenv.PostgresURL(t)
-	port := 5432
-	fmt.Sscan(pg.Port(), &port)
+	port := portOr(t, pg.Port(), 5432)
 	dsDB1, dsDB2 := testenv.PostgresDatabase(t, "qg_ds"), testenv.PostgresDatabase(t, "qg_ds")
 	db1, db2 := strings.TrimPrefix(dsDB1.Path, "/"), strings.TrimPrefix(dsDB2.Path, "/")
 	ds := admin.must(a, 201, "POST", "/api/datasources", map[string]any{"name": "pg", "kind": "postgres",
@@ -181,8 +180,7 @@ func TestTwoReplicas(t *testing.T) {
 	// browser without the cookie is locked on both.
 	user, password := deviceUser(t)
 	m := testenv.MySQLDSN(t)
-	mport := 3306
-	fmt.Sscan(m.Port, &mport)
+	mport := portOr(t, m.Port, 3306)
 	dev := admin.must(a, 201, "POST", "/api/datasources", map[string]any{"name": "ledger", "kind": "mysql", "custody": "device",
 		"settings": map[string]any{"host": m.Host, "port": mport, "database": m.Database, "user": user, "tls": "disable"}})["id"].(string)
 	admin.must(a, 200, "POST", "/api/datasources/"+dev+"/unlock", map[string]any{"password": password})
@@ -215,7 +213,10 @@ func scrape(t *testing.T, addr, name string) float64 {
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
-			v, _ := strconv.ParseFloat(m[1], 64)
+			v, err := strconv.ParseFloat(m[1], 64)
+			if err != nil {
+				t.Fatalf("%s %q: %v", name, m[1], err)
+			}
 			return v
 		}
 	}
@@ -249,8 +250,7 @@ func TestLoadTwoReplicas(t *testing.T) {
 	admin := newAs(t)
 	admin.must(a, 200, "POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
 	pg := testenv.PostgresURL(t)
-	port := 5432
-	fmt.Sscan(pg.Port(), &port)
+	port := portOr(t, pg.Port(), 5432)
 	ds := admin.must(a, 201, "POST", "/api/datasources", map[string]any{"name": "pg", "kind": "postgres",
 		"settings": map[string]any{"host": pg.Hostname(), "port": port, "database": strings.TrimPrefix(pg.Path, "/"),
 			"user": pg.User.Username(), "sslmode": "disable"}})["id"].(string)

@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -153,7 +154,8 @@ func TestTokenRevocation(t *testing.T) {
 // --allowed-hosts; health checks answer any name.
 func TestHostCheck(t *testing.T) {
 	g := MustRun(t, t.TempDir(), nil, "--allowed-hosts", "qg.example, Other.Example.")
-	_, port, _ := net.SplitHostPort(g.m.Addr())
+	_, portN := mustSplitHostPort(t, g.m.Addr())
+	port := strconv.Itoa(portN)
 	c := g.client(nil)
 	tests := []struct {
 		host, path string

@@ -29,8 +29,7 @@ func TestSIGTERM(t *testing.T) {
 	p := startProcess(t, bin, "--data-dir", data, "--shutdown-grace", "3s")
 	cmd, addr, logs, post := p.cmd, p.addr, p.logs, p.post
 	deadline := time.Now().Add(10 * time.Second)
-	port := 5432
-	fmt.Sscan(pgURL.Port(), &port)
+	port := portOr(t, pgURL.Port(), 5432)
 	body, _ := json.Marshal(map[string]any{"name": "pg", "kind": "postgres", "settings": map[string]any{"host": pgURL.Hostname(), "port": port,
 		"database": strings.TrimPrefix(pgURL.Path, "/"), "user": pgURL.User.Username(), "sslmode": "disable"}})
 	resp, err := post(t.Context(), "/api/datasources", string(body))

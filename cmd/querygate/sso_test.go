@@ -85,7 +85,11 @@ func newTestIdP(t *testing.T, secret string) *testIdP {
 		idp.mu.Lock()
 		idp.codes[code] = idpCode{nonce: q.Get("nonce"), challenge: q.Get("code_challenge"), clientID: q.Get("client_id")}
 		idp.mu.Unlock()
-		back, _ := url.Parse(q.Get("redirect_uri"))
+		back, err := url.Parse(q.Get("redirect_uri"))
+		if err != nil {
+			http.Error(w, "redirect_uri: not a URL", http.StatusBadRequest)
+			return
+		}
 		v := back.Query()
 		v.Set("code", code)
 		v.Set("state", q.Get("state"))
@@ -303,7 +307,7 @@ func TestSingleSignOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	authorize, _ := url.Parse(resp.Header.Get("Location"))
+	authorize := mustURL(t, resp.Header.Get("Location"))
 	q := authorize.Query()
 	q.Set("state", "forged-state")
 	authorize.RawQuery = q.Encode()
