@@ -393,7 +393,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Datas
 				return err
 			}
 		}
-		row.UpdatedAt = s.now()
+		row.UpdatedAt = nextVersion(row.UpdatedAt, s.now())
 		if err := tx.UpdateDatasource(ctx, row); err != nil {
 			if querygate.ErrorCode(err) == querygate.ECONFLICT {
 				return &querygate.Error{Code: querygate.ECONFLICT, Field: "name", Message: "name: a datasource with that name already exists"}
@@ -532,3 +532,16 @@ func guardSecrets(k *Kind, before, after map[string]any, stored []string, in map
 // nowMS is the current time at the store's precision (milliseconds), so
 // that what a call returns equals what a later read finds.
 func nowMS() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+// nextVersion is the UpdatedAt of a changed datasource: now, but always
+// later than prev at the store's millisecond precision. UpdatedAt is the
+// version every replica's pools are checked against, so two versions in
+// one millisecond would let a pool opened with the old settings and
+// secrets live on.
+func nextVersion(prev, now time.Time) time.Time {
+	now = now.Truncate(time.Millisecond)
+	if p := prev.Truncate(time.Millisecond); !now.After(p) {
+		return p.Add(time.Millisecond)
+	}
+	return now
+}

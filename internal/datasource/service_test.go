@@ -568,3 +568,24 @@ func TestInsecure(t *testing.T) {
 		})
 	}
 }
+
+// TestEveryUpdateIsANewVersion: UpdatedAt is the version pools are checked
+// against on every replica; updates made in one millisecond (a script, or
+// a fast store) must still each give a later version, or a pool opened
+// with the old settings and secrets would live on.
+func TestEveryUpdateIsANewVersion(t *testing.T) {
+	e := MustService(t)
+	d := e.MustCreate(t, datasource.CreateInput{Name: "v", Kind: datasource.KindPostgres, Settings: raw(t, minimal(datasource.KindPostgres))})
+	prev := d.UpdatedAt
+	for i := range 20 {
+		name := fmt.Sprintf("v%d", i)
+		got, err := e.svc.Update(t.Context(), d.ID, datasource.UpdateInput{Name: &name})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.UpdatedAt.After(prev) {
+			t.Fatalf("update %d: version %v, not after %v", i, got.UpdatedAt, prev)
+		}
+		prev = got.UpdatedAt
+	}
+}
