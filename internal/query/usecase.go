@@ -123,6 +123,9 @@ func urlValues(raw json.RawMessage) (url.Values, error) {
 	return out, nil
 }
 
+// errSignIn refuses a use case without a user.
+var errSignIn = querygate.Errorf(querygate.EUNAUTHORIZED, "Sign in first.")
+
 // errDatasourceNotFound answers a datasource that does not exist or that
 // the actor may not see: the same answer, so existence is not confirmed.
 var errDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "Datasource not found.")
@@ -132,7 +135,7 @@ var errDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "Datasource no
 // datasource the actor may not read is ENOTFOUND.
 func (s *Service) Authorize(ctx context.Context, a accounts.Actor, id string, act accounts.Action) (*datasource.Datasource, error) {
 	if a.User == nil {
-		return nil, querygate.Errorf(querygate.EUNAUTHORIZED, "Sign in first.")
+		return nil, errSignIn
 	}
 	d, err := s.datasources.Find(ctx, id)
 	if querygate.ErrorCode(err) == querygate.ENOTFOUND {

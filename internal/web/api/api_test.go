@@ -10,6 +10,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/web/kit"
@@ -65,6 +66,18 @@ func (f *fakeQueries) TestDatasource(context.Context, accounts.Actor, string, qu
 }
 
 func (f *fakeQueries) Unlock(context.Context, accounts.Actor, string, seal.Secret, bool) (query.Unlocked, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) CreateDatasource(context.Context, accounts.Actor, datasource.CreateInput) (*datasource.Datasource, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) UpdateDatasource(context.Context, accounts.Actor, string, datasource.UpdateInput) (*datasource.Datasource, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) DeleteDatasource(context.Context, accounts.Actor, string) error {
 	panic("not called")
 }
 

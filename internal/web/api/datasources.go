@@ -1,15 +1,11 @@
 package api
 
 import (
-	"encoding/json"
-	"maps"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/web/kit"
 )
@@ -138,19 +134,16 @@ func (s *Server) AuthorizedDatasource(r *http.Request, u *accounts.User, id stri
 	return d, nil
 }
 
+// createDatasource answers POST /api/datasources (the create use case).
 func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	var req datasource.CreateInput
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	d, err := s.datasources.Create(r.Context(), u.ID, req)
+	d, err := s.queries.CreateDatasource(r.Context(), s.Actor(r, u), req)
 	if err != nil {
-		s.record(r, u, audit.Event{Action: audit.DatasourceCreate, Details: map[string]any{"kind": req.Kind}}, err)
 		return err
 	}
-	s.record(r, u, audit.Event{Action: audit.DatasourceCreate, Target: d.ID, DatasourceID: d.ID,
-		Details: map[string]any{"kind": d.Kind, "custody": d.Custody, "fields": changedFields(req.Name != "", &req.ReadOnly, req.Settings, req.Secrets)}}, nil)
-	s.log.InfoContext(r.Context(), "datasource created", "request_id", kit.RequestID(r.Context()), "datasource_id", d.ID, "kind", d.Kind, "user_id", u.ID)
 	kit.WriteJSON(w, http.StatusCreated, NewDatasourceResponse(d))
 	return nil
 }
@@ -164,59 +157,27 @@ func (s *Server) findDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	return nil
 }
 
+// updateDatasource answers PATCH /api/datasources/{id} (the update use
+// case).
 func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
-	if err != nil {
-		return err
-	}
 	var req datasource.UpdateInput
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	id := d.ID
-	d, err = s.datasources.Update(r.Context(), id, req)
-	s.record(r, u, audit.Event{Action: audit.DatasourceUpdate, Target: id, DatasourceID: id,
-		Details: map[string]any{"fields": changedFields(req.Name != nil, req.ReadOnly, req.Settings, req.Secrets)}}, err)
+	d, err := s.queries.UpdateDatasource(r.Context(), s.Actor(r, u), r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}
-	s.queries.Forget(d.ID)
-	s.log.InfoContext(r.Context(), "datasource updated", "request_id", kit.RequestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
 	kit.WriteJSON(w, http.StatusOK, NewDatasourceResponse(d))
 	return nil
 }
 
+// deleteDatasource answers DELETE /api/datasources/{id} (the delete use
+// case).
 func (s *Server) deleteDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
-	if err != nil {
+	if err := s.queries.DeleteDatasource(r.Context(), s.Actor(r, u), r.PathValue("id")); err != nil {
 		return err
 	}
-	err = s.datasources.Delete(r.Context(), d.ID)
-	s.record(r, u, audit.Event{Action: audit.DatasourceDelete, Target: d.ID, DatasourceID: d.ID}, err)
-	if err != nil {
-		return err
-	}
-	s.queries.Forget(d.ID)
-	s.log.InfoContext(r.Context(), "datasource deleted", "request_id", kit.RequestID(r.Context()), "datasource_id", d.ID, "user_id", u.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
-}
-
-// changedFields names the fields a create or update sent: settings and
-// secrets by name (settings.host, secrets.password), never their values.
-func changedFields(name bool, readOnly *bool, settings, secrets map[string]json.RawMessage) []string {
-	var out []string
-	if name {
-		out = append(out, "name")
-	}
-	if readOnly != nil {
-		out = append(out, "read_only")
-	}
-	for _, k := range slices.Sorted(maps.Keys(settings)) {
-		out = append(out, "settings."+k)
-	}
-	for _, k := range slices.Sorted(maps.Keys(secrets)) {
-		out = append(out, "secrets."+k)
-	}
-	return out
 }

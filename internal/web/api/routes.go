@@ -32,6 +32,9 @@ type Queries interface {
 	RunSaved(ctx context.Context, a accounts.Actor, queryID string, in query.SavedInput, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	TestDatasource(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) error
 	Unlock(ctx context.Context, a accounts.Actor, dsID string, password seal.Secret, remember bool) (query.Unlocked, error)
+	CreateDatasource(ctx context.Context, a accounts.Actor, in datasource.CreateInput) (*datasource.Datasource, error)
+	UpdateDatasource(ctx context.Context, a accounts.Actor, id string, in datasource.UpdateInput) (*datasource.Datasource, error)
+	DeleteDatasource(ctx context.Context, a accounts.Actor, id string) error
 	Forget(dsID string)
 	ForgetDevice(dsID, deviceID string)
 	Limits() query.Limits
