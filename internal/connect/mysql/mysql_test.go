@@ -451,8 +451,11 @@ func TestConcurrentWithinPoolBound(t *testing.T) {
 	}
 	// Every request gets a fresh connection (P13), but never more than
 	// the pool's bound at once.
-	if dc.peak > 2 {
-		t.Errorf("%d connections open at once, want at most the pool's 2", dc.peak)
+	dc.mu.Lock()
+	peak := dc.peak
+	dc.mu.Unlock()
+	if peak > 2 {
+		t.Errorf("%d connections open at once, want at most the pool's 2", peak)
 	}
 }
 
