@@ -63,8 +63,7 @@ func (m *Main) serve(ctx context.Context) error {
 	}
 	dialer := newDialer(&m.Config, listeners...)
 	reg := kinds()
-	datasource.UseKinds(reg)
-	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope,
+	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope, Kinds: reg,
 		Preflight: preflight(reg, dialer, m.Config.RequireDatasourceTLS)})
 	// The pool gauge reads m.queries, set just below.
 	met := metrics.New(func() int {

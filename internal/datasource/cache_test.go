@@ -43,7 +43,7 @@ func TestCatalogueKeptInMemory(t *testing.T) {
 	}
 	t.Cleanup(func() { db2.Close() })
 	cs := &countingStore{Store: db2}
-	b := datasource.NewService(datasource.ServiceOptions{Store: cs})
+	b := datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: cs})
 
 	settings, secrets := valid(datasource.KindPostgres)
 	d := e.MustCreate(t, datasource.CreateInput{Name: "a", Kind: datasource.KindPostgres, Settings: raw(t, settings), Secrets: raw(t, secrets)})

@@ -1,6 +1,7 @@
-// Package datasource provides the Datasource type, its kinds with their
-// settings schemas, and the catalogue service that creates, reads, updates
-// and deletes datasources with their secrets sealed.
+// Package datasource provides the Datasource type and the catalogue
+// service that creates, reads, updates and deletes datasources with their
+// secrets sealed, validating settings against the kinds it is given (the
+// registry main makes from the connector packages, see package kind).
 //
 // It must never return a secret value to a caller other than a connector:
 // Datasource carries only the names of configured secrets; values come only
@@ -39,18 +40,6 @@ type Datasource struct {
 	OwnerID     string
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
-}
-
-// Insecure returns the names of settings that weaken security and are on.
-func (d *Datasource) Insecure() []string {
-	k, _ := FindKind(d.Kind)
-	var out []string
-	for _, f := range k.Fields {
-		if f.Insecure && d.Settings[f.Name] == true {
-			out = append(out, f.Name)
-		}
-	}
-	return out
 }
 
 // Secrets holds the opened secret values of one datasource: strings as

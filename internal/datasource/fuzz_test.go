@@ -47,7 +47,7 @@ func FuzzCreateInput(f *testing.F) {
 		if json.Unmarshal(settingsJSON, &settings) != nil || json.Unmarshal(secretsJSON, &secrets) != nil {
 			return
 		}
-		for _, k := range datasource.Kinds() {
+		for _, k := range allKinds.All() {
 			// A unique prefix keeps names from colliding across inputs
 			// while still fuzzing the name's validation.
 			in := datasource.CreateInput{Name: fmt.Sprintf("f%d %s", n.Add(1), name), Kind: k.Name, Custody: custody, Settings: settings, Secrets: secrets}

@@ -1,10 +1,6 @@
 package datasource
 
 import (
-	"slices"
-	"sync"
-	"sync/atomic"
-
 	"github.com/querygate/querygate/internal/kind"
 )
 
@@ -43,39 +39,3 @@ const (
 	KindRedis    = "redis"
 	KindHTTP     = "http"
 )
-
-var (
-	// registry holds the kinds main installed (UseKinds).
-	registry atomic.Pointer[kind.Registry]
-	useOnce  sync.Once
-	// kinds is registry's list, set once with it.
-	kinds []*Kind
-)
-
-// UseKinds installs the gateway's kinds, the one list main makes, for the
-// catalogue (Service, FindKind, Kinds, Destination, VerifiedTLS). The
-// first call wins: a later one must list the same kinds, in the same
-// order, or it panics (two lists would be two truths).
-func UseKinds(r *kind.Registry) {
-	useOnce.Do(func() {
-		kinds = r.All()
-		registry.Store(r)
-	})
-	if !slices.Equal(names(registry.Load().All()), names(r.All())) {
-		panic("datasource: UseKinds called with another list of kinds")
-	}
-}
-
-func names(ks []*Kind) []string {
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.Name
-	}
-	return out
-}
-
-// Kinds returns every kind, in a stable order (none before UseKinds).
-func Kinds() []*Kind { return registry.Load().All() }
-
-// FindKind returns the kind with that name.
-func FindKind(name string) (*Kind, bool) { return registry.Load().Find(name) }

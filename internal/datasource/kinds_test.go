@@ -13,23 +13,19 @@ import (
 	"github.com/querygate/querygate/internal/connect/postgres"
 	"github.com/querygate/querygate/internal/connect/redis"
 	"github.com/querygate/querygate/internal/connect/sqlite"
-	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/kind"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/kinds.json")
 
-// TestMain installs the gateway's kinds, as main does.
-func TestMain(m *testing.M) {
-	datasource.UseKinds(kind.NewRegistry(postgres.Kind(), mysql.Kind(), sqlite.Kind(), redis.Kind(), httpapi.Kind()))
-	os.Exit(m.Run())
-}
+// allKinds are the gateway's kinds, as main lists them.
+var allKinds = kind.NewRegistry(postgres.Kind(), mysql.Kind(), sqlite.Kind(), redis.Kind(), httpapi.Kind())
 
 // TestKindsSchema pins the JSON of the kinds (GET /api/kinds, the forms):
 // moving each schema into its connector package changed none of it. Run
 // with -update to accept a change.
 func TestKindsSchema(t *testing.T) {
-	got, err := json.MarshalIndent(map[string]any{"kinds": datasource.Kinds()}, "", "  ")
+	got, err := json.MarshalIndent(map[string]any{"kinds": allKinds.All()}, "", "  ")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,19 +43,4 @@ func TestKindsSchema(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Errorf("kinds JSON changed:\ngot  %s\nwant %s", got, want)
 	}
-}
-
-// TestUseKindsOnce: the catalogue has one list; installing another one
-// panics instead of changing it.
-func TestUseKindsOnce(t *testing.T) {
-	datasource.UseKinds(kind.NewRegistry(postgres.Kind(), mysql.Kind(), sqlite.Kind(), redis.Kind(), httpapi.Kind()))
-	defer func() {
-		if recover() == nil {
-			t.Error("UseKinds with another list did not panic")
-		}
-		if n := len(datasource.Kinds()); n != 5 {
-			t.Errorf("after the refused UseKinds: %d kinds, want 5", n)
-		}
-	}()
-	datasource.UseKinds(kind.NewRegistry(sqlite.Kind()))
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
 )
@@ -25,6 +26,7 @@ type Service struct {
 	env       *seal.Envelope
 	now       func() time.Time
 	preflight func(ctx context.Context, kind string, settings map[string]any) error
+	kinds     *kind.Registry
 
 	// rows keeps datasource rows by id, and levels the grant levels per
 	// user and datasource, while the store's change sequence stays the
@@ -48,11 +50,16 @@ type ServiceOptions struct {
 	// a create or a settings change is stored: the operator's network and
 	// TLS rules, told before any connection is tried.
 	Preflight func(ctx context.Context, kind string, settings map[string]any) error
+	// Kinds are the kinds the gateway serves (the one list main makes).
+	Kinds *kind.Registry
 }
 
 // NewService returns the catalogue.
 func NewService(o ServiceOptions) *Service {
-	return &Service{store: o.Store, env: o.Envelope, now: nowMS, preflight: o.Preflight,
+	if o.Kinds == nil {
+		o.Kinds = kind.NewRegistry()
+	}
+	return &Service{store: o.Store, env: o.Envelope, now: nowMS, preflight: o.Preflight, kinds: o.Kinds,
 		rows: store.NewCache[string, *store.Datasource](maxCached), levels: store.NewCache[levelsKey, map[string]string](maxCached)}
 }
 
@@ -190,12 +197,18 @@ func validCustody(c string) (string, error) {
 	return "", querygate.FieldErrorf("custody", "custody: must be %q or %q", CustodyServer, CustodyDevice)
 }
 
-func findKind(name string) (*Kind, error) {
-	k, ok := FindKind(name)
+// Kinds returns the kinds the gateway serves, in a stable order.
+func (s *Service) Kinds() []*Kind { return s.kinds.All() }
+
+// FindKind returns the kind with that name.
+func (s *Service) FindKind(name string) (*Kind, bool) { return s.kinds.Find(name) }
+
+func (s *Service) findKind(name string) (*Kind, error) {
+	k, ok := s.kinds.Find(name)
 	if !ok {
-		names := make([]string, len(kinds))
-		for i, k := range kinds {
-			names[i] = k.Name
+		var names []string
+		for _, k := range s.kinds.All() {
+			names = append(names, k.Name)
 		}
 		return nil, querygate.FieldErrorf("kind", "kind: must be one of %s", strings.Join(names, ", "))
 	}
@@ -208,7 +221,7 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (*
 	if err := validName(in.Name); err != nil {
 		return nil, err
 	}
-	k, err := findKind(in.Kind)
+	k, err := s.findKind(in.Kind)
 	if err != nil {
 		return nil, err
 	}
@@ -328,7 +341,7 @@ func (s *Service) Update(ctx context.Context, id string, in UpdateInput) (*Datas
 		if err != nil {
 			return err
 		}
-		k, err := findKind(row.Kind)
+		k, err := s.findKind(row.Kind)
 		if err != nil {
 			return err
 		}
@@ -415,7 +428,7 @@ func (s *Service) preflightUpdate(ctx context.Context, id string, in UpdateInput
 	if err := s.store.View(ctx, func(tx store.Tx) (err error) { row, err = tx.FindDatasource(ctx, id); return err }); err != nil {
 		return err
 	}
-	k, err := findKind(row.Kind)
+	k, err := s.findKind(row.Kind)
 	if err != nil {
 		return err
 	}

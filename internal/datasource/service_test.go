@@ -52,7 +52,7 @@ func MustService(tb testing.TB) *testEnv {
 	if err != nil {
 		tb.Fatalf("instance.Open: %v", err)
 	}
-	return &testEnv{svc: datasource.NewService(datasource.ServiceOptions{Store: db, Envelope: inst.Envelope}), db: db, dir: dir}
+	return &testEnv{svc: datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: db, Envelope: inst.Envelope}), db: db, dir: dir}
 }
 
 // MustCreate creates a datasource or fails the test.
@@ -211,7 +211,7 @@ func normalise(tb testing.TB, m map[string]any) map[string]any {
 
 func TestCreate(t *testing.T) {
 	e := MustService(t)
-	for _, k := range datasource.Kinds() {
+	for _, k := range allKinds.All() {
 		t.Run(k.Name, func(t *testing.T) {
 			settings, secrets := valid(k.Name)
 			in := datasource.CreateInput{Name: "full " + k.Name, Kind: k.Name, ReadOnly: true, Settings: raw(t, settings), Secrets: raw(t, secrets)}
@@ -321,7 +321,7 @@ func TestSecretNamesWithoutOpening(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewEnvelope: %v", err)
 	}
-	blind := datasource.NewService(datasource.ServiceOptions{Store: e.db, Envelope: env})
+	blind := datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: e.db, Envelope: env})
 	want := []string{"api_key", "basic_password", "bearer_token", "secret_headers"}
 
 	found, err := blind.Find(t.Context(), d.ID)
@@ -376,7 +376,7 @@ func TestSecretsBoundToDatasource(t *testing.T) {
 func TestNoSecretLeaks(t *testing.T) {
 	e := MustService(t)
 	var ids []string
-	for _, k := range datasource.Kinds() {
+	for _, k := range allKinds.All() {
 		settings, secrets := valid(k.Name)
 		ids = append(ids, e.MustCreate(t, datasource.CreateInput{Name: k.Name, Kind: k.Name, Settings: raw(t, settings), Secrets: raw(t, secrets)}).ID)
 	}
@@ -562,7 +562,8 @@ func TestInsecure(t *testing.T) {
 			settings := minimal(datasource.KindHTTP)
 			settings["insecure_skip_verify"] = tt.skip
 			d := e.MustCreate(t, datasource.CreateInput{Name: fmt.Sprint("api ", tt.skip), Kind: datasource.KindHTTP, Settings: raw(t, settings)})
-			if got := d.Insecure(); !slices.Equal(got, tt.want) {
+			k, _ := allKinds.Find(d.Kind)
+			if got := k.Insecure(d.Settings); !slices.Equal(got, tt.want) {
 				t.Errorf("Insecure() = %q, want %q", got, tt.want)
 			}
 		})

@@ -229,7 +229,7 @@ func TestCreateValidation(t *testing.T) {
 			default:
 				in.Name = tt.dsName
 			}
-			if k, ok := datasource.FindKind(tt.kind); ok {
+			if k, ok := allKinds.Find(tt.kind); ok {
 				settings, secrets := valid(k.Name)
 				in.Settings = raw(t, apply(settings, tt.settings))
 				in.Secrets = raw(t, apply(secrets, tt.secrets))

@@ -123,6 +123,18 @@ func (k *Kind) Field(name string) (Field, bool) {
 	return Field{}, false
 }
 
+// Insecure returns the names of the settings of the kind that weaken
+// security and are turned on in settings.
+func (k *Kind) Insecure(settings map[string]any) []string {
+	var out []string
+	for _, f := range k.Fields {
+		if f.Insecure && settings[f.Name] == true {
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
 // Registry is the list of the kinds a gateway serves, in a stable order.
 // It is built once (in main) and never changes.
 type Registry struct {

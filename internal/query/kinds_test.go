@@ -1,24 +1,18 @@
 package query
 
 import (
-	"os"
-	"testing"
-
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/connect/mysql"
 	"github.com/querygate/querygate/internal/connect/postgres"
 	"github.com/querygate/querygate/internal/connect/redis"
 	"github.com/querygate/querygate/internal/connect/sqlite"
-	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/kind"
 )
 
-// TestMain installs the gateway's kinds in the catalogue, as main does.
-func TestMain(m *testing.M) {
-	datasource.UseKinds(kind.NewRegistry(postgres.Kind(), mysql.Kind(), sqlite.Kind(), redis.Kind(), httpapi.Kind()))
-	os.Exit(m.Run())
-}
+// allKinds are the gateway's kinds, as main lists them, for the
+// catalogue of the tests.
+var allKinds = kind.NewRegistry(postgres.Kind(), mysql.Kind(), sqlite.Kind(), redis.Kind(), httpapi.Kind())
 
 // fakePostgres returns the registry of the query service under test: the
 // PostgreSQL kind whose Open is open (a hand-written connector) and whose

@@ -94,7 +94,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{ds: datasource.NewService(datasource.ServiceOptions{Store: st, Envelope: inst.Envelope})}
+	f := &fixture{ds: datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: st, Envelope: inst.Envelope})}
 	f.next = func() *fakeConn { return &fakeConn{errAt: -1} }
 	f.svc = NewService(Options{Datasources: f.ds, Limits: limits, Kinds: fakePostgres(
 		func(c connect.Config) (connect.Connector, error) {

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -100,12 +99,6 @@ func open(tb testing.TB, ds *datasource.Datasource, secrets connect.Secrets, cfg
 	return c, nil
 }
 
-// TestMain installs the kinds the catalogue of mustDatasource needs.
-func TestMain(m *testing.M) {
-	datasource.UseKinds(kind.NewRegistry(httpapi.Kind()))
-	os.Exit(m.Run())
-}
-
 func mustDatasource(tb testing.TB, o options) (*datasource.Datasource, datasource.Secrets) {
 	tb.Helper()
 	ctx := tb.Context()
@@ -119,7 +112,7 @@ func mustDatasource(tb testing.TB, o options) (*datasource.Datasource, datasourc
 	if err != nil {
 		tb.Fatalf("instance.Open: %v", err)
 	}
-	svc := datasource.NewService(datasource.ServiceOptions{Store: db, Envelope: inst.Envelope})
+	svc := datasource.NewService(datasource.ServiceOptions{Kinds: kind.NewRegistry(httpapi.Kind()), Store: db, Envelope: inst.Envelope})
 	raw := func(v any) json.RawMessage {
 		b, _ := json.Marshal(v)
 		return b

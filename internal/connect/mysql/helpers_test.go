@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"math"
 	"net"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -96,7 +95,7 @@ func MustSecrets(tb testing.TB, values map[string]string) datasource.Secrets {
 	if err != nil {
 		tb.Fatalf("instance.Open: %v", err)
 	}
-	svc := datasource.NewService(datasource.ServiceOptions{Store: db, Envelope: inst.Envelope})
+	svc := datasource.NewService(datasource.ServiceOptions{Kinds: kind.NewRegistry(mysql.Kind()), Store: db, Envelope: inst.Envelope})
 	raw := func(v any) json.RawMessage {
 		b, _ := json.Marshal(v)
 		return b
@@ -116,12 +115,6 @@ func MustSecrets(tb testing.TB, values map[string]string) datasource.Secrets {
 		tb.Fatalf("OpenSecrets: %v", err)
 	}
 	return s
-}
-
-// TestMain installs the kinds the catalogue of MustSecrets needs.
-func TestMain(m *testing.M) {
-	datasource.UseKinds(kind.NewRegistry(mysql.Kind()))
-	os.Exit(m.Run())
 }
 
 // options change the connector a test builds.

@@ -9,7 +9,6 @@ import (
 	"math"
 	"net"
 	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"strconv"
@@ -104,7 +103,7 @@ func MustSecrets(tb testing.TB, values map[string]string) datasource.Secrets {
 	if err != nil {
 		tb.Fatalf("instance.Open: %v", err)
 	}
-	svc := datasource.NewService(datasource.ServiceOptions{Store: db, Envelope: inst.Envelope})
+	svc := datasource.NewService(datasource.ServiceOptions{Kinds: kind.NewRegistry(postgres.Kind()), Store: db, Envelope: inst.Envelope})
 	raw := func(v any) json.RawMessage {
 		b, _ := json.Marshal(v)
 		return b
@@ -124,12 +123,6 @@ func MustSecrets(tb testing.TB, values map[string]string) datasource.Secrets {
 		tb.Fatalf("OpenSecrets: %v", err)
 	}
 	return s
-}
-
-// TestMain installs the kinds the catalogue of MustSecrets needs.
-func TestMain(m *testing.M) {
-	datasource.UseKinds(kind.NewRegistry(postgres.Kind()))
-	os.Exit(m.Run())
 }
 
 // options change the connector a test builds.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync/atomic"
@@ -111,12 +110,6 @@ func randomHex(tb testing.TB) string {
 	return hex.EncodeToString(b)
 }
 
-// TestMain installs the kinds the catalogue of mustDatasource needs.
-func TestMain(m *testing.M) {
-	datasource.UseKinds(kind.NewRegistry(redis.Kind()))
-	os.Exit(m.Run())
-}
-
 // options describe the datasource a test builds.
 type options struct {
 	settings map[string]any // host is required
@@ -172,7 +165,7 @@ func mustDatasource(tb testing.TB, o options) (*datasource.Datasource, datasourc
 	if err != nil {
 		tb.Fatalf("instance.Open: %v", err)
 	}
-	svc := datasource.NewService(datasource.ServiceOptions{Store: db, Envelope: inst.Envelope})
+	svc := datasource.NewService(datasource.ServiceOptions{Kinds: kind.NewRegistry(redis.Kind()), Store: db, Envelope: inst.Envelope})
 	raw := func(v any) json.RawMessage {
 		b, _ := json.Marshal(v)
 		return b

@@ -7,6 +7,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/web/kit"
 )
 
@@ -32,8 +33,13 @@ type DatasourceResponse struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func NewDatasourceResponse(d *datasource.Datasource) DatasourceResponse {
-	k, _ := datasource.FindKind(d.Kind)
+// DatasourceResponse is d as the API and the pages show it: its secrets
+// only as configured or not, and its insecure settings named.
+func (s *Server) DatasourceResponse(d *datasource.Datasource) DatasourceResponse {
+	k, ok := s.datasources.FindKind(d.Kind)
+	if !ok {
+		k = &kind.Kind{Name: d.Kind}
+	}
 	secrets := map[string]secretState{}
 	for _, f := range k.Fields {
 		if f.Secret {
@@ -43,7 +49,7 @@ func NewDatasourceResponse(d *datasource.Datasource) DatasourceResponse {
 	for _, n := range d.SecretNames {
 		secrets[n] = secretState{Configured: true}
 	}
-	insecure := d.Insecure()
+	insecure := k.Insecure(d.Settings)
 	if insecure == nil {
 		insecure = []string{}
 	}
@@ -52,7 +58,7 @@ func NewDatasourceResponse(d *datasource.Datasource) DatasourceResponse {
 }
 
 func (s *Server) listKinds(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"kinds": datasource.Kinds()})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"kinds": s.datasources.Kinds()})
 	return nil
 }
 
@@ -63,7 +69,7 @@ func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *acco
 	}
 	out := []DatasourceResponse{}
 	for _, v := range list {
-		out = append(out, NewDatasourceResponse(v.Datasource))
+		out = append(out, s.DatasourceResponse(v.Datasource))
 	}
 	kit.WriteJSON(w, http.StatusOK, map[string]any{"datasources": out})
 	return nil
@@ -144,7 +150,7 @@ func (s *Server) createDatasource(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusCreated, NewDatasourceResponse(d))
+	kit.WriteJSON(w, http.StatusCreated, s.DatasourceResponse(d))
 	return nil
 }
 
@@ -153,7 +159,7 @@ func (s *Server) findDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusOK, NewDatasourceResponse(d))
+	kit.WriteJSON(w, http.StatusOK, s.DatasourceResponse(d))
 	return nil
 }
 
@@ -168,7 +174,7 @@ func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusOK, NewDatasourceResponse(d))
+	kit.WriteJSON(w, http.StatusOK, s.DatasourceResponse(d))
 	return nil
 }
 

@@ -367,7 +367,7 @@ func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 		return err
 	}
 	if req.Datasource != nil && req.Datasource.Kind != "" && req.Datasource.Kind != d.Kind {
-		return querygate.FieldErrorf("datasource.kind", "datasource.kind: the queries are for a %s datasource, not %s", safeKind(req.Datasource.Kind), d.Kind)
+		return querygate.FieldErrorf("datasource.kind", "datasource.kind: the queries are for a %s datasource, not %s", s.safeKind(req.Datasource.Kind), d.Kind)
 	}
 	if len(req.Queries) > 1000 {
 		return querygate.FieldErrorf("queries", "queries: at most 1000 per import")
@@ -434,8 +434,8 @@ func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 
 // safeKind returns k if it is a known kind, so that a message never
 // echoes the caller's text.
-func safeKind(k string) string {
-	if _, ok := datasource.FindKind(k); ok {
+func (s *Server) safeKind(k string) string {
+	if _, ok := s.datasources.FindKind(k); ok {
 		return k
 	}
 	return "different"

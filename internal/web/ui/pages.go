@@ -151,8 +151,8 @@ type datasourceRow struct {
 }
 
 // kindLabel is the name of a datasource kind as people read it.
-func kindLabel(kind string) string {
-	if k, ok := datasource.FindKind(kind); ok {
+func (s *Server) kindLabel(kind string) string {
+	if k, ok := s.datasources.FindKind(kind); ok {
 		return k.Label
 	}
 	return kind
@@ -173,7 +173,7 @@ func (s *Server) datasourcesPage(w http.ResponseWriter, r *http.Request, u *acco
 				owners[d.OwnerID] = o.Username
 			}
 		}
-		rows = append(rows, datasourceRow{DatasourceResponse: api.NewDatasourceResponse(d), KindLabel: kindLabel(d.Kind), Owner: owners[d.OwnerID],
+		rows = append(rows, datasourceRow{DatasourceResponse: s.DatasourceResponse(d), KindLabel: s.kindLabel(d.Kind), Owner: owners[d.OwnerID],
 			CanUse: v.May(u, accounts.ActionDatasourceUse), CanManage: v.May(u, accounts.ActionDatasourceManage)})
 	}
 	data := struct {
@@ -210,9 +210,9 @@ type datasourceForm struct {
 }
 
 func (s *Server) newDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	data := datasourceForm{Kinds: datasource.Kinds()}
+	data := datasourceForm{Kinds: s.datasources.Kinds()}
 	if name := r.URL.Query().Get("kind"); name != "" {
-		k, ok := datasource.FindKind(name)
+		k, ok := s.datasources.FindKind(name)
 		if !ok {
 			return querygate.Errorf(querygate.ENOTFOUND, "No such datasource kind.")
 		}
@@ -228,12 +228,12 @@ func (s *Server) editDatasourcePage(w http.ResponseWriter, r *http.Request, u *a
 	if err != nil {
 		return err
 	}
-	k, ok := datasource.FindKind(d.Kind)
+	k, ok := s.datasources.FindKind(d.Kind)
 	if !ok {
 		return querygate.Errorf(querygate.EINTERNAL, "unknown kind")
 	}
-	resp := api.NewDatasourceResponse(d)
-	data := datasourceForm{Kinds: datasource.Kinds(), Kind: k, Datasource: &resp, Created: r.URL.Query().Get("created") != "",
+	resp := s.DatasourceResponse(d)
+	data := datasourceForm{Kinds: s.datasources.Kinds(), Kind: k, Datasource: &resp, Created: r.URL.Query().Get("created") != "",
 		Saved: r.URL.Query().Get("saved") != ""}
 	data.Settings, data.Secrets = formFields(k, &resp)
 	if data.Access, err = s.accessFor(r, d); err != nil {
@@ -312,7 +312,7 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accoun
 	if err != nil {
 		return err
 	}
-	data := workspaceData{Datasource: api.NewDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
+	data := workspaceData{Datasource: s.DatasourceResponse(d), KindLabel: s.kindLabel(d.Kind),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil, ExportLimit: s.queries.Limits().MaxRows}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	qs, err := s.savedQueries.List(r.Context(), d.ID)

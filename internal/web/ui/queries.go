@@ -59,7 +59,7 @@ func (s *Server) savedQueriesPage(w http.ResponseWriter, r *http.Request, u *acc
 	}{Filter: filter}
 	for _, v := range visible {
 		byID[v.ID] = v
-		data.Datasources = append(data.Datasources, datasourceOption{ID: v.ID, Name: v.Name, KindLabel: kindLabel(v.Kind), Selected: v.ID == filter})
+		data.Datasources = append(data.Datasources, datasourceOption{ID: v.ID, Name: v.Name, KindLabel: s.kindLabel(v.Kind), Selected: v.ID == filter})
 		if v.May(u, accounts.ActionDatasourceManage) && (filter == "" || v.ID == filter) {
 			data.CanCreate = true
 		}
@@ -81,7 +81,7 @@ func (s *Server) savedQueriesPage(w http.ResponseWriter, r *http.Request, u *acc
 			continue
 		}
 		data.Queries = append(data.Queries, savedQueryRow{SavedQueryResponse: api.NewSavedQueryResponse(q), DatasourceName: v.Name,
-			KindLabel: kindLabel(v.Kind), CanManage: v.May(u, accounts.ActionDatasourceManage)})
+			KindLabel: s.kindLabel(v.Kind), CanManage: v.May(u, accounts.ActionDatasourceManage)})
 	}
 	s.render(w, r, http.StatusOK, "queries", withUser(page{Title: "Saved queries", Nav: "queries", Script: "queries.js", Data: data}, u))
 	return nil
@@ -188,7 +188,7 @@ func (s *Server) savedQueryPage(w http.ResponseWriter, r *http.Request, u *accou
 	if err != nil {
 		return err
 	}
-	data := savedQueryPageData{Query: api.NewSavedQueryResponse(q), Datasource: api.NewDatasourceResponse(d), KindLabel: kindLabel(d.Kind),
+	data := savedQueryPageData{Query: api.NewSavedQueryResponse(q), Datasource: s.DatasourceResponse(d), KindLabel: s.kindLabel(d.Kind),
 		Params:    paramFields(q.Definition.Parameters),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil,
 		CanUse:    accounts.Authorize(u, accounts.ActionDatasourceUse, res) == nil,
@@ -242,7 +242,7 @@ func (s *Server) newSavedQueryPage(w http.ResponseWriter, r *http.Request, u *ac
 	data := savedQueryFormData{Types: savedquery.Types(), Definition: `{"parameters":[]}`}
 	for _, v := range visible {
 		if v.May(u, accounts.ActionDatasourceManage) {
-			data.Datasources = append(data.Datasources, datasourceOption{ID: v.ID, Name: v.Name, KindLabel: kindLabel(v.Kind), Selected: v.ID == dsID})
+			data.Datasources = append(data.Datasources, datasourceOption{ID: v.ID, Name: v.Name, KindLabel: s.kindLabel(v.Kind), Selected: v.ID == dsID})
 		}
 	}
 	if dsID != "" {
@@ -250,8 +250,8 @@ func (s *Server) newSavedQueryPage(w http.ResponseWriter, r *http.Request, u *ac
 		if err != nil {
 			return err
 		}
-		resp := api.NewDatasourceResponse(d)
-		data.Datasource, data.KindLabel = &resp, kindLabel(d.Kind)
+		resp := s.DatasourceResponse(d)
+		data.Datasource, data.KindLabel = &resp, s.kindLabel(d.Kind)
 		data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	} else if len(data.Datasources) == 0 {
 		return querygate.Errorf(querygate.EFORBIDDEN, "You manage no datasource: saved queries are created by those who manage a datasource.")
@@ -266,7 +266,7 @@ func (s *Server) editSavedQueryPage(w http.ResponseWriter, r *http.Request, u *a
 		return err
 	}
 	resp := api.NewSavedQueryResponse(q)
-	ds := api.NewDatasourceResponse(d)
+	ds := s.DatasourceResponse(d)
 	def, err := json.Marshal(struct {
 		Query      string              `json:"query,omitempty"`
 		Request    *savedquery.Request `json:"request,omitempty"`
@@ -276,7 +276,7 @@ func (s *Server) editSavedQueryPage(w http.ResponseWriter, r *http.Request, u *a
 	if err != nil {
 		return err
 	}
-	data := savedQueryFormData{Query: &resp, Datasource: &ds, KindLabel: kindLabel(d.Kind), Types: savedquery.Types(), Definition: string(def)}
+	data := savedQueryFormData{Query: &resp, Datasource: &ds, KindLabel: s.kindLabel(d.Kind), Types: savedquery.Types(), Definition: string(def)}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
 	s.render(w, r, http.StatusOK, "query_form", withUser(page{Title: "Edit " + q.Name, Nav: "queries", Script: "query_form.js", Data: data}, u))
 	return nil
