@@ -56,10 +56,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 
 	// Datasource routes: the action each needs and its success status.
 	type dsRoute struct {
-		need   string // read, use, manage
-		ok     int
-		body   any
-		header []string
+		need string // read, use, manage
+		ok   int
+		body any
 	}
 	dsRoutes := map[string]dsRoute{
 		"GET /api/datasources/{id}":            {need: "read", ok: 200},
@@ -324,6 +323,10 @@ func TestAuthorizationMatrix(t *testing.T) {
 			_, id := throwaway("viewer")
 			return users[role], "/api/users/" + id + "/sessions", nil, adminOnly(role, 204)
 		},
+		"POST /api/users/{id}/password": func(role string) (*client, string, any, int) {
+			_, id := throwaway("viewer")
+			return users[role], "/api/users/" + id + "/password", map[string]any{"password": "a new long password"}, adminOnly(role, 200)
+		},
 	}
 	for pattern, call := range ending {
 		method, _, _ := strings.Cut(pattern, " ")
@@ -371,7 +374,7 @@ func adminOnly(role string, ok int) int {
 }
 
 func TestGrantsBadInput(t *testing.T) {
-	g := MustRun(t, t.TempDir(), nil)
+	g := MustRun(t, t.TempDir(), nil, "--sqlite-dir", "/srv")
 	admin := g.MustSetup(nil)
 	id := admin.must(201, "POST", "/api/datasources", map[string]any{"name": "x", "kind": "sqlite", "settings": map[string]any{"path": "/srv/x.db"}})["id"].(string)
 	me := admin.must(200, "GET", "/api/me", nil)["id"].(string)

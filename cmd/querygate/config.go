@@ -112,7 +112,11 @@ func badFlag(name, format string, args ...any) error {
 
 // registerFlags defines the flags of a command on fs, bound to c and s.
 func registerFlags(fs *flag.FlagSet, cmd string, c *Config, s *settings) {
-	c.commonFlags(fs)
+	if cmd != "store copy" {
+		// store copy names both its stores and opens no key: it has only
+		// --from and --to.
+		c.commonFlags(fs)
+	}
 	switch cmd {
 	case "serve":
 		c.serveFlags(fs, s)
@@ -306,6 +310,9 @@ func (v *checkedValue) IsBoolFlag() bool {
 // validate checks the settings once, turns those given as text into typed
 // values and fills derived defaults.
 func (c *Config) validate(cmd string, s *settings) error {
+	if cmd == "store copy" {
+		return c.validateCopy()
+	}
 	if c.DataDir == "" {
 		return badFlag("data-dir", "must not be empty")
 	}
@@ -339,19 +346,23 @@ func (c *Config) validate(cmd string, s *settings) error {
 			}
 			c.AuditSince = t
 		}
-	case "store copy":
-		if c.CopyFrom == "" || c.CopyTo == "" {
-			return errors.New("store copy needs --from and --to (sqlite:PATH or a postgres:// URL)")
-		}
-		if c.CopyFrom == c.CopyTo {
-			return errors.New("store copy: --from and --to name the same store")
-		}
-		if !storeURL(c.CopyFrom) {
-			return fmt.Errorf("store copy: %s must be sqlite:PATH or a postgres:// URL", flagRef("from"))
-		}
-		if !storeURL(c.CopyTo) {
-			return fmt.Errorf("store copy: %s must be sqlite:PATH or a postgres:// URL", flagRef("to"))
-		}
+	}
+	return nil
+}
+
+// validateCopy checks the settings of store copy.
+func (c *Config) validateCopy() error {
+	if c.CopyFrom == "" || c.CopyTo == "" {
+		return errors.New("store copy needs --from and --to (sqlite:PATH or a postgres:// URL)")
+	}
+	if c.CopyFrom == c.CopyTo {
+		return errors.New("store copy: --from and --to name the same store")
+	}
+	if !storeURL(c.CopyFrom) {
+		return fmt.Errorf("store copy: %s must be sqlite:PATH or a postgres:// URL", flagRef("from"))
+	}
+	if !storeURL(c.CopyTo) {
+		return fmt.Errorf("store copy: %s must be sqlite:PATH or a postgres:// URL", flagRef("to"))
 	}
 	return nil
 }

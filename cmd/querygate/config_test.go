@@ -94,7 +94,7 @@ func TestBadValues(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "data")
 				env := map[string]string{}
 				args := append(slices.Clone(cmd), "--data-dir", dir)
-				if tc.flag == "data-dir" {
+				if tc.flag == "data-dir" || cmd[0] == "store" { // store copy has no --data-dir
 					args = slices.Clone(cmd)
 				}
 				set := map[string]string{tc.flag: tc.value}

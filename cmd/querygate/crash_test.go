@@ -70,7 +70,13 @@ func TestKillDuringWrites(t *testing.T) {
 			}
 		}()
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Kill it in the middle of the writes, once a good number were
+	// acknowledged.
+	testenv.WaitFor(t, 30*time.Second, "20 acknowledged writes", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(acked) >= 20
+	})
 	p.cmd.Process.Signal(syscall.SIGKILL)
 	p.cmd.Wait()
 	stop()

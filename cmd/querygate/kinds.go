@@ -21,8 +21,14 @@ import (
 // kinds lists the datasource kinds this gateway serves: the one list, in
 // the order the API and the pages show them. Each connector package
 // describes its own kind (schema, decoding, opening, destination, TLS).
-func kinds() *kind.Registry {
-	return kind.NewRegistry(postgres.Kind(), mysql.Kind(), sqlite.Kind(), redis.Kind(), httpapi.Kind())
+// Without a --sqlite-dir no SQLite file may be opened, so the SQLite kind
+// is off: none can be created, and the refusal names the flag.
+func kinds(sqliteDirs []string) *kind.Registry {
+	lite := sqlite.Kind()
+	if len(sqliteDirs) == 0 {
+		lite.Off = "SQLite datasources are off on this gateway: the operator turns them on with --sqlite-dir DIR (the directories their files may be in)."
+	}
+	return kind.NewRegistry(postgres.Kind(), mysql.Kind(), lite, redis.Kind(), httpapi.Kind())
 }
 
 // preflight checks a datasource's settings before they are stored: the

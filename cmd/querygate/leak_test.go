@@ -16,7 +16,7 @@ import (
 // directory (the store with its -wal and -shm files, and the key file).
 func TestLeakSweep(t *testing.T) {
 	dir := t.TempDir()
-	g := MustRun(t, dir, nil)
+	g := MustRun(t, dir, nil, "--sqlite-dir", "/srv")
 	rec := &recorder{}
 	admin := g.MustSetup(rec)
 

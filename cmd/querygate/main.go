@@ -27,14 +27,22 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	m := NewMain()
-	if err := m.ParseFlags(os.Args[1:], os.Getenv); err != nil {
+	code := NewMain().Exec(ctx, os.Args[1:], os.Getenv)
+	stop()
+	os.Exit(code)
+}
+
+// Exec is the whole program as the binary runs it: ParseFlags, Run, and
+// for serve waiting until ctx is done, then Close. It returns the exit
+// code: 0, 1 when the command failed, 2 for a bad command line. Help
+// (-h, --help, help) is printed on Stdout and exits 0.
+func (m *Main) Exec(ctx context.Context, args []string, getenv func(string) string) int {
+	if err := m.ParseFlags(args, getenv); err != nil {
 		if err == errHelp {
-			os.Exit(0)
+			return 0
 		}
-		fmt.Fprintln(os.Stderr, "querygate:", err)
-		os.Exit(2)
+		fmt.Fprintln(m.Stderr, "querygate:", err)
+		return 2
 	}
 	err := m.Run(ctx)
 	if err == nil && m.Serving() {
@@ -44,9 +52,10 @@ func main() {
 		err = cerr
 	}
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "querygate:", describe(err))
-		os.Exit(1)
+		fmt.Fprintln(m.Stderr, "querygate:", describe(err))
+		return 1
 	}
+	return 0
 }
 
 // Main is the program: ParseFlags, then Run, then Close. Tests run it on
@@ -77,8 +86,8 @@ type Main struct {
 	cancelRequests context.CancelFunc
 }
 
-// command is a subcommand: what it opens before it runs. Each runs in a
-// file of its own.
+// command is a subcommand: what it opens before it runs, and its line in
+// the usage. Each runs in a file of its own.
 type command struct {
 	name string // "serve", "user add", ...
 	// open is how much of the instance the command needs: nothing, the
@@ -87,6 +96,9 @@ type command struct {
 	open      opening
 	createKey bool
 	run       func(m *Main, ctx context.Context) error
+	// args and what are its usage line: the arguments after its name, and
+	// what it does.
+	args, what string
 }
 
 type opening int
@@ -97,64 +109,127 @@ const (
 	openInstance
 )
 
-// commands are the subcommands, by name.
-var commands = map[string]command{
-	"serve":        {name: "serve", open: openInstance, createKey: true, run: (*Main).serve},
-	"user add":     {name: "user add", open: openInstance, createKey: true, run: (*Main).userAdd},
-	"keys verify":  {name: "keys verify", open: openInstance, run: (*Main).keysVerify},
-	"keys rotate":  {name: "keys rotate", open: openInstance, run: (*Main).keysRotate},
-	"audit export": {name: "audit export", open: openInstance, run: (*Main).auditExport},
-	"audit verify": {name: "audit verify", open: openInstance, run: (*Main).auditVerify},
-	"migrate":      {name: "migrate", open: openStore, run: (*Main).migrate},
-	"store copy":   {name: "store copy", run: (*Main).storeCopy},
-	"version":      {name: "version", run: (*Main).version},
+// commandList is every subcommand, in the order of the usage.
+var commandList = []command{
+	{name: "serve", open: openInstance, createKey: true, run: (*Main).serve,
+		args: "[flags]", what: "run the gateway (the default command)"},
+	{name: "user add", open: openInstance, createKey: true, run: (*Main).userAdd,
+		args: "--username NAME [--role ROLE]", what: "create a user; the password is read from standard input"},
+	{name: "keys verify", open: openInstance, run: (*Main).keysVerify,
+		what: "open every sealed secret; exit 1 if any fails"},
+	{name: "keys rotate", open: openInstance, run: (*Main).keysRotate,
+		what: "add a new master key, re-seal under it, retire the old"},
+	{name: "audit export", open: openInstance, run: (*Main).auditExport,
+		args: "[--since TIME]", what: "write the audit trail as JSON lines, oldest first"},
+	{name: "audit verify", open: openInstance, run: (*Main).auditVerify,
+		args: "[--head FILE ...]", what: "check the audit trail's hash chain; exit 1 if broken"},
+	{name: "migrate", open: openStore, run: (*Main).migrate,
+		what: "bring the store's schema up to date, then exit"},
+	{name: "store copy", run: (*Main).storeCopy,
+		args: "--from STORE --to STORE", what: "copy a store into a new, empty one, and verify"},
+	{name: "version", run: (*Main).version, what: "print the version"},
 }
 
-// groups are the commands that take a second word.
-var groups = map[string]bool{"user": true, "keys": true, "audit": true, "store": true}
+// commands are the subcommands, by name.
+var commands = func() map[string]command {
+	m := make(map[string]command, len(commandList))
+	for _, c := range commandList {
+		m[c.name] = c
+	}
+	return m
+}()
+
+// groups are the commands that take a second word: user, keys, audit, store.
+var groups = func() map[string]bool {
+	m := map[string]bool{}
+	for _, c := range commandList {
+		if g, _, ok := strings.Cut(c.name, " "); ok {
+			m[g] = true
+		}
+	}
+	return m
+}()
 
 // NewMain returns a Main wired to the process's standard streams.
 func NewMain() *Main {
 	return &Main{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 }
 
-const usage = `querygate: a gateway that queries databases and HTTP APIs for you, keeping only sealed settings.
+// usage writes the usage lines of the commands whose name starts with
+// prefix ("" for all).
+func usage(w io.Writer, prefix string) {
+	for _, c := range commandList {
+		if !strings.HasPrefix(c.name, prefix) {
+			continue
+		}
+		line := "querygate " + c.name
+		if c.name == "serve" {
+			line = "querygate [serve]"
+		}
+		if c.args != "" {
+			line += " " + c.args
+		}
+		if len(line) > 46 {
+			fmt.Fprintf(w, "  %s\n  %-46s %s\n", line, "", c.what)
+			continue
+		}
+		fmt.Fprintf(w, "  %-46s %s\n", line, c.what)
+	}
+}
 
-Usage:
-  querygate [serve] [flags]                       run the gateway (the default)
-  querygate user add --username NAME --role ROLE  create a user; the password is read from stdin
-  querygate keys verify                           open every sealed secret; exit 1 if any fails
-  querygate keys rotate                           add a new master key, re-seal under it, retire the old
-  querygate audit export [--since TIME]           write the audit trail as JSON lines, oldest first
-  querygate audit verify                          check the audit trail's hash chain; exit 1 if broken
-  querygate migrate                               bring the store's schema up to date, then exit
-  querygate store copy --from sqlite:PATH --to postgres://...
-                                                  copy an instance to an empty PostgreSQL store, sealed, and verify
-  querygate version                               print the version
+// printHelp writes the usage of every command, or of one group's.
+func (m *Main) printHelp(group string) {
+	if group != "" {
+		fmt.Fprintf(m.Stdout, "Usage of querygate %s:\n", group)
+		usage(m.Stdout, group+" ")
+		fmt.Fprintf(m.Stdout, "\nRun 'querygate %s <command> -h' for the flags of a command.\n", group)
+		return
+	}
+	fmt.Fprint(m.Stdout, "querygate: a gateway that queries databases and HTTP APIs for you, keeping only sealed settings.\n\nUsage:\n")
+	usage(m.Stdout, "")
+	fmt.Fprint(m.Stdout, "\nEvery flag can also be set as QUERYGATE_<FLAG> (for example QUERYGATE_DATA_DIR).\n"+
+		"Run 'querygate <command> -h' for the flags of a command (for example 'querygate serve -h').\n")
+}
 
-Every flag can also be set as QUERYGATE_<FLAG> (for example QUERYGATE_DATA_DIR).
-Run 'querygate <command> -h' for the flags of a command.
-`
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "help", "-h", "-help", "--help":
+		return true
+	}
+	return false
+}
 
 // ParseFlags reads the subcommand, then its flags and the environment into
 // m.Config, parsed and validated once.
 func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
+	if len(args) > 0 && isHelp(args[0]) {
+		if args[0] == "help" && len(args) > 1 {
+			// help user, help store copy: the help of that command.
+			return m.ParseFlags(append(args[1:len(args):len(args)], "-h"), getenv)
+		}
+		m.printHelp("")
+		return errHelp
+	}
 	name := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		name, args = args[0], args[1:]
 	}
-	switch {
-	case name == "help":
-		fmt.Fprint(m.Stdout, usage)
-		return errHelp
-	case groups[name]:
-		if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-			return fmt.Errorf("%s needs a command (see querygate help)", name)
+	if groups[name] {
+		switch {
+		case len(args) > 0 && isHelp(args[0]):
+			m.printHelp(name)
+			return errHelp
+		case len(args) == 0 || strings.HasPrefix(args[0], "-"):
+			return fmt.Errorf("%s needs a command: %s (see querygate %s help)", name, m.subcommands(name), name)
 		}
 		name, args = name+" "+args[0], args[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {
+		if g, _, ok := strings.Cut(name, " "); ok {
+			return fmt.Errorf("unknown command %q: %s has %s (see querygate %s help)", name, g, m.subcommands(g), g)
+		}
 		return fmt.Errorf("unknown command %q (see querygate help)", name)
 	}
 	m.cmd = cmd
@@ -162,6 +237,20 @@ func (m *Main) ParseFlags(args []string, getenv func(string) string) error {
 		return nil
 	}
 	return parseFlags(name, args, getenv, m.Stderr, &m.Config)
+}
+
+// subcommands lists the second words of a group: "add", "verify or rotate".
+func (m *Main) subcommands(group string) string {
+	var subs []string
+	for _, c := range commandList {
+		if sub, ok := strings.CutPrefix(c.name, group+" "); ok {
+			subs = append(subs, sub)
+		}
+	}
+	if len(subs) < 2 {
+		return strings.Join(subs, "")
+	}
+	return strings.Join(subs[:len(subs)-1], ", ") + " or " + subs[len(subs)-1]
 }
 
 // Serving reports whether Run started a server that runs until Close.

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -107,9 +108,16 @@ func TestRotateWhileServing(t *testing.T) {
 	if got := len(ring.IDs()); got != 1 {
 		t.Fatalf("key file holds %d keys after rotation, want 1", got)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "master.key.lock")); err != nil {
-		t.Logf("no lock file left: %v", err)
+	// The rotations released their lock: another one could take it now.
+	lock, err := os.OpenFile(filepath.Join(dir, "master.key.lock"), os.O_RDWR, 0)
+	if err != nil {
+		t.Fatalf("the rotations left no lock file: %v", err)
 	}
+	defer lock.Close()
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatalf("the key file is still locked after the rotations: %v", err)
+	}
+	syscall.Flock(int(lock.Fd()), syscall.LOCK_UN)
 
 	// The serving gateway follows the rotation: it opens and re-seals.
 	admin.must(200, "PATCH", "/api/datasources/"+ids[0], map[string]any{"secrets": map[string]any{"client_key": nil}})

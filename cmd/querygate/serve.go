@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/querygate/querygate/internal/dashboard"
@@ -62,7 +63,7 @@ func (m *Main) serve(ctx context.Context) error {
 		m.metricsLn = mln
 	}
 	dialer := newDialer(&m.Config, listeners...)
-	reg := kinds()
+	reg := kinds(m.Config.SQLiteDirs)
 	datasources := datasource.NewService(datasource.ServiceOptions{Store: m.db, Envelope: m.inst.Envelope, Kinds: reg,
 		Preflight: preflight(reg, dialer, m.Config.RequireDatasourceTLS)})
 	// The pool gauge reads m.queries, set just below.
@@ -146,15 +147,41 @@ func (m *Main) serve(ctx context.Context) error {
 		m.log.InfoContext(ctx, "metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
 	m.serving = true
-	m.log.InfoContext(ctx, "querygate serving", "version", version(), "url", scheme+"://"+ln.Addr().String(), "data_dir", m.Config.DataDir)
+	open := browserURL(scheme, m.Config.ListenHost, ln.Addr())
+	attrs := []any{"version", version(), "url", open, "data_dir", m.Config.DataDir}
 	if needed {
-		fmt.Fprintf(m.Stderr, "\n  No user exists yet. Create the first admin with this one-time setup token:\n\n"+
-			"    curl -X POST %s://%s/api/setup -H 'Content-Type: application/json' \\\n"+
+		attrs = append(attrs, "setup", open+"setup")
+	}
+	m.log.InfoContext(ctx, "querygate serving: open "+open+" in a browser", attrs...)
+	if needed {
+		fmt.Fprintf(m.Stderr, "\n  No user exists yet. Create the first admin on the setup page:\n\n"+
+			"    %ssetup\n\n"+
+			"  with this one-time setup token: %s\n\n"+
+			"  or with curl:\n"+
+			"    curl -X POST %sapi/setup -H 'Content-Type: application/json' \\\n"+
 			"      -d '{\"token\":\"%s\",\"username\":\"admin\",\"password\":\"...\"}'\n\n"+
 			"  or run: querygate user add --username admin --role admin\n"+
-			"  The token works once, only until the first user exists, and changes at each start.\n\n", scheme, ln.Addr(), token)
+			"  The token works once, only until the first user exists, and changes at each start.\n\n", open, token, open, token)
 	}
 	return nil
+}
+
+// browserURL is the address to open in a browser: scheme://host:port/ with
+// the --listen host as given (a name stays a name), and localhost for an
+// unspecified one (0.0.0.0, ::, or none), which the gateway always answers
+// for and its self-signed certificate names.
+func browserURL(scheme, listenHost string, addr net.Addr) string {
+	host := listenHost
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	port := ""
+	if a, ok := addr.(*net.TCPAddr); ok {
+		port = strconv.Itoa(a.Port)
+	} else if _, p, err := net.SplitHostPort(addr.String()); err == nil {
+		port = p
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 
 // allowedHosts returns the host names the gateway answers for (web

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -42,8 +43,23 @@ func (m *Main) storeCopy(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "%-22s %8d rows  sha256 %s\n", r.Table, r.Rows, r.Digest)
 		total += r.Rows
 	}
-	fmt.Fprintf(m.Stdout, "Copied and verified %d rows in %d tables; secrets stay sealed. Start the gateway with --database-url and the same master key.\n", total, len(report))
+	fmt.Fprintf(m.Stdout, "Copied and verified %d rows in %d tables; secrets stay sealed. %s\n", total, len(report), startOn(m.Config.CopyTo))
 	return nil
+}
+
+// startOn tells how to start the gateway on a copy: for PostgreSQL with
+// --database-url (the URL itself is not repeated: it may hold a password),
+// for SQLite with the --data-dir that holds it as querygate.db.
+func startOn(to string) string {
+	path, ok := strings.CutPrefix(to, "sqlite:")
+	if !ok {
+		return "Start the gateway on it with --database-url (or QUERYGATE_DATABASE_URL) and the same master key."
+	}
+	if dir, file := filepath.Split(path); file == "querygate.db" {
+		dir = filepath.Clean(dir)
+		return fmt.Sprintf("Start the gateway on it with --data-dir %s and the same master key (copy the key file to %s, or give --master-key-file).", dir, filepath.Join(dir, "master.key"))
+	}
+	return "To start the gateway on it, move it to querygate.db in a directory and give that directory as --data-dir, with the same master key (copy the key file there as master.key, or give --master-key-file)."
 }
 
 // checkCopySide refuses a source that is not a querygate store (a missing

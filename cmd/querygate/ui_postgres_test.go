@@ -249,7 +249,7 @@ func TestBrowserPostgres(t *testing.T) {
 	act(t, ctx, "wrong password",
 		chromedp.SendKeys(`#unlock-password`, "not the password", chromedp.ByQuery),
 		chromedp.Click(`#unlock-submit`, chromedp.ByQuery),
-		waitText(`#unlock-err`, "auth_failed"),
+		waitText(`#unlock-err`, "refused the user name or password"),
 	)
 	act(t, ctx, "unlock",
 		chromedp.SendKeys(`#unlock-password`, devPassword, chromedp.ByQuery),

@@ -250,7 +250,7 @@ func TestBrowserUI(t *testing.T) {
 		chromedp.SendKeys(`#login-username`, "admin", chromedp.ByQuery),
 		chromedp.SendKeys(`#login-password`, "wrong password!", chromedp.ByQuery),
 		chromedp.Click(`#login-form button[type=submit]`, chromedp.ByQuery),
-		waitText(`#form-status`, "unauthorized"),
+		waitText(`#form-status`, "Wrong user name or password."),
 		chromedp.SendKeys(`#login-password`, adminPassword, chromedp.ByQuery),
 		chromedp.Click(`#login-form button[type=submit]`, chromedp.ByQuery),
 	)

@@ -446,6 +446,11 @@ func TestTokens(t *testing.T) {
 
 	t.Run("invalid", func(t *testing.T) {
 		valid, _ := MustCreateToken(t, s, alice.ID)
+		// The last character altered: always to another one.
+		last := "A"
+		if strings.HasSuffix(valid, last) {
+			last = "B"
+		}
 		tests := []struct {
 			name  string
 			value string
@@ -453,14 +458,11 @@ func TestTokens(t *testing.T) {
 			{"empty", ""},
 			{"no prefix", strings.TrimPrefix(valid, TokenPrefix)},
 			{"wrong prefix", "qgx_" + strings.TrimPrefix(valid, TokenPrefix)},
-			{"altered", valid[:len(valid)-1] + "A"},
+			{"altered", valid[:len(valid)-1] + last},
 			{"too long", valid + strings.Repeat("A", 100)},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				if tt.value == valid {
-					t.Skip("the altered token happens to equal the valid one")
-				}
 				u, err := s.TokenUser(ctx, tt.value)
 				if u != nil {
 					t.Errorf("TokenUser = %+v, want nil", u)

@@ -66,9 +66,10 @@ const (
 	Logout           = "logout"
 	LogoutAll        = "logout.everywhere" // every session of a user ended
 	SessionRevoke    = "session.revoke"
-	PasswordChange   = "user.password" // a user changed their own password
-	SSOUpdate        = "settings.sso"  // the single sign-on setting changed (field names only)
-	SSOLink          = "user.sso_link" // a user linked their account at the identity provider (or was refused)
+	PasswordChange   = "user.password"       // a user changed their own password
+	PasswordReset    = "user.password_reset" // an admin set another password for a user
+	SSOUpdate        = "settings.sso"        // the single sign-on setting changed (field names only)
+	SSOLink          = "user.sso_link"       // a user linked their account at the identity provider (or was refused)
 	DashboardCreate  = "dashboard.create"
 	DashboardUpdate  = "dashboard.update"
 	DashboardDelete  = "dashboard.delete"

@@ -200,6 +200,10 @@ func validCustody(c string) (string, error) {
 // Kinds returns the kinds the gateway serves, in a stable order.
 func (s *Service) Kinds() []*Kind { return s.kinds.All() }
 
+// CreatableKinds returns the kinds a datasource can be created of (the
+// kinds not turned off), in a stable order: the API's list and the form's.
+func (s *Service) CreatableKinds() []*Kind { return s.kinds.Creatable() }
+
 // FindKind returns the kind with that name.
 func (s *Service) FindKind(name string) (*Kind, bool) { return s.kinds.Find(name) }
 
@@ -224,6 +228,9 @@ func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (*
 	k, err := s.findKind(in.Kind)
 	if err != nil {
 		return nil, err
+	}
+	if k.Off != "" {
+		return nil, querygate.FieldErrorf("kind", "%s", k.Off)
 	}
 	custody, err := validCustody(in.Custody)
 	if err != nil {

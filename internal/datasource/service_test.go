@@ -548,22 +548,40 @@ func TestCreateConflict(t *testing.T) {
 	}
 }
 
+// TestInsecure: the settings the API and the pages flag as insecure are
+// the insecure options turned on, a TLS mode of disable (everything in
+// clear) and credentials sent to a plain http URL.
 func TestInsecure(t *testing.T) {
 	e := MustService(t)
 	tests := []struct {
-		skip bool
-		want []string
+		name     string
+		kind     string
+		settings map[string]any
+		secrets  map[string]any
+		want     []string
 	}{
-		{false, nil},
-		{true, []string{"insecure_skip_verify"}},
+		{"https", datasource.KindHTTP, nil, nil, nil},
+		{"skip verify", datasource.KindHTTP, map[string]any{"insecure_skip_verify": true}, nil, []string{"insecure_skip_verify"}},
+		{"plain http without credential", datasource.KindHTTP, map[string]any{"base_url": "http://api.example.com"}, nil, nil},
+		{"plain http with token", datasource.KindHTTP, map[string]any{"base_url": "http://api.example.com"},
+			map[string]any{"bearer_token": "t"}, []string{"base_url"}},
+		{"plain http with secret header", datasource.KindHTTP, map[string]any{"base_url": "HTTP://api.example.com"},
+			map[string]any{"secret_headers": map[string]string{"X-Token": "t"}}, []string{"base_url"}},
+		{"https with token", datasource.KindHTTP, nil, map[string]any{"bearer_token": "t"}, nil},
+		{"postgres verify-full", datasource.KindPostgres, nil, nil, nil},
+		{"postgres disable", datasource.KindPostgres, map[string]any{"sslmode": "disable"}, nil, []string{"sslmode"}},
+		{"postgres require", datasource.KindPostgres, map[string]any{"sslmode": "require"}, nil, nil},
+		{"mysql disable", datasource.KindMySQL, map[string]any{"tls": "disable"}, nil, []string{"tls"}},
+		{"redis default", datasource.KindRedis, nil, nil, []string{"tls"}},
+		{"redis verify-full", datasource.KindRedis, map[string]any{"tls": "verify-full"}, nil, nil},
 	}
 	for _, tt := range tests {
-		t.Run(fmt.Sprint(tt.skip), func(t *testing.T) {
-			settings := minimal(datasource.KindHTTP)
-			settings["insecure_skip_verify"] = tt.skip
-			d := e.MustCreate(t, datasource.CreateInput{Name: fmt.Sprint("api ", tt.skip), Kind: datasource.KindHTTP, Settings: raw(t, settings)})
+		t.Run(tt.name, func(t *testing.T) {
+			settings := minimal(tt.kind)
+			maps.Copy(settings, tt.settings)
+			d := e.MustCreate(t, datasource.CreateInput{Name: tt.name, Kind: tt.kind, Settings: raw(t, settings), Secrets: raw(t, tt.secrets)})
 			k, _ := allKinds.Find(d.Kind)
-			if got := k.Insecure(d.Settings); !slices.Equal(got, tt.want) {
+			if got := k.Insecure(d.Settings, d.SecretNames); !slices.Equal(got, tt.want) {
 				t.Errorf("Insecure() = %q, want %q", got, tt.want)
 			}
 		})

@@ -11,6 +11,8 @@
 package kind
 
 import (
+	"strings"
+
 	"github.com/querygate/querygate/internal/connect"
 )
 
@@ -111,6 +113,16 @@ type Kind struct {
 	// otherwise an EINVALID error naming the setting to change (see
 	// TLSRequired). Nil for kinds that open local files.
 	VerifiedTLS func(settings map[string]any) error `json:"-"`
+	// TLSSetting names the setting that chooses the kind's TLS mode
+	// (sslmode, tls), whose value "disable" sends everything in clear;
+	// empty for kinds without one.
+	TLSSetting string `json:"-"`
+	// Off, when set, says why datasources of this kind cannot be created
+	// on this gateway, naming the operator setting that turns the kind on
+	// (SQLite without --sqlite-dir). The catalogue refuses to create one,
+	// the API and the form leave the kind out; existing datasources of
+	// the kind are still listed.
+	Off string `json:"-"`
 }
 
 // Field returns the field with that name.
@@ -124,12 +136,38 @@ func (k *Kind) Field(name string) (Field, bool) {
 }
 
 // Insecure returns the names of the settings of the kind that weaken
-// security and are turned on in settings.
-func (k *Kind) Insecure(settings map[string]any) []string {
+// security in settings, for a datasource whose configured secrets are
+// named by secrets: an insecure option turned on, the TLS mode set to
+// disable (everything in clear), and a URL over plain http while a
+// credential is configured (the credential crosses the network in clear).
+func (k *Kind) Insecure(settings map[string]any, secrets []string) []string {
 	var out []string
 	for _, f := range k.Fields {
-		if f.Insecure && settings[f.Name] == true {
+		switch {
+		case f.Insecure && settings[f.Name] == true:
 			out = append(out, f.Name)
+		case f.Name == k.TLSSetting && settings[f.Name] == "disable":
+			out = append(out, f.Name)
+		case f.Type == TypeURL && len(secrets) > 0 && plainHTTP(settings[f.Name]):
+			out = append(out, f.Name)
+		}
+	}
+	return out
+}
+
+// plainHTTP reports whether v is an http:// URL.
+func plainHTTP(v any) bool {
+	s, _ := v.(string)
+	return len(s) >= len("http://") && strings.EqualFold(s[:len("http://")], "http://")
+}
+
+// Creatable returns the kinds a datasource can be created of: those not
+// turned off, in the registry's order.
+func (r *Registry) Creatable() []*Kind {
+	var out []*Kind
+	for _, k := range r.All() {
+		if k.Off == "" {
+			out = append(out, k)
 		}
 	}
 	return out

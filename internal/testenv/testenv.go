@@ -188,3 +188,28 @@ func MySQLReadOnlyUser(tb testing.TB) string {
 	})
 	return name
 }
+
+// Skipf skips the test with the message, except under CI=true, where it
+// fails: CI must test for real, so what a test needs must be there.
+func Skipf(tb testing.TB, format string, args ...any) {
+	tb.Helper()
+	if os.Getenv("CI") == "true" {
+		tb.Fatalf(format+" (under CI=true this fails instead of skipping)", args...)
+		return
+	}
+	tb.Skipf(format, args...)
+}
+
+// WaitFor polls cond until it holds, and fails the test with what (the
+// condition waited for) if it does not within timeout. Tests wait on the
+// condition they need rather than sleep a fixed time.
+func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("waited %v for %s", timeout, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

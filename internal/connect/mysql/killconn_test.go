@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/testenv"
 )
 
 // TestMaxConnsHoldsWithKill: connect.Config.MaxConns is the most
@@ -16,7 +17,7 @@ func TestMaxConnsHoldsWithKill(t *testing.T) {
 	dc := &countingDialer{}
 	c, _ := MustConnector(t, s, options{maxConns: 1, dial: dc.Dial})
 	if _, err := c.Query(t.Context(), connect.Request{Query: "SELECT seq FROM seq_1_to_100000"}, &sink{stopAfter: 1}); err != nil {
-		t.Skipf("the test server has no seq_1_to_100000 (MariaDB's sequence engine): %v", err)
+		testenv.Skipf(t, "the test server has no seq_1_to_100000 (MariaDB's sequence engine): %v", err)
 	}
 	time.Sleep(500 * time.Millisecond) // let the replacement connection open
 	dc.mu.Lock()

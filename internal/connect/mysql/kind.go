@@ -20,5 +20,6 @@ func Kind() *dskind.Kind {
 		Open:        dskind.Opener(New),
 		Destination: dskind.Reaches(3306),
 		VerifiedTLS: dskind.VerifiedModes("tls", "verify-full", "verify-ca"),
+		TLSSetting:  "tls",
 	}
 }

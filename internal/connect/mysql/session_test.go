@@ -14,6 +14,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/testenv"
 )
 
 // mustAccount creates an account on the test server with the given grants
@@ -123,7 +124,7 @@ func TestReadOnlyRefusesPrivilegedAccount(t *testing.T) {
 	t.Run("test server's own account", func(t *testing.T) {
 		var grants string
 		if err := db.QueryRow("SHOW GRANTS").Scan(&grants); err != nil || !strings.Contains(grants, "ON *.*") {
-			t.Skipf("the test account has no global grants: %q %v", grants, err)
+			testenv.Skipf(t, "the test account has no global grants: %q %v", grants, err)
 		}
 		refused(t, options{}, "")
 	})
@@ -136,7 +137,7 @@ func TestReadOnlyRefusesPrivilegedAccount(t *testing.T) {
 		rand.Read(b[:])
 		role := "qg_r_" + hex.EncodeToString(b[:])
 		if _, err := db.Exec("CREATE ROLE " + role); err != nil {
-			t.Skipf("roles are not supported by the test server: %v", err)
+			testenv.Skipf(t, "roles are not supported by the test server: %v", err)
 		}
 		t.Cleanup(func() { db.Exec("DROP ROLE IF EXISTS " + role) })
 		MustExec(t, db, "GRANT FILE ON *.* TO "+role)

@@ -177,7 +177,8 @@ func poolConfig(s *Settings, dial connect.DialFunc, maxConns int, maxIdle time.D
 	pc.MaxConnLifetimeJitter = 5 * time.Minute
 	pc.HealthCheckPeriod = time.Minute
 	pc.PingTimeout = 10 * time.Second
-	pc.BeforeConnect, pc.AfterConnect, pc.BeforeAcquire, pc.PrepareConn = nil, nil, nil, nil
+	// BeforeAcquire (deprecated) is left as ParseConfig leaves it: nil.
+	pc.BeforeConnect, pc.AfterConnect, pc.PrepareConn = nil, nil, nil
 	// ShouldPing nil: pgxpool pings a connection idle for a second or more
 	// before handing it out, and drops a connection that broke in use
 	// (closed, or released inside a transaction), so a killed backend

@@ -20,5 +20,6 @@ func Kind() *dskind.Kind {
 		Open:        dskind.Opener(New),
 		Destination: dskind.Reaches(5432),
 		VerifiedTLS: dskind.VerifiedModes("sslmode", "verify-full", "verify-ca"),
+		TLSSetting:  "sslmode",
 	}
 }

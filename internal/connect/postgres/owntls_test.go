@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/testenv"
 )
 
 // ownPostgres starts a PostgreSQL server of its own (initdb on this
@@ -27,7 +28,7 @@ func ownPostgres(t *testing.T, p *pki) int {
 	t.Helper()
 	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/initdb")
 	if len(bins) == 0 {
-		t.Skip("initdb is not installed: the own-server TLS test needs PostgreSQL's server binaries")
+		testenv.Skipf(t, "initdb is not installed: the own-server TLS test needs PostgreSQL's server binaries")
 	}
 	bin := filepath.Dir(bins[len(bins)-1])
 	// PostgreSQL refuses to run as root: run it as the postgres user then.
@@ -40,7 +41,7 @@ func ownPostgres(t *testing.T, p *pki) int {
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("running as root without a postgres user to run the test server as")
+			testenv.Skipf(t, "running as root without a postgres user to run the test server as")
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)

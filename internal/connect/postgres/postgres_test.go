@@ -398,15 +398,3 @@ func waitNoActive(t *testing.T, plain *pgx.Conn, marker string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
-// activeCount counts the active querygate backends running marker.
-func activeCount(t *testing.T, plain *pgx.Conn, marker string) int {
-	t.Helper()
-	var n int
-	err := plain.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
-		WHERE application_name = 'querygate' AND state = 'active' AND query LIKE '%' || $1 || '%'`, marker).Scan(&n)
-	if err != nil {
-		t.Fatalf("pg_stat_activity: %v", err)
-	}
-	return n
-}

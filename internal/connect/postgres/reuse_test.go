@@ -23,7 +23,7 @@ func TestOwnConnectionsDoNotSurviveRequest(t *testing.T) {
 	}
 	defer c0.Close(t.Context())
 	if _, err := c0.Exec(t.Context(), "CREATE EXTENSION dblink"); err != nil {
-		t.Skipf("dblink: %v", err)
+		testenv.Skipf(t, "dblink: %v", err)
 	}
 	db := strings.TrimPrefix(u.Path, "/")
 	c, _ := MustConnector(t, s, options{maxConns: 1, settings: map[string]any{"database": db}})

@@ -95,7 +95,7 @@ func TestReadOnlyRefusesPrivilegedRole(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !super {
-		t.Skip("the test PostgreSQL user is not a superuser: roles cannot be set up")
+		testenv.Skipf(t, "the test PostgreSQL user is not a superuser: roles cannot be set up")
 	}
 	role := mustRole(t, admin)
 	as := func(user string, extra map[string]any) options {
@@ -161,7 +161,7 @@ func TestReadOnlyRefusesPrivilegedRole(t *testing.T) {
 		}
 		defer c.Close(context.Background())
 		if _, err := c.Exec(t.Context(), "CREATE EXTENSION dblink"); err != nil {
-			t.Skipf("dblink is not available on the test server: %v", err)
+			testenv.Skipf(t, "dblink is not available on the test server: %v", err)
 		}
 		r := mustRole(t, admin)
 		db := strings.TrimPrefix(u.Path, "/")

@@ -33,5 +33,6 @@ func Kind() *dskind.Kind {
 		Open:        dskind.Opener(New),
 		Destination: dskind.Reaches(6379),
 		VerifiedTLS: dskind.VerifiedModes("tls", "verify-full"),
+		TLSSetting:  "tls",
 	}
 }

@@ -16,5 +16,4 @@ var (
 	MustUpdate = storetest.MustUpdate
 	MustView   = storetest.MustView
 	wantCode   = storetest.WantCode
-	newUser    = storetest.NewUser
 )

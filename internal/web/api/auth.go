@@ -11,17 +11,32 @@ import (
 	"github.com/querygate/querygate/internal/web/kit"
 )
 
+// SetSession starts a session for userID and sets its cookie: a
+// browser-session cookie (no Expires), which the browser drops when it
+// closes.
 func (s *Server) SetSession(w http.ResponseWriter, r *http.Request, userID string) error {
+	return s.setSession(w, r, userID, false)
+}
+
+// setSession starts a session and sets its cookie; with keep ("keep me
+// signed in") the cookie persists for the session's remaining life and
+// no longer, so --session-ttl bounds it. Either way the expiry is inside
+// the sealed value and in the store.
+func (s *Server) setSession(w http.ResponseWriter, r *http.Request, userID string, keep bool) error {
 	id, exp, err := s.accounts.NewSession(r.Context(), userID, accounts.SessionMeta{Remote: kit.RemoteHost(r), UserAgent: r.UserAgent()})
 	if err != nil {
 		return err
 	}
-	// A browser-session cookie (no Expires): the expiry is inside the
-	// sealed value and in the store.
-	http.SetCookie(w, &http.Cookie{
+	c := &http.Cookie{
 		Name: s.SessionCookie(), Value: s.cookies.Seal(s.SessionCookie(), id, exp),
 		Path: "/", HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteLaxMode,
-	})
+	}
+	if keep {
+		if c.MaxAge = int(time.Until(exp) / time.Second); c.MaxAge <= 0 {
+			c.MaxAge = -1
+		}
+	}
+	http.SetCookie(w, c)
 	return nil
 }
 
@@ -45,6 +60,9 @@ func NewUserResponse(u *accounts.User) UserResponse {
 type loginRequest struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+	// Remember keeps the session cookie after the browser closes, for
+	// the session's remaining life (--session-ttl at most).
+	Remember bool `json:"remember"`
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
@@ -78,10 +96,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) error {
 			s.accounts.EndSession(r.Context(), old)
 		}
 	}
-	if err := s.SetSession(w, r, u.ID); err != nil {
+	if err := s.setSession(w, r, u.ID, req.Remember); err != nil {
 		return err
 	}
-	s.record(r, u, audit.Event{Action: audit.LoginSuccess, Target: u.ID}, nil)
+	s.record(r, u, audit.Event{Action: audit.LoginSuccess, Target: u.ID, Details: map[string]any{"remember": req.Remember}}, nil)
 	kit.WriteJSON(w, http.StatusOK, NewUserResponse(u))
 	return nil
 }

@@ -49,7 +49,7 @@ func (s *Server) DatasourceResponse(d *datasource.Datasource) DatasourceResponse
 	for _, n := range d.SecretNames {
 		secrets[n] = secretState{Configured: true}
 	}
-	insecure := k.Insecure(d.Settings)
+	insecure := k.Insecure(d.Settings, d.SecretNames)
 	if insecure == nil {
 		insecure = []string{}
 	}
@@ -58,7 +58,7 @@ func (s *Server) DatasourceResponse(d *datasource.Datasource) DatasourceResponse
 }
 
 func (s *Server) listKinds(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"kinds": s.datasources.Kinds()})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"kinds": s.datasources.CreatableKinds()})
 	return nil
 }
 

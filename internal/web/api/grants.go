@@ -14,12 +14,6 @@ import (
 // for one the caller may not see, alike.
 var ErrDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "datasource not found.")
 
-// resourceOf describes a datasource without the caller's grants: it can
-// only let through admins and owners. Use resourceFor.
-func resourceOf(d *datasource.Datasource) accounts.Resource {
-	return accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
-}
-
 // resourceFor describes a datasource for Authorize, with the caller's
 // grant level on it.
 func (s *Server) ResourceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (accounts.Resource, error) {

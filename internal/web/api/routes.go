@@ -148,6 +148,7 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	handle("GET /api/users", admin, s.listUsers)
 	handle("POST /api/users", admin, s.createUser)
 	handle("PATCH /api/users/{id}", admin, s.updateUser)
+	rt.Handle("POST /api/users/{id}/password", admin, s.resetPassword, s.auditedAs(audit.PasswordReset))
 	handle("DELETE /api/users/{id}", admin, s.deleteUser)
 
 	handle("GET /api/tokens", signedIn, s.listTokens)

@@ -31,7 +31,7 @@ func (s *Server) listSessions(w http.ResponseWriter, r *http.Request, u *account
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": NewSessionResponses(list)})
 	return nil
 }
 
@@ -82,7 +82,7 @@ func (s *Server) listUserSessions(w http.ResponseWriter, r *http.Request, u *acc
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": list})
+	kit.WriteJSON(w, http.StatusOK, map[string]any{"sessions": NewSessionResponses(list)})
 	return nil
 }
 

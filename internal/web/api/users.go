@@ -78,3 +78,32 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, u *accounts.
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
+
+// resetRequest is the body of POST /api/users/{id}/password.
+type resetRequest struct {
+	Password string `json:"password"`
+}
+
+// resetPassword answers POST /api/users/{id}/password (admins): the user
+// gets the new password, and, as with any password change, every session
+// of theirs ends and every API token of theirs is revoked, so that a
+// credential taken before the reset stops working. An admin who resets
+// their own password in a signed-in session gets a fresh session.
+func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	var req resetRequest
+	if err := kit.Decode(w, r, &req); err != nil {
+		return err
+	}
+	nu, err := s.accounts.UpdateUser(r.Context(), r.PathValue("id"), accounts.UpdateUserInput{Password: &req.Password})
+	s.record(r, u, audit.Event{Action: audit.PasswordReset, Target: audit.ClientID(r.PathValue("id"))}, err)
+	if err != nil {
+		return err
+	}
+	if nu.ID == u.ID && !kit.ViaToken(r) {
+		if err := s.SetSession(w, r, nu.ID); err != nil {
+			return err
+		}
+	}
+	kit.WriteJSON(w, http.StatusOK, NewUserResponse(nu))
+	return nil
+}

@@ -8,7 +8,9 @@ import (
 	"html/template"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -37,6 +39,8 @@ var pageFiles = []string{"setup", "login", "datasources", "datasource_form", "wo
 
 var pageTemplates = func() map[string]*template.Template {
 	funcs := template.FuncMap{
+		// asset is the content-hashed URL of a static file ("css/app.css").
+		"asset": staticAssets.URL,
 		"fmtTime": func(t any) string {
 			switch t := t.(type) {
 			case time.Time:
@@ -125,11 +129,12 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/setup", http.StatusSeeOther)
 		return
 	}
+	next := safeNext(r.URL.Query().Get("next"))
 	if _, err := s.Authenticate(r); err == nil {
-		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
+		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	data := loginData{LocalLogin: s.LocalLoginAllowed(r), Error: api.SSOErrors[r.URL.Query().Get("sso_error")]}
+	data := loginData{LocalLogin: s.LocalLoginAllowed(r), Error: api.SSOErrors[r.URL.Query().Get("sso_error")], Next: next}
 	if r.URL.Query().Get("sso_error") != "" && data.Error == "" {
 		data.Error = api.SSOErrors["unavailable"]
 	}
@@ -139,6 +144,34 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, http.StatusOK, "login", page{Title: "Log in", Script: "login.js", Data: data})
+}
+
+// loginURL is the login page for a visitor without a session, keeping the
+// page they asked for (a GET) to return to after login.
+func loginURL(r *http.Request) string {
+	if r.Method != http.MethodGet || safeNext(r.URL.RequestURI()) != r.URL.RequestURI() || r.URL.Path == "/" {
+		return "/login"
+	}
+	return "/login?next=" + url.QueryEscape(r.URL.RequestURI())
+}
+
+// safeNext returns next when it is a path on this site ("/queries/x?a=b"),
+// and otherwise the datasource list: never another site ("//evil.example",
+// "https://evil.example", "/\evil.example"), so that a link to the login
+// page cannot send a person elsewhere after they signed in.
+func safeNext(next string) string {
+	const home = "/datasources"
+	if len(next) < 2 || next[0] != '/' || next[1] == '/' || next[1] == '\\' || len(next) > 2000 {
+		return home
+	}
+	if strings.ContainsAny(next, "\\\x00\r\n\t") {
+		return home
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || !strings.HasPrefix(u.Path, "/") {
+		return home
+	}
+	return next
 }
 
 // datasourceRow is one line of the datasource list.
@@ -210,10 +243,10 @@ type datasourceForm struct {
 }
 
 func (s *Server) newDatasourcePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	data := datasourceForm{Kinds: s.datasources.Kinds()}
+	data := datasourceForm{Kinds: s.datasources.CreatableKinds()}
 	if name := r.URL.Query().Get("kind"); name != "" {
 		k, ok := s.datasources.FindKind(name)
-		if !ok {
+		if !ok || k.Off != "" {
 			return querygate.Errorf(querygate.ENOTFOUND, "No such datasource kind.")
 		}
 		data.Kind = k
@@ -382,10 +415,10 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, u *accounts
 		return err
 	}
 	data := struct {
-		Sessions  []accounts.Session
+		Sessions  []api.SessionResponse
 		Idle, TTL string
 		SSO       api.AccountSSO
-	}{list, humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL()), s.AccountSSO(r, u)}
+	}{api.NewSessionResponses(list), humanDuration(s.accounts.SessionIdle()), humanDuration(s.accounts.SessionTTL()), s.AccountSSO(r, u)}
 	s.render(w, r, http.StatusOK, "account", withUser(page{Title: "Your account", Nav: "account", Script: "account.js", Data: data}, u))
 	return nil
 }
@@ -409,6 +442,9 @@ func humanDuration(d time.Duration) string {
 // loginData is the login page: which ways in are open, and why a single
 // sign-on just failed (a fixed sentence per reason, never the IdP's text).
 type loginData struct {
+	// Next is where a successful login goes: the page the visitor was
+	// sent here from (a same-site path, see safeNext).
+	Next       string
 	LocalLogin bool
 	SSO        bool
 	Error      string

@@ -6,7 +6,6 @@ package ui
 
 import (
 	"context"
-	"io/fs"
 	"net/http"
 
 	"github.com/querygate/querygate/internal/accounts"
@@ -76,7 +75,7 @@ func (s *Server) surface() kit.Surface {
 				http.Redirect(w, r, "/setup", http.StatusSeeOther)
 				return
 			}
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			http.Redirect(w, r, loginURL(r), http.StatusSeeOther)
 		},
 		Failed: s.errorPage,
 	}
@@ -96,8 +95,7 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 		admin    = accounts.ActionAdmin
 	)
 
-	static, _ := fs.Sub(uiFiles, "static")
-	rt.PublicHandler("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
+	rt.PublicHandler("GET /static/", staticAssets)
 	public("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/datasources", http.StatusSeeOther)
 	})

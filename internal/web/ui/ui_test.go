@@ -2,8 +2,11 @@ package ui
 
 import (
 	"context"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -57,11 +60,13 @@ func get(h http.Handler, path, token string) *httptest.ResponseRecorder {
 // (or to setup on a new gateway), without running the page.
 func TestPageDeniedToAnonymous(t *testing.T) {
 	for _, path := range []string{"/datasources", "/users", "/datasources/x/edit", "/queries/new", "/account", "/settings/sso"} {
-		if w := get(newTestPages(false), path, ""); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login" {
-			t.Errorf("%s anonymous: got %d to %q, want 303 to /login", path, w.Code, w.Header().Get("Location"))
+		// The login page keeps the page asked for, to return to it.
+		login := "/login?next=" + url.QueryEscape(path)
+		if w := get(newTestPages(false), path, ""); w.Code != http.StatusSeeOther || w.Header().Get("Location") != login {
+			t.Errorf("%s anonymous: got %d to %q, want 303 to %s", path, w.Code, w.Header().Get("Location"), login)
 		}
-		if w := get(newTestPages(false), path, "stolen"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/login" {
-			t.Errorf("%s with a bad token: got %d to %q, want 303 to /login", path, w.Code, w.Header().Get("Location"))
+		if w := get(newTestPages(false), path, "stolen"); w.Code != http.StatusSeeOther || w.Header().Get("Location") != login {
+			t.Errorf("%s with a bad token: got %d to %q, want 303 to %s", path, w.Code, w.Header().Get("Location"), login)
 		}
 		if w := get(newTestPages(true), path, ""); w.Code != http.StatusSeeOther || w.Header().Get("Location") != "/setup" {
 			t.Errorf("%s before setup: got %d to %q, want 303 to /setup", path, w.Code, w.Header().Get("Location"))
@@ -74,7 +79,7 @@ func TestPageDeniedToAnonymous(t *testing.T) {
 func TestPageDeniedByItsAction(t *testing.T) {
 	for _, path := range []string{"/users", "/groups", "/audit", "/network", "/settings/sso", "/datasources/new"} {
 		w := get(newTestPages(false), path, accounts.RoleViewer)
-		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "forbidden") || w.Header().Get("Content-Security-Policy") != pageCSP {
+		if w.Code != http.StatusForbidden || !strings.Contains(w.Body.String(), "do not allow this") || w.Header().Get("Content-Security-Policy") != pageCSP {
 			t.Errorf("%s as viewer: got %d %q", path, w.Code, w.Body.String())
 		}
 	}
@@ -95,6 +100,32 @@ func TestPagesCarryTheirAction(t *testing.T) {
 			if r.Action != accounts.ActionAdmin {
 				t.Errorf("%s: action %q, want admin", r.Pattern, r.Action)
 			}
+		}
+	}
+}
+
+// Errors shown to people carry the message only: the error page and the
+// scripts never put the code (a word for programs) in front of it.
+func TestErrorsShowNoCode(t *testing.T) {
+	w := get(newTestPages(false), "/users", accounts.RoleViewer)
+	if w.Code != http.StatusForbidden {
+		t.Fatalf("status = %d, want 403", w.Code)
+	}
+	if body := w.Body.String(); strings.Contains(body, querygate.EFORBIDDEN) {
+		t.Errorf("error page shows the code %q:\n%s", querygate.EFORBIDDEN, body)
+	}
+	files, err := fs.Glob(uiFiles, "static/js/*.js")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("scripts: %v %v", files, err)
+	}
+	codePrefix := regexp.MustCompile(`\$\{[\w.]*\.code\}:`)
+	for _, f := range files {
+		b, err := fs.ReadFile(uiFiles, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m := codePrefix.Find(b); m != nil {
+			t.Errorf("%s puts the code before a message: %s", f, m)
 		}
 	}
 }

@@ -37,9 +37,12 @@ export function setStatus(el, text, kind = '') {
   el.classList.toggle('is-ok', kind === 'ok');
 }
 
-/** errorText formats an API error as "code: message". */
+/**
+ * errorText is what people read of an API error: its message only, never
+ * its code (the code is for programs).
+ */
 export function errorText(error) {
-  return error.code ? `${error.code}: ${error.message}` : error.message;
+  return error.message || 'Something went wrong.';
 }
 
 /** clearErrors empties every field error of a form. */

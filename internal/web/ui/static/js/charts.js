@@ -70,7 +70,7 @@ export function niceTicks(lo, hi, n = 5) {
 }
 
 // timeTicks picks round instants for a time axis and a format for them.
-function timeTicks(lo, hi, maxTicks) {
+export function timeTicks(lo, hi, maxTicks) {
   const span = hi - lo;
   const steps = [
     [60e3, { hour: '2-digit', minute: '2-digit' }], [5 * 60e3, { hour: '2-digit', minute: '2-digit' }],

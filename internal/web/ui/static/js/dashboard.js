@@ -148,7 +148,7 @@ class PanelView {
       if (!resp) {
         this.body.replaceChildren();
         const refused = error.code === 'not_found' || error.code === 'forbidden';
-        this.setNote(refused ? 'You cannot run this panel’s saved query: ask for a run grant on its datasource.' : `${error.code}: ${error.message}`, 'is-error');
+        this.setNote(refused ? 'You cannot run this panel’s saved query: ask for a run grant on its datasource.' : error.message, 'is-error');
         this.box.classList.toggle('refused', refused);
         return;
       }
@@ -161,7 +161,7 @@ class PanelView {
         else if (msg.error) failed = msg.error;
       }, () => { this.setNote(`Loading… ${this.rows.length} rows`); redraw(); });
       this.render();
-      if (failed) this.setNote(`${failed.code}: ${failed.message}`, 'is-error');
+      if (failed) this.setNote(failed.message, 'is-error');
       else if (!done) this.setNote('The connection closed before the result was complete.', 'is-error');
       else {
         const ms = Math.round(performance.now() - t0);

@@ -8,6 +8,7 @@ form?.addEventListener('submit', async (ev) => {
   const r = await api('POST', '/api/login', {
     username: form.elements.username.value.trim(),
     password: form.elements.password.value,
+    remember: form.elements.remember.checked,
   });
   if (!r.ok) {
     form.elements.password.value = '';
@@ -15,5 +16,7 @@ form?.addEventListener('submit', async (ev) => {
     form.elements.password.focus();
     return;
   }
-  location.assign('/datasources');
+  // data-next is a same-site path the server checked (safeNext).
+  const next = form.dataset.next || '/datasources';
+  location.assign(next.startsWith('/') && !next.startsWith('//') ? next : '/datasources');
 });

@@ -135,7 +135,7 @@ function prompt(datasourceID) {
       $('unlock-submit').disabled = false;
       if (!r.ok) {
         pw.value = '';
-        err.textContent = `${r.error.code}: ${r.error.message}`;
+        err.textContent = r.error.message;
         setStatus(st, '');
         pw.focus();
         return;
@@ -206,7 +206,7 @@ export class Runner {
     $('error-code').textContent = error.code || 'error';
     $('error-message').textContent = error.message || 'The query failed.';
     this.el.errorBox.hidden = false;
-    setStatus(this.el.status, `The query failed (${error.code}).`, 'error');
+    setStatus(this.el.status, 'The query failed.', 'error');
   }
 
   busy(on) {

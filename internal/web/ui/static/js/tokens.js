@@ -1,9 +1,41 @@
 import { api, clearErrors, showError, setStatus, wireDeletes } from './app.js';
 
 const list = document.getElementById('token-list');
-if (list) {
-  wireDeletes(list, (id) => `/api/tokens/${encodeURIComponent(id)}`,
-    (name) => `Revoke the token “${name}”? Scripts using it stop working.`, document.getElementById('list-status'));
+const listWrap = document.getElementById('token-list-wrap');
+const empty = document.getElementById('token-empty');
+wireDeletes(list, (id) => `/api/tokens/${encodeURIComponent(id)}`,
+  (name) => `Revoke the token “${name}”? Scripts using it stop working.`, document.getElementById('list-status'));
+
+/** when writes a time as the page does (fmtTime): "2026-01-02 15:04 UTC", or "never". */
+function when(t) {
+  if (!t) return 'never';
+  const d = new Date(t);
+  if (Number.isNaN(d.getTime())) return 'never';
+  return `${d.toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+}
+
+/** addRow puts a token just made at the end of the list (oldest first, as the page lists them) (never its value). */
+function addRow(t) {
+  const tr = document.createElement('tr');
+  tr.dataset.id = t.id;
+  for (const text of [t.name, when(t.created_at), when(t.expires_at), when(t.last_used_at)]) {
+    const td = document.createElement('td');
+    td.textContent = text;
+    tr.append(td);
+  }
+  const td = document.createElement('td');
+  td.className = 'actions';
+  const btn = document.createElement('button');
+  btn.type = 'button';
+  btn.className = 'link danger';
+  btn.dataset.delete = t.id;
+  btn.dataset.name = t.name;
+  btn.textContent = 'Revoke';
+  td.append(btn);
+  tr.append(td);
+  list.tBodies[0].append(tr);
+  listWrap.hidden = false;
+  empty.hidden = true;
 }
 
 const form = document.getElementById('token-form');
@@ -24,7 +56,8 @@ form.addEventListener('submit', async (ev) => {
   shown.hidden = false;
   value.focus();
   value.select();
-  setStatus(status, 'Token created. Reload the page to see it in the list.', 'ok');
+  addRow(r.data);
+  setStatus(status, 'Token created and added to the list. Copy it now: it is not shown again.', 'ok');
   form.reset();
 });
 document.getElementById('copy-token').addEventListener('click', async () => {

@@ -24,6 +24,42 @@ list.addEventListener('click', async (ev) => {
   setStatus(listStatus, `${btn.dataset.name} is signed out everywhere.`, 'ok');
 });
 
+// Reset a user's password: the new one is typed in a dialog, sent once,
+// and cleared from the page.
+const resetDialog = document.getElementById('reset-dialog');
+const resetForm = document.getElementById('reset-form');
+const resetStatus = document.getElementById('reset-status');
+let resetID = '';
+let resetName = '';
+list.addEventListener('click', (ev) => {
+  const btn = ev.target.closest('[data-reset]');
+  if (!btn) return;
+  resetID = btn.dataset.reset;
+  resetName = btn.dataset.name || '';
+  document.getElementById('reset-name').textContent = resetName;
+  resetForm.reset();
+  clearErrors(resetForm);
+  setStatus(resetStatus, '');
+  resetDialog.showModal();
+  resetForm.elements.password.focus();
+});
+document.getElementById('reset-cancel').addEventListener('click', () => {
+  resetForm.reset();
+  resetDialog.close();
+});
+resetForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  clearErrors(resetForm);
+  const r = await api('POST', `/api/users/${encodeURIComponent(resetID)}/password`, { password: resetForm.elements.password.value });
+  if (!r.ok) {
+    showError(resetForm, resetStatus, r.error);
+    return;
+  }
+  resetForm.reset();
+  resetDialog.close();
+  setStatus(listStatus, `The password of ${resetName} is changed; they are signed out everywhere and their API tokens are revoked.`, 'ok');
+});
+
 const form = document.getElementById('user-form');
 const status = document.getElementById('form-status');
 form.addEventListener('submit', async (ev) => {
