@@ -389,3 +389,19 @@ func TestReadOnlyPrivilegedRoleRefused(t *testing.T) {
 		})
 	}
 }
+
+// TestLocalTLSHint: against a database on this machine the TLS default
+// (verify-full) fails; the test says what to choose for local use.
+func TestLocalTLSHint(t *testing.T) {
+	_, c := queryGateway(t, t.TempDir())
+	u := testenv.PostgresURL(t)
+	id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "local-default-tls", "kind": "postgres",
+		"settings": map[string]any{"host": u.Hostname(), "port": portOr(t, u.Port(), 5432), "database": strings.TrimPrefix(u.Path, "/"), "user": u.User.Username()}})["id"].(string)
+	r := c.do("POST", "/api/datasources/"+id+"/test", nil)
+	if r.errorCode() != "tls_failed" {
+		t.Fatalf("got %d %s, want tls_failed", r.Status, r.Body)
+	}
+	if !strings.Contains(string(r.Body), "set sslmode to disable") {
+		t.Errorf("the TLS failure against a local database gives no advice: %s", r.Body)
+	}
+}

@@ -115,7 +115,8 @@ func ServerFields(defaultPort int, tlsSetting string, modes []string) []Field {
 		{Name: "user", Label: "User", Type: TypeString, Required: true},
 		{Name: tlsSetting, Label: "TLS mode", Type: TypeEnum, Guards: true, Default: "verify-full",
 			Enum: slices.Clone(modes),
-			Help: "verify-full checks the certificate and the host name; disable sends everything in clear and is only for local servers."},
+			Help: "verify-full (the default) checks the certificate and the host name, so the server must offer TLS with a certificate for this host. " +
+				"A database on this machine (localhost) or a private test server often has no TLS: choose disable there, which sends everything in clear and is only for local servers."},
 		CACert, ClientCert, AllowPrivilegedRole,
 		{Name: "password", Label: "Password", Type: TypeString, Secret: true},
 		ClientKey,

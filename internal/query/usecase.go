@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"time"
@@ -321,7 +323,32 @@ func (s *Service) testDatasource(ctx context.Context, a accounts.Actor, dsID str
 		return err
 	}
 	defer release()
-	return s.test(ctx, d, dev)
+	return s.localTLSHint(d, s.test(ctx, d, dev))
+}
+
+// localTLSHint completes a TLS failure against a datasource on this
+// machine (a loopback host) with what to choose there: local databases
+// often have no TLS, and the default mode requires it.
+func (s *Service) localTLSHint(d *datasource.Datasource, err error) error {
+	if querygate.ErrorCode(err) != querygate.ETLS || s.kinds == nil {
+		return err
+	}
+	k, ok := s.kinds.Find(d.Kind)
+	if !ok || k.TLSSetting == "" || k.Destination == nil {
+		return err
+	}
+	dest, ok := k.Destination(d.Settings)
+	if !ok {
+		return err
+	}
+	host, _, splitErr := net.SplitHostPort(dest.Addr)
+	if splitErr != nil {
+		return err
+	}
+	if ip, ipErr := netip.ParseAddr(host); host != "localhost" && (ipErr != nil || !ip.IsLoopback()) {
+		return err
+	}
+	return querygate.Errorf(querygate.ETLS, "%s For a database on this machine without TLS, set %s to disable.", querygate.ErrorMessage(err), k.TLSSetting)
 }
 
 // Unlocked is what a device unlock gives the device: the cookie that holds
