@@ -258,6 +258,13 @@ func TestAuthorizationMatrix(t *testing.T) {
 			}
 			return "/api/datasources", map[string]any{"name": fmt.Sprintf("c%d", k), "kind": "sqlite", "settings": map[string]any{"path": dbPath}}, want
 		},
+		"POST /api/datasources/test": func(role string) (string, any, int) {
+			want := 200
+			if role == "viewer" {
+				want = 403
+			}
+			return "/api/datasources/test", map[string]any{"kind": "sqlite", "settings": map[string]any{"path": dbPath}}, want
+		},
 		"POST /api/users": func(role string) (string, any, int) {
 			k++
 			return "/api/users", map[string]any{"username": fmt.Sprintf("u%d", k), "password": "a long password", "role": "viewer"}, adminOnly(role, 201)

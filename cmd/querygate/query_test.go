@@ -2,11 +2,13 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -404,4 +406,55 @@ func TestLocalTLSHint(t *testing.T) {
 	if !strings.Contains(string(r.Body), "set sslmode to disable") {
 		t.Errorf("the TLS failure against a local database gives no advice: %s", r.Body)
 	}
+}
+
+// TestTestBeforeSaving: the form's "Test connection" before a datasource
+// is saved: it connects with the typed settings and secrets (in device
+// custody too, with the typed password), answers the datasource's own
+// errors, stores nothing, and leaves one audit event.
+func TestTestBeforeSaving(t *testing.T) {
+	dir := t.TempDir()
+	g, c := queryGateway(t, dir)
+	u := testenv.PostgresURL(t)
+	settings := func(db string) map[string]any {
+		return map[string]any{"host": u.Hostname(), "port": portOr(t, u.Port(), 5432), "database": db, "user": u.User.Username(), "sslmode": "disable"}
+	}
+	const secret = "draft-secret-password-5c1e"
+	before := len(c.must(200, "GET", "/api/datasources", nil)["datasources"].([]any))
+	for _, custody := range []string{"server", "device"} {
+		ok := c.must(200, "POST", "/api/datasources/test", map[string]any{"kind": "postgres", "custody": custody,
+			"settings": settings(strings.TrimPrefix(u.Path, "/")), "secrets": map[string]any{"password": secret}})
+		if ok["ok"] != true {
+			t.Fatalf("%s custody: %v", custody, ok)
+		}
+	}
+	r := c.do("POST", "/api/datasources/test", map[string]any{"kind": "postgres", "settings": settings("qg_no_such_database"),
+		"secrets": map[string]any{"password": secret}})
+	if r.errorCode() != "database_not_found" {
+		t.Errorf("missing database: got %d %s", r.Status, r.Body)
+	}
+	if r := c.do("POST", "/api/datasources/test", map[string]any{"kind": "postgres", "settings": map[string]any{"host": u.Hostname()}}); r.Status != 400 {
+		t.Errorf("invalid settings: got %d %s", r.Status, r.Body)
+	}
+	if after := len(c.must(200, "GET", "/api/datasources", nil)["datasources"].([]any)); after != before {
+		t.Errorf("a test stored a datasource: %d, then %d", before, after)
+	}
+	n := 0
+	for _, e := range auditEvents(t, c, "&action=datasource.test") {
+		if d, _ := e["details"].(map[string]any); d["draft"] == true {
+			n++
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d audit events of draft tests, want 4", n)
+	}
+	g.m.Close()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if b, _ := os.ReadFile(p); bytes.Contains(b, []byte(secret)) {
+				t.Errorf("%s holds the tested password", p)
+			}
+		}
+		return nil
+	})
 }

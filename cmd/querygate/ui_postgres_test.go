@@ -135,6 +135,9 @@ func TestBrowserPostgres(t *testing.T) {
 		chromedp.SendKeys(`#f-settings-user`, pgURL.User.Username(), chromedp.ByQuery),
 		chromedp.SetValue(`#f-settings-sslmode`, "disable", chromedp.ByQuery),
 		chromedp.SendKeys(`#f-secrets-password`, canary, chromedp.ByQuery),
+		// Test before saving: the typed settings, nothing stored.
+		chromedp.Click(`#test-connection`, chromedp.ByQuery),
+		waitText(`#test-status`, "Connection works"),
 		chromedp.Click(`#datasource-form button[type=submit]`, chromedp.ByQuery),
 	)
 	waitURL(t, ctx, "created=1")

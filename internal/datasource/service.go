@@ -219,38 +219,67 @@ func (s *Service) findKind(name string) (*Kind, error) {
 	return k, nil
 }
 
+// validate checks a new datasource's kind, settings and secrets (in the
+// custody given) and the operator's network and TLS rules.
+func (s *Service) validate(ctx context.Context, in CreateInput, custody string) (*Kind, map[string]any, Secrets, error) {
+	k, err := s.findKind(in.Kind)
+	if err != nil {
+		return nil, nil, Secrets{}, err
+	}
+	if k.Off != "" {
+		return nil, nil, Secrets{}, querygate.FieldErrorf("kind", "%s", k.Off)
+	}
+	settings, err := applySettings(k, nil, in.Settings)
+	if err != nil {
+		return nil, nil, Secrets{}, err
+	}
+	secrets, err := applySecrets(k, custody, Secrets{}, in.Secrets)
+	if err != nil {
+		return nil, nil, Secrets{}, err
+	}
+	if err := crossCheck(k, settings, secrets); err != nil {
+		return nil, nil, Secrets{}, err
+	}
+	if s.preflight != nil {
+		if err := s.preflight(ctx, k.Name, settings); err != nil {
+			return nil, nil, Secrets{}, err
+		}
+	}
+	return k, settings, secrets, nil
+}
+
+// Draft validates a datasource that is not saved, as Create would (its
+// name apart, which a test does not need), and returns it with its
+// secrets opened, for a connection test before saving. Nothing is stored
+// or sealed. The device password of a device-custody draft is accepted
+// here, where Create refuses it: the person testing types it, and it is
+// dropped with the test.
+func (s *Service) Draft(ctx context.Context, in CreateInput) (*Datasource, Secrets, error) {
+	custody, err := validCustody(in.Custody)
+	if err != nil {
+		return nil, Secrets{}, err
+	}
+	k, settings, secrets, err := s.validate(ctx, in, CustodyServer)
+	if err != nil {
+		return nil, Secrets{}, err
+	}
+	return &Datasource{Name: in.Name, Kind: k.Name, Custody: custody, ReadOnly: in.ReadOnly, Settings: settings,
+		SecretNames: secrets.Names()}, secrets, nil
+}
+
 // Create validates and stores a new datasource owned by ownerID, its
 // secrets sealed. Bad input changes nothing.
 func (s *Service) Create(ctx context.Context, ownerID string, in CreateInput) (*Datasource, error) {
 	if err := validName(in.Name); err != nil {
 		return nil, err
 	}
-	k, err := s.findKind(in.Kind)
-	if err != nil {
-		return nil, err
-	}
-	if k.Off != "" {
-		return nil, querygate.FieldErrorf("kind", "%s", k.Off)
-	}
 	custody, err := validCustody(in.Custody)
 	if err != nil {
 		return nil, err
 	}
-	settings, err := applySettings(k, nil, in.Settings)
+	k, settings, secrets, err := s.validate(ctx, in, custody)
 	if err != nil {
 		return nil, err
-	}
-	secrets, err := applySecrets(k, custody, Secrets{}, in.Secrets)
-	if err != nil {
-		return nil, err
-	}
-	if err := crossCheck(k, settings, secrets); err != nil {
-		return nil, err
-	}
-	if s.preflight != nil {
-		if err := s.preflight(ctx, k.Name, settings); err != nil {
-			return nil, err
-		}
 	}
 	settingsJSON, err := json.Marshal(settings)
 	if err != nil {

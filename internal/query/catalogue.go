@@ -5,10 +5,14 @@ import (
 	"encoding/json"
 	"maps"
 	"slices"
+	"time"
 
+	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/kind"
 )
 
 // The catalogue's use cases: creating, changing and deleting a datasource.
@@ -98,4 +102,64 @@ func changedFields(name bool, readOnly *bool, settings, secrets map[string]json.
 		out = append(out, "secrets."+k)
 	}
 	return out
+}
+
+// TestDraft is POST /api/datasources/test: the connection test of a
+// datasource that is not saved yet, from the form, for an actor who may
+// create datasources. Its settings are validated as a create would
+// validate them (operator's network and TLS rules included), one fresh
+// connection is opened through the egress dialer and pinged, and
+// everything, the secrets first, is dropped with the test: nothing is
+// stored. For device custody the typed password is used for this test
+// only. One audit event, without the datasource's name or settings.
+func (s *Service) TestDraft(ctx context.Context, a accounts.Actor, in datasource.CreateInput) error {
+	ev := audit.Event{Action: audit.DatasourceTest, Details: map[string]any{"kind": in.Kind, "draft": true}}
+	err := s.testDraft(ctx, a, in)
+	s.record(ctx, a, ev, err)
+	if err != nil {
+		s.log.InfoContext(ctx, "datasource draft test failed", "request_id", a.RequestID, "kind", in.Kind, "outcome", querygate.ErrorCode(err))
+	}
+	return err
+}
+
+func (s *Service) testDraft(ctx context.Context, a accounts.Actor, in datasource.CreateInput) error {
+	if err := authorizeCollection(a, accounts.ActionDatasourceCreate); err != nil {
+		return err
+	}
+	d, secrets, err := s.datasources.Draft(ctx, in)
+	if err != nil {
+		return err
+	}
+	var k *kind.Kind
+	ok := false
+	if s.kinds != nil {
+		k, ok = s.kinds.Find(d.Kind)
+	}
+	if !ok || k.Open == nil || k.Decode == nil {
+		return querygate.Errorf(querygate.ENOTIMPLEMENTED, "Queries on %s datasources are not available in this version of querygate.", d.Kind)
+	}
+	if s.requireTLS && k.VerifiedTLS != nil {
+		if err := k.VerifiedTLS(d.Settings); err != nil {
+			return connect.Errorf(connect.ECONFIG, "%s", querygate.ErrorMessage(err))
+		}
+	}
+	release, err := s.testSlot()
+	if err != nil {
+		return err
+	}
+	defer release()
+	settings, err := k.Decode(d.Settings, secrets)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	conn, err := k.Open(connect.Config{Settings: settings, ReadOnly: d.ReadOnly, Dial: s.dial, MaxConns: 1,
+		MaxIdle: s.limits.MaxIdle, SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax})
+	if err != nil {
+		return err
+	}
+	conn = shield(conn, secrets)
+	defer conn.Close()
+	return s.localTLSHint(d, timeoutError(ctx, conn.Ping(ctx)))
 }

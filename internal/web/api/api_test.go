@@ -77,6 +77,10 @@ func (f *fakeQueries) UpdateDatasource(context.Context, accounts.Actor, string, 
 	panic("not called")
 }
 
+func (f *fakeQueries) TestDraft(context.Context, accounts.Actor, datasource.CreateInput) error {
+	panic("not called")
+}
+
 func (f *fakeQueries) DeleteDatasource(context.Context, accounts.Actor, string) error {
 	panic("not called")
 }

@@ -163,6 +163,21 @@ func (s *Server) findDatasource(w http.ResponseWriter, r *http.Request, u *accou
 	return nil
 }
 
+// testDraft answers POST /api/datasources/test: the connection test of
+// a datasource not saved yet (the create form's body), which stores
+// nothing.
+func (s *Server) testDraft(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
+	var req datasource.CreateInput
+	if err := kit.Decode(w, r, &req); err != nil {
+		return err
+	}
+	if err := s.queries.TestDraft(r.Context(), s.Actor(r, u), req); err != nil {
+		return err
+	}
+	kit.WriteJSON(w, http.StatusOK, map[string]bool{"ok": true})
+	return nil
+}
+
 // updateDatasource answers PATCH /api/datasources/{id} (the update use
 // case).
 func (s *Server) updateDatasource(w http.ResponseWriter, r *http.Request, u *accounts.User) error {

@@ -35,6 +35,7 @@ type Queries interface {
 	CreateDatasource(ctx context.Context, a accounts.Actor, in datasource.CreateInput) (*datasource.Datasource, error)
 	UpdateDatasource(ctx context.Context, a accounts.Actor, id string, in datasource.UpdateInput) (*datasource.Datasource, error)
 	DeleteDatasource(ctx context.Context, a accounts.Actor, id string) error
+	TestDraft(ctx context.Context, a accounts.Actor, in datasource.CreateInput) error
 	Forget(dsID string)
 	ForgetDevice(dsID, deviceID string)
 	Limits() query.Limits
@@ -162,6 +163,7 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	audited("PATCH /api/datasources/{id}", audit.DatasourceUpdate, signedIn, s.updateDatasource)
 	audited("DELETE /api/datasources/{id}", audit.DatasourceDelete, signedIn, s.deleteDatasource)
 	audited("POST /api/datasources/{id}/test", audit.DatasourceTest, signedIn, s.testDatasource)
+	audited("POST /api/datasources/test", audit.DatasourceTest, accounts.ActionDatasourceCreate, s.testDraft)
 	audited("POST /api/datasources/{id}/query", audit.Query, signedIn, s.runQuery)
 	audited("POST /api/datasources/{id}/unlock", audit.DeviceUnlock, signedIn, s.unlock)
 	audited("DELETE /api/datasources/{id}/unlock", audit.DeviceForget, signedIn, s.forgetDevice)

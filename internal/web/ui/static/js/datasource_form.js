@@ -57,11 +57,21 @@ function init(form) {
   // Device custody keeps the device password off the server: hide its field.
   const devicePw = form.querySelector('[data-device-password]');
   const custodyRadios = [...form.querySelectorAll('input[name="custody"]')];
+  // A new datasource in device custody keeps the field for "Test
+  // connection" only: the typed password is used for the test and never
+  // sent with Create.
   const syncCustody = () => {
     const device = custodyRadios.some((r) => r.checked && r.value === 'device');
     if (devicePw) {
-      devicePw.hidden = device;
-      for (const i of devicePw.querySelectorAll('input, textarea')) i.disabled = device;
+      devicePw.dataset.testOnly = device ? '1' : '';
+      let note = devicePw.querySelector('.test-only');
+      if (device && !note) {
+        note = document.createElement('p');
+        note.className = 'help test-only';
+        note.textContent = 'Device custody: this password is used only to test the connection from this form; it is never stored. Each device enters it when it unlocks the datasource.';
+        devicePw.append(note);
+      }
+      if (note) note.hidden = !device;
     }
   };
   // Only a new datasource chooses its custody; an edit form has no radios.
@@ -91,16 +101,17 @@ function init(form) {
     if (btn) btn.textContent = 'Replace';
   }
 
-  form.addEventListener('submit', async (ev) => {
-    ev.preventDefault();
-    clearErrors(form);
+  // collect reads the form into the body of a create or update, or of a
+  // test before saving (forTest: the device password of a device-custody
+  // datasource included). It returns {error} for a field it cannot read.
+  function collect(forTest) {
     const body = {};
     const settings = {};
     const secrets = {};
     for (const input of settingInputs) {
       const name = input.dataset.key.slice('settings.'.length);
       const v = valueOf(input);
-      if (v && v.__error) return showError(form, status, { field: input.dataset.key, message: v.__error });
+      if (v && v.__error) return { error: { field: input.dataset.key, message: v.__error } };
       if (editing) {
         if (JSON.stringify(v ?? null) === initial.get(input)) continue;
         settings[name] = v === undefined ? null : v; // null: back to the default
@@ -110,9 +121,10 @@ function init(form) {
     }
     for (const input of form.querySelectorAll('[data-secret]')) {
       if (input.disabled) continue; // stored and not replaced, or not for this custody
+      if (!forTest && devicePw && devicePw.dataset.testOnly === '1' && devicePw.contains(input)) continue;
       const v = valueOf(input);
       if (v === undefined) continue;
-      if (v.__error) return showError(form, status, { field: input.dataset.key, message: v.__error });
+      if (v.__error) return { error: { field: input.dataset.key, message: v.__error } };
       secrets[input.dataset.key.slice('secrets.'.length)] = v;
     }
     const name = form.elements.name.value.trim();
@@ -127,6 +139,15 @@ function init(form) {
       if (Object.keys(settings).length) body.settings = settings;
       if (Object.keys(secrets).length) body.secrets = secrets;
     }
+    return { body };
+  }
+
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearErrors(form);
+    const got = collect(false);
+    if (got.error) return showError(form, status, got.error);
+    const body = got.body;
     setStatus(status, 'Saving…');
     const r = editing
       ? await api('PATCH', `/api/datasources/${encodeURIComponent(form.dataset.id)}`, body)
@@ -147,14 +168,25 @@ function init(form) {
   if (test) {
     const testStatus = document.getElementById('test-status');
     test.addEventListener('click', async () => {
-      test.disabled = true;
-      setStatus(testStatus, 'Testing the connection with the saved settings…');
-      const r = await api('POST', `/api/datasources/${encodeURIComponent(form.dataset.id)}/test`);
+      let r;
+      if (editing) {
+        test.disabled = true;
+        setStatus(testStatus, 'Testing the connection with the saved settings…');
+        r = await api('POST', `/api/datasources/${encodeURIComponent(form.dataset.id)}/test`);
+      } else {
+        // Before saving: the settings as typed, nothing stored.
+        clearErrors(form);
+        const got = collect(true);
+        if (got.error) return showError(form, testStatus, got.error);
+        test.disabled = true;
+        setStatus(testStatus, 'Testing the connection with these settings (nothing is saved)…');
+        r = await api('POST', '/api/datasources/test', got.body);
+      }
       test.disabled = false;
       if (r.ok) {
         setStatus(testStatus, 'Connection works.', 'ok');
       } else if (r.error.code === 'device_locked') {
-        setStatus(testStatus, 'device_locked: unlock this datasource on this device (run a query in the workspace) to test it.', 'error');
+        setStatus(testStatus, 'Unlock this datasource on this device (run a query in the workspace) to test it.', 'error');
       } else {
         setStatus(testStatus, errorText(r.error), 'error');
       }
