@@ -275,7 +275,7 @@ func TestBrowserPostgres(t *testing.T) {
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#unlock-dialog`, chromedp.ByQuery),
 		chromedp.Click(`#unlock-cancel`, chromedp.ByQuery),
-		waitText(`#error-code`, "device_locked"),
+		chromedp.WaitVisible(`#query-error[data-code="device_locked"]`, chromedp.ByQuery),
 	)
 
 	// Every page, as the admin: no secret in any HTML.

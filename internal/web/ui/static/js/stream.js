@@ -203,7 +203,9 @@ export class Runner {
   }
 
   showError(error) {
-    $('error-code').textContent = error.code || 'error';
+    // People read the message; the code stays in data-code for scripts
+    // and tests, never shown as a prefix.
+    this.el.errorBox.dataset.code = error.code || 'error';
     $('error-message').textContent = error.message || 'The query failed.';
     this.el.errorBox.hidden = false;
     setStatus(this.el.status, 'The query failed.', 'error');
