@@ -2,6 +2,8 @@
 // status messages and the logout button. No secret is ever stored by these
 // scripts: not in localStorage, not in the DOM after a request.
 
+import { errorText } from './errtext.js';
+
 /** api sends a JSON request to the gateway and returns {ok, status, data, error}. */
 export async function api(method, path, body) {
   const init = { method, headers: { Accept: 'application/json' }, credentials: 'same-origin' };
@@ -37,13 +39,7 @@ export function setStatus(el, text, kind = '') {
   el.classList.toggle('is-ok', kind === 'ok');
 }
 
-/**
- * errorText is what people read of an API error: its message only, never
- * its code (the code is for programs).
- */
-export function errorText(error) {
-  return error.message || 'Something went wrong.';
-}
+export { errorText };
 
 /** clearErrors empties every field error of a form. */
 export function clearErrors(root) {
@@ -60,7 +56,7 @@ export function showError(root, status, error) {
   if (error.field) {
     const slot = root.querySelector(`[data-error-for="${CSS.escape(error.field)}"]`);
     if (slot) {
-      slot.textContent = error.message;
+      slot.textContent = errorText(error);
       const input = root.querySelector(`[data-key="${CSS.escape(error.field)}"], [name="${CSS.escape(error.field)}"]`);
       if (input) {
         input.setAttribute('aria-invalid', 'true');
