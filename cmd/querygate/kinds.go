@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"github.com/querygate/querygate"
@@ -55,11 +56,44 @@ func preflight(reg *kind.Registry, d *egress.Dialer, requireTLS bool) func(ctx c
 		}
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
+		if _, tunnels := k.Field(connect.SSHHost); tunnels {
+			if bastion, ok := kind.Bastion(settings); ok {
+				return preflightTunnel(ctx, d, settings, bastion, dest)
+			}
+		}
 		if _, err := d.Lookup(ctx, "tcp", dest.Addr); querygate.ErrorCode(err) == egress.EDENIED {
 			return &querygate.Error{Code: egress.EDENIED, Field: "settings." + dest.Setting, Message: querygate.ErrorMessage(err)}
 		}
 		return nil
 	}
+}
+
+// preflightTunnel checks a datasource reached through an SSH bastion: its
+// user and confirmed host key are set and readable, the egress policy
+// lets the gateway reach the bastion, and the destination as named.
+func preflightTunnel(ctx context.Context, d *egress.Dialer, settings map[string]any, bastion, dest kind.Destination) error {
+	if u, _ := settings[connect.SSHUser].(string); u == "" {
+		return querygate.FieldErrorf("settings."+connect.SSHUser, "settings.%s is required with settings.%s.", connect.SSHUser, connect.SSHHost)
+	}
+	key, _ := settings[connect.SSHHostKey].(string)
+	if key == "" {
+		return querygate.FieldErrorf("settings."+connect.SSHHostKey, "settings.%s is required with settings.%s: the bastion's host key is never trusted on first use.", connect.SSHHostKey, connect.SSHHost)
+	}
+	if _, err := connect.ParseHostKey(key); err != nil {
+		return querygate.FieldErrorf("settings."+connect.SSHHostKey, "%s", querygate.ErrorMessage(err))
+	}
+	if _, err := d.Lookup(ctx, "tcp", bastion.Addr); querygate.ErrorCode(err) == egress.EDENIED {
+		return &querygate.Error{Code: egress.EDENIED, Field: "settings." + bastion.Setting, Message: querygate.ErrorMessage(err)}
+	}
+	host, portText, err := net.SplitHostPort(dest.Addr)
+	if err != nil {
+		return nil
+	}
+	port, _ := strconv.ParseUint(portText, 10, 16)
+	if err := d.Policy().CheckNamed(host, uint16(port)); querygate.ErrorCode(err) == egress.EDENIED {
+		return &querygate.Error{Code: egress.EDENIED, Field: "settings." + dest.Setting, Message: querygate.ErrorMessage(err)}
+	}
+	return nil
 }
 
 // ownFiles lists what no SQLite datasource may ever open: the gateway's own

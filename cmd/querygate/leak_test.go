@@ -45,6 +45,10 @@ func TestLeakSweep(t *testing.T) {
 		{"name": "api-live-basic", "kind": "http", "settings": map[string]any{"base_url": up.URL + "/v1/", "basic_user": "svc",
 			"api_key_name": "key", "api_key_in": "query"},
 			"secrets": map[string]any{"basic_password": secret("http-live-basic"), "api_key": secret("http-live-query-key")}},
+		{"name": "pg-ssh", "kind": "postgres", "settings": map[string]any{"host": "db.internal", "database": "app", "user": "app",
+			"ssh_host": "127.0.0.1", "ssh_port": 1, "ssh_user": "tunnel", "ssh_host_key": "SHA256:" + strings.Repeat("A", 43)},
+			"secrets": map[string]any{"password": secret("pg-ssh-password"), "ssh_private_key": pem("ssh-private-key"),
+				"ssh_passphrase": secret("ssh-passphrase"), "ssh_password": secret("ssh-password")}},
 		{"name": "lite", "kind": "sqlite", "settings": map[string]any{"path": "/srv/app.db"}},
 		{"name": "dev-pg", "kind": "postgres", "custody": "device", "settings": map[string]any{"host": "db2", "database": "d", "user": "u"}},
 	}
@@ -115,6 +119,13 @@ func TestLeakSweep(t *testing.T) {
 			admin.do("POST", q, map[string]any{"command": []string{"HELLO", "3"}})
 			admin.do("POST", "/api/datasources/"+id+"/test", nil)
 		}
+	}
+	// A tunnelled datasource: its test and queries fail at the bastion
+	// (the key cannot be read), and moving the bastion needs the secrets.
+	admin.do("POST", "/api/datasources/"+ids["pg-ssh"]+"/test", nil)
+	admin.do("POST", "/api/datasources/"+ids["pg-ssh"]+"/query", map[string]any{"query": "SELECT 1"})
+	if r := admin.do("PATCH", "/api/datasources/"+ids["pg-ssh"], map[string]any{"settings": map[string]any{"ssh_host": "evil.example"}}); r.Status != 400 {
+		t.Fatalf("bastion change without secrets: got %d %s", r.Status, r.Body)
 	}
 	admin.must(200, "PATCH", "/api/datasources/"+ids["pg"], map[string]any{"name": "pg-main", "read_only": true})
 	admin.must(200, "PATCH", "/api/datasources/"+ids["my"], map[string]any{"secrets": map[string]any{"password": secret("mysql-password-2")}})

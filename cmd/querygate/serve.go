@@ -77,7 +77,7 @@ func (m *Main) serve(ctx context.Context) error {
 		Remember: m.Config.DeviceRememberMax, Session: min(m.Config.SessionTTL, m.Config.DeviceRememberMax)})
 	savedQueries := savedquery.NewService(m.db)
 	m.queries = query.NewService(query.Options{
-		Logger: m.log, Datasources: datasources, Kinds: reg, Dial: countDenials(dialer.DialContext, met),
+		Logger: m.log, Datasources: datasources, Kinds: reg, Dial: countDenials(dialer.DialContext, met), Egress: dialer.Policy(),
 		Limits: query.Limits{MaxRows: m.Config.RowLimitMax, MaxTimeout: m.Config.QueryTimeoutMax, MaxConns: m.Config.PoolMaxConns,
 			DeviceIdle: m.Config.DevicePoolIdle},
 		SQLiteDirs: m.Config.SQLiteDirs, SQLiteDeny: m.ownFiles(), HTTPResponseMax: m.Config.HTTPResponseMax,

@@ -123,6 +123,10 @@ type Config struct {
 	// Settings are the datasource's settings and secrets, as the kind's
 	// Decode function returned them (such as *postgres.Settings).
 	Settings any
+	// Tunnel, when set, is the datasource's SSH tunnel. The query service
+	// opens it and hands the connector a Dial that goes through it:
+	// connectors need not read it.
+	Tunnel *SSH
 	// ReadOnly makes the datasource itself refuse writes, whatever the
 	// request asks.
 	ReadOnly bool

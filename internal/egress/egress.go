@@ -22,7 +22,9 @@ package egress
 
 import (
 	"fmt"
+	"net"
 	"net/netip"
+	"strconv"
 
 	"github.com/querygate/querygate"
 )
@@ -42,6 +44,13 @@ func deniedError(ap netip.AddrPort, reason string) error {
 func nameDeniedError(host string, ap netip.AddrPort, reason string) error {
 	return querygate.Errorf(EDENIED,
 		"The egress policy does not allow connections to %s: it resolves to %s (%s).", host, ap, reason)
+}
+
+// namedDeniedError is the refusal of a host name at a port, as named
+// (not resolved).
+func namedDeniedError(host string, port uint16, reason string) error {
+	return querygate.Errorf(EDENIED,
+		"The egress policy does not allow connections to %s (%s).", net.JoinHostPort(host, strconv.Itoa(int(port))), reason)
 }
 
 // invalidError reports a destination that cannot be dialled at all.

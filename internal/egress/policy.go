@@ -161,6 +161,54 @@ func (p *Policy) Check(ap netip.AddrPort) error {
 	return nil
 }
 
+// CheckNamed returns nil when the policy allows a connection to host at
+// port as named, without resolving the name: what is checked before a
+// destination is reached through an SSH bastion, which resolves and
+// connects itself. An IP address (in any spelling ParseHost accepts) is
+// checked as Check does, so the built-in denials, the gateway's own
+// addresses and the operator's address rules keep their meaning. A name
+// is checked against the host-name rules; when there are allow rules, it
+// must match a host-name rule, since the addresses it has behind the
+// bastion are unknown here. Errors are a *querygate.Error with code
+// EDENIED or querygate.EINVALID.
+func (p *Policy) CheckNamed(host string, port uint16) error {
+	if port == 0 {
+		return invalidError("The port %q is not a number from 1 to 65535.", "0")
+	}
+	if host == "" {
+		return deniedError(netip.AddrPortFrom(netip.IPv4Unspecified(), port), reasonUnspecified)
+	}
+	addr, isAddr, err := ParseHost(host)
+	if err != nil {
+		return err
+	}
+	if isAddr {
+		ap := netip.AddrPortFrom(addr, port)
+		if reason, denied := p.verdict(ap); denied {
+			if host != addr.String() {
+				return nameDeniedError(host, ap, reason)
+			}
+			return deniedError(ap, reason)
+		}
+		return nil
+	}
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, d := range p.deny {
+		if d.rule.matchHost(name, port) {
+			return namedDeniedError(host, port, d.reason)
+		}
+	}
+	if len(p.allow) == 0 && !p.allowNone {
+		return nil
+	}
+	for _, r := range p.allow {
+		if r.matchHost(name, port) {
+			return nil
+		}
+	}
+	return namedDeniedError(host, port, reasonNotAllowed+" by name")
+}
+
 // verdict returns the reason ap is denied, if it is.
 func (p *Policy) verdict(ap netip.AddrPort) (reason string, denied bool) {
 	return p.verdictFor("", ap, true)

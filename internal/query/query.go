@@ -21,6 +21,7 @@ import (
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/egress"
 	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/savedquery"
@@ -57,8 +58,13 @@ type Options struct {
 	Datasources *datasource.Service
 	// Kinds are the datasource kinds the gateway serves: how each
 	// decodes its settings and opens a connector.
-	Kinds      *kind.Registry
-	Dial       connect.DialFunc
+	Kinds *kind.Registry
+	Dial  connect.DialFunc
+	// Egress is the policy the final destination of a datasource reached
+	// through an SSH bastion is checked against, as named, before the
+	// bastion is asked to connect (the bastion itself is dialled through
+	// Dial); nil means egress.DefaultPolicy().
+	Egress     *egress.Policy
 	Limits     Limits
 	SQLiteDirs []string
 	SQLiteDeny []string
@@ -84,6 +90,7 @@ type Service struct {
 	datasources  *datasource.Service
 	kinds        *kind.Registry
 	dial         connect.DialFunc
+	egress       *egress.Policy
 	limits       Limits
 	sqliteDirs   []string
 	sqliteDeny   []string
@@ -180,7 +187,10 @@ func NewService(o Options) *Service {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{log: o.Logger, datasources: o.Datasources, kinds: o.Kinds, dial: o.Dial, limits: o.Limits,
+	if o.Egress == nil {
+		o.Egress = egress.DefaultPolicy()
+	}
+	s := &Service{log: o.Logger, datasources: o.Datasources, kinds: o.Kinds, dial: o.Dial, egress: o.Egress, limits: o.Limits,
 		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
 		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{}),
 		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests)}
@@ -408,12 +418,34 @@ func (s *Service) build(ctx context.Context, ds *datasource.Datasource, dev *Dev
 		return nil, err
 	}
 	cfg.MaxConns = maxConns
-	conn, err := k.Open(cfg)
+	conn, err := s.open(k, cfg)
 	if err != nil {
 		s.releaseSlots(ds.ID, maxConns)
 		return nil, err
 	}
 	return shield(conn, secrets), nil
+}
+
+// open opens k's connector for cfg. With an SSH tunnel, every connection
+// of the connector goes through one SSH connection to the bastion, whose
+// final destinations the egress policy checks as named, with at most
+// two channels per pooled connection (its cancel requests) and one more;
+// the tunnel closes with the connector.
+func (s *Service) open(k *kind.Kind, cfg connect.Config) (connect.Connector, error) {
+	if cfg.Tunnel == nil {
+		return k.Open(cfg)
+	}
+	t, err := connect.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Dial = t.Dial
+	conn, err := k.Open(cfg)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	return connect.WithClose(conn, t.Close), nil
 }
 
 // config checks that the datasource can be connected to and returns its
@@ -449,7 +481,13 @@ func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *De
 	if err != nil {
 		return connect.Config{}, nil, none, err
 	}
-	return connect.Config{ID: ds.ID, Settings: settings, ReadOnly: ds.ReadOnly, Dial: s.dial, MaxIdle: s.limits.MaxIdle,
+	var tunnel *connect.SSH
+	if _, ok := k.Field(connect.SSHHost); ok {
+		if tunnel, err = connect.DecodeSSH(ds.Settings, secrets); err != nil {
+			return connect.Config{}, nil, none, err
+		}
+	}
+	return connect.Config{ID: ds.ID, Settings: settings, Tunnel: tunnel, ReadOnly: ds.ReadOnly, Dial: s.dial, MaxIdle: s.limits.MaxIdle,
 		SQLiteDirs: s.sqliteDirs, SQLiteDeny: s.sqliteDeny, HTTPResponseMax: s.httpMax}, k, secrets, nil
 }
 
@@ -527,7 +565,7 @@ func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Devi
 	}
 	defer s.releaseSlots(ds.ID, 1) // after Close, below, has returned
 	cfg.MaxConns = 1
-	conn, err := k.Open(cfg)
+	conn, err := s.open(k, cfg)
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,7 @@ const Name = "http"
 func Kind() *kind.Kind {
 	return &kind.Kind{
 		Name: Name, Label: "HTTP API", DevicePassword: "bearer_token",
-		Fields: []kind.Field{
+		Fields: append([]kind.Field{
 			{Name: "base_url", Label: "Base URL", Type: kind.TypeURL, Required: true, Guards: true,
 				Help: "Every request goes under this URL, for example https://api.example.com/v1/. Put credentials in the secret fields, not in the URL."},
 			{Name: "headers", Label: "Headers", Type: kind.TypeHeaders, Help: "Plain headers sent with every request. Put tokens in Secret headers."},
@@ -32,7 +32,7 @@ func Kind() *kind.Kind {
 			{Name: "api_key", Label: "API key", Type: kind.TypeString, Secret: true},
 			{Name: "secret_headers", Label: "Secret headers", Type: kind.TypeHeaders, Secret: true,
 				Help: "Headers whose values are secret, such as X-Api-Token."},
-		},
+		}, kind.SSHFields()...),
 		Shape:       kind.HTTP,
 		Decode:      kind.Decoder(DecodeSettings),
 		Open:        kind.Opener(New),

@@ -13,7 +13,7 @@ const Name = "mysql"
 func Kind() *dskind.Kind {
 	return &dskind.Kind{
 		Name: Name, Label: "MySQL / MariaDB", DevicePassword: "password",
-		Fields:      dskind.ServerFields(3306, "tls", tlsModes),
+		Fields:      append(dskind.ServerFields(3306, "tls", tlsModes), dskind.SSHFields()...),
 		Shape:       dskind.SQL,
 		Dialect:     "mysql",
 		Decode:      dskind.Decoder(DecodeSettings),

@@ -13,7 +13,7 @@ const Name = "postgres"
 func Kind() *dskind.Kind {
 	return &dskind.Kind{
 		Name: Name, Label: "PostgreSQL", DevicePassword: "password",
-		Fields:      dskind.ServerFields(5432, "sslmode", tlsModes),
+		Fields:      append(dskind.ServerFields(5432, "sslmode", tlsModes), dskind.SSHFields()...),
 		Shape:       dskind.SQL,
 		Dialect:     "postgres",
 		Decode:      dskind.Decoder(DecodeSettings),

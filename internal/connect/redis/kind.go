@@ -15,7 +15,7 @@ const Name = "redis"
 func Kind() *dskind.Kind {
 	return &dskind.Kind{
 		Name: Name, Label: "Redis", DevicePassword: "password",
-		Fields: []dskind.Field{
+		Fields: append([]dskind.Field{
 			{Name: "host", Label: "Host", Type: dskind.TypeHost, Required: true, Guards: true, Help: "Host name or IP address of the server."},
 			{Name: "port", Label: "Port", Type: dskind.TypePort, Guards: true, Default: 6379},
 			{Name: "db", Label: "Database number", Type: dskind.TypeInt, Default: 0, Min: 0, Max: 15},
@@ -27,7 +27,7 @@ func Kind() *dskind.Kind {
 				Help: "Insecure: lets queries run administrative and dangerous commands (CONFIG, FLUSHALL, SHUTDOWN, scripts, ACL, ...). Commands that change a pooled connection (AUTH, SELECT, MULTI, SUBSCRIBE, ...) stay refused."},
 			{Name: "password", Label: "Password", Type: dskind.TypeString, Secret: true},
 			dskind.ClientKey,
-		},
+		}, dskind.SSHFields()...),
 		Shape:       dskind.Command,
 		Decode:      dskind.Decoder(DecodeSettings),
 		Open:        dskind.Opener(New),
