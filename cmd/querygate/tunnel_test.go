@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -89,6 +92,31 @@ func TestTunnelEndToEnd(t *testing.T) {
 			}
 		})
 	}
+	t.Run("http", func(t *testing.T) {
+		up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprintf(w, `{"answer":42,"via":%q}`, r.URL.Path)
+		}))
+		t.Cleanup(up.Close)
+		id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "http-tunnel", "kind": "http",
+			"settings": with(map[string]any{"base_url": up.URL + "/api/"}, tunnel(b.HostKey)), "secrets": map[string]any{"ssh_private_key": b.Key}})["id"].(string)
+		r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"method": "GET", "path": "items"})
+		if r.Status != 200 || !strings.Contains(string(r.Body), "42") {
+			t.Fatalf("HTTP through the tunnel: %d %s", r.Status, r.Body)
+		}
+		closed, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closedPort := closed.Addr().(*net.TCPAddr).Port
+		closed.Close()
+		id2 := c.must(201, "POST", "/api/datasources", map[string]any{"name": "http-no-bastion", "kind": "http",
+			"settings": with(map[string]any{"base_url": up.URL + "/api/"}, with(tunnel(b.HostKey), map[string]any{"ssh_port": closedPort})),
+			"secrets":  map[string]any{"ssh_private_key": b.Key}})["id"].(string)
+		if r := c.do("POST", "/api/datasources/"+id2+"/query", map[string]any{"method": "GET", "path": "items"}); !strings.Contains(string(r.Body), "bastion") {
+			t.Errorf("bastion away: got %d %s, want an error naming the bastion", r.Status, r.Body)
+		}
+	})
 	t.Run("wrong host key", func(t *testing.T) {
 		_, wrong := testenv.NewSSHKey(t, "")
 		wrongLine := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(wrong)))

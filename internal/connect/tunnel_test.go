@@ -3,6 +3,7 @@ package connect_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"strconv"
@@ -266,4 +267,95 @@ func TestTunnelHops(t *testing.T) {
 			t.Errorf("dials = %d, want 1", n)
 		}
 	})
+}
+
+// passwordBastion is an SSH server of x/crypto/ssh on a loopback port that
+// takes one user and password and forwards direct-tcpip channels: the
+// ssh_password path, which the OpenSSH test bastion (keys only, as root)
+// cannot offer.
+func passwordBastion(t *testing.T, user, password string) (addr string, hostKey ssh.PublicKey) {
+	t.Helper()
+	keyPEM, pub := testenv.NewSSHKey(t, "")
+	signer, err := ssh.ParsePrivateKey([]byte(keyPEM))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := &ssh.ServerConfig{PasswordCallback: func(c ssh.ConnMetadata, pw []byte) (*ssh.Permissions, error) {
+		if c.User() == user && string(pw) == password {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("wrong password")
+	}}
+	cfg.AddHostKey(signer)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			nc, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				_, chans, reqs, err := ssh.NewServerConn(nc, cfg)
+				if err != nil {
+					nc.Close()
+					return
+				}
+				go ssh.DiscardRequests(reqs)
+				for nch := range chans {
+					if nch.ChannelType() != "direct-tcpip" {
+						nch.Reject(ssh.UnknownChannelType, "only direct-tcpip")
+						continue
+					}
+					var p struct {
+						Host     string
+						Port     uint32
+						OrigHost string
+						OrigPort uint32
+					}
+					if err := ssh.Unmarshal(nch.ExtraData(), &p); err != nil {
+						nch.Reject(ssh.ConnectionFailed, "bad request")
+						continue
+					}
+					target, err := net.Dial("tcp", net.JoinHostPort(p.Host, strconv.Itoa(int(p.Port))))
+					if err != nil {
+						nch.Reject(ssh.ConnectionFailed, "cannot connect")
+						continue
+					}
+					ch, creqs, err := nch.Accept()
+					if err != nil {
+						target.Close()
+						continue
+					}
+					go ssh.DiscardRequests(creqs)
+					go func() { io.Copy(ch, target); ch.CloseWrite() }()
+					go func() { io.Copy(target, ch); target.Close() }()
+				}
+			}()
+		}
+	}()
+	return l.Addr().String(), pub
+}
+
+// TestTunnelPassword: ssh_password authenticates at the bastion, and a
+// wrong one is an SSH authentication failure, not the datasource's.
+func TestTunnelPassword(t *testing.T) {
+	const user, password = "tunnel", "tunnel-password-77c1"
+	addr, hostKey := passwordBastion(t, user, password)
+	b := &bastion{addr: addr, hostKey: hostKey, user: user}
+	policy := egress.NewPolicy(egress.Rules{})
+	fp := ssh.FingerprintSHA256(hostKey)
+	tun, _ := b.tunnel(t, b.settings(fp), tsecrets{connect.SSHPassword: password}, policy)
+	pg := postgresThrough(t, tun)
+	var got rows
+	if _, err := pg.Query(t.Context(), connect.Request{Query: "SELECT 1"}, &got); err != nil || len(got.got) != 1 {
+		t.Fatalf("query through a password tunnel: %v %v", got.got, err)
+	}
+	bad, _ := b.tunnel(t, b.settings(fp), tsecrets{connect.SSHPassword: "not the password"}, policy)
+	if _, err := postgresThrough(t, bad).Query(t.Context(), connect.Request{Query: "SELECT 1"}, &rows{}); querygate.ErrorCode(err) != connect.EAUTH {
+		t.Errorf("wrong SSH password: %v, want %s", err, connect.EAUTH)
+	}
 }
