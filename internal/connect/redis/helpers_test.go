@@ -10,6 +10,7 @@ import (
 	"net"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -293,4 +294,39 @@ func (r result) String() string {
 		out += " " + show(row)
 	}
 	return out
+}
+
+// serveAll accepts connections on ln until the test ends and serves each
+// with handle in a goroutine of its own; handle may track more
+// connections to close and spawn more goroutines to wait for. At cleanup
+// the listener and every connection are closed, then every goroutine is
+// waited for.
+func serveAll(tb testing.TB, ln net.Listener, handle func(c net.Conn, track func(net.Conn), spawn func(func()))) {
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var open []net.Conn
+	track := func(c net.Conn) {
+		mu.Lock()
+		open = append(open, c)
+		mu.Unlock()
+	}
+	tb.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for _, c := range open {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			track(c)
+			wg.Go(func() { handle(c, track, wg.Go) })
+		}
+	})
 }

@@ -26,30 +26,7 @@ func hostile(tb testing.TB, reply func(w io.Writer)) connect.DialFunc {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			open = append(open, c)
-			mu.Unlock()
-			wg.Go(func() { serveRESP(c, reply) })
-		}
-	})
+	serveAll(tb, ln, func(c net.Conn, _ func(net.Conn), _ func(func())) { serveRESP(c, reply) })
 	addr := ln.Addr().String()
 	var d net.Dialer
 	return func(ctx context.Context, network, _ string) (net.Conn, error) {

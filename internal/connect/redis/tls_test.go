@@ -94,36 +94,17 @@ func mustTLSProxy(tb testing.TB, srv *server, ca *testCA, clientCAs *x509.CertPo
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var open []net.Conn
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range open {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
 	target := net.JoinHostPort(srv.host, itoa(srv.port))
-	wg.Go(func() {
-		for {
-			in, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			out, err := net.Dial("tcp", target)
-			if err != nil {
-				in.Close()
-				continue
-			}
-			mu.Lock()
-			open = append(open, in, out)
-			mu.Unlock()
-			wg.Go(func() { io.Copy(out, in); out.Close() })
-			wg.Go(func() { io.Copy(in, out); in.Close() })
+	serveAll(tb, ln, func(in net.Conn, track func(net.Conn), spawn func(func())) {
+		out, err := net.Dial("tcp", target)
+		if err != nil {
+			in.Close()
+			return
 		}
+		track(out)
+		spawn(func() { io.Copy(out, in); out.Close() })
+		io.Copy(in, out)
+		in.Close()
 	})
 	return int64(ln.Addr().(*net.TCPAddr).Port)
 }
