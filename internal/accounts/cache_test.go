@@ -1,33 +1,19 @@
 package accounts
 
 import (
-	"context"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/sqlite"
+	"github.com/querygate/querygate/internal/store/storetest"
 )
-
-// countingStore is a real store that counts the read transactions.
-type countingStore struct {
-	store.Store
-	views atomic.Int64
-}
-
-var _ store.Store = (*countingStore)(nil)
-
-func (c *countingStore) View(ctx context.Context, fn func(store.Tx) error) error {
-	c.views.Add(1)
-	return c.Store.View(ctx, fn)
-}
 
 // replicas returns two accounts services on one SQLite file, each through
 // its own store handle, as two gateways on one store are.
-func replicas(t *testing.T, o Options) (a, b *Service, bStore *countingStore) {
+func replicas(t *testing.T, o Options) (a, b *Service, bStore *storetest.Counting) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "querygate.db")
 	open := func() store.Store {
@@ -41,7 +27,7 @@ func replicas(t *testing.T, o Options) (a, b *Service, bStore *countingStore) {
 	o.HashParams = fastHash
 	o.Store = open()
 	a = NewService(o)
-	bStore = &countingStore{Store: open()}
+	bStore = &storetest.Counting{Store: open()}
 	o.Store = bStore
 	b = NewService(o)
 	return a, b, bStore
@@ -66,13 +52,13 @@ func TestSessionKeptInMemory(t *testing.T) {
 	if _, err := b.SessionUser(ctx, id); err != nil {
 		t.Fatalf("SessionUser on b: %v", err)
 	}
-	before := bs.views.Load()
+	before := bs.Views.Load()
 	for range 5 {
 		if u, err := b.SessionUser(ctx, id); err != nil || u.Role != RoleAdmin {
 			t.Fatalf("SessionUser on b: %v %v", u, err)
 		}
 	}
-	if n := bs.views.Load() - before; n != 0 {
+	if n := bs.Views.Load() - before; n != 0 {
 		t.Errorf("5 uses of a known session read the store %d times, want 0", n)
 	}
 

@@ -1,9 +1,7 @@
 package datasource_test
 
 import (
-	"context"
 	"path/filepath"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,20 +9,8 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/store"
 	"github.com/querygate/querygate/internal/store/sqlite"
+	"github.com/querygate/querygate/internal/store/storetest"
 )
-
-// countingStore is a real store that counts the read transactions.
-type countingStore struct {
-	store.Store
-	views atomic.Int64
-}
-
-var _ store.Store = (*countingStore)(nil)
-
-func (c *countingStore) View(ctx context.Context, fn func(store.Tx) error) error {
-	c.views.Add(1)
-	return c.Store.View(ctx, fn)
-}
 
 // afterChange waits past the freshness of a shared change-sequence
 // reading (1 ms).
@@ -42,7 +28,7 @@ func TestCatalogueKeptInMemory(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db2.Close() })
-	cs := &countingStore{Store: db2}
+	cs := &storetest.Counting{Store: db2}
 	b := datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: cs})
 
 	settings, secrets := valid(datasource.KindPostgres)
@@ -80,7 +66,7 @@ func TestCatalogueKeptInMemory(t *testing.T) {
 	if _, err := b.Find(ctx, d.ID); err != nil {
 		t.Fatal(err)
 	}
-	before := cs.views.Load()
+	before := cs.Views.Load()
 	for range 5 {
 		if got := level(); got != "use" {
 			t.Fatalf("level = %q, want use", got)
@@ -89,7 +75,7 @@ func TestCatalogueKeptInMemory(t *testing.T) {
 			t.Fatalf("Find: %v %v", f, err)
 		}
 	}
-	if n := cs.views.Load() - before; n != 0 {
+	if n := cs.Views.Load() - before; n != 0 {
 		t.Errorf("5 finds and level checks read the store %d times, want 0", n)
 	}
 
