@@ -17,7 +17,12 @@ import (
 
 // accounts is the accounts service of serve and user add.
 func (m *Main) accounts() *accounts.Service {
-	return accounts.NewService(accounts.Options{Store: m.db, HashParams: m.HashParams, SessionTTL: m.Config.SessionTTL, SessionIdle: m.Config.SessionIdle})
+	o := accounts.Options{Store: m.db, HashParams: m.HashParams, SessionTTL: m.Config.SessionTTL, SessionIdle: m.Config.SessionIdle}
+	if m.audit != nil {
+		// The use cases record their events (P14).
+		o.Audit = m.audit
+	}
+	return accounts.NewService(o)
 }
 
 // userAdd creates a user (--username, --role checked by ParseFlags) with

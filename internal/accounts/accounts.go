@@ -73,6 +73,9 @@ type Service struct {
 	// changed role stop working at the next request.
 	sessions *store.Cache[string, sessionEntry]
 	tokens   *store.Cache[string, tokenEntry]
+
+	// audit records the use cases' events (usecase.go); nil records none.
+	audit Recorder
 }
 
 type sessionEntry struct {
@@ -104,6 +107,8 @@ type Options struct {
 	// HashWait is how long a hash waits for a free slot before the request
 	// is refused as unavailable (default 2s).
 	HashWait time.Duration
+	// Audit records the use cases' events (nil: none are recorded).
+	Audit Recorder
 }
 
 // NewService returns the accounts service.
@@ -125,7 +130,7 @@ func NewService(o Options) *Service {
 		o.HashWait = 2 * time.Second
 	}
 	s := &Service{store: o.Store, params: o.HashParams, sessionTTL: o.SessionTTL, idle: o.SessionIdle, now: nowMS,
-		hashSlots: make(chan struct{}, o.MaxConcurrentHashes), hashWait: o.HashWait,
+		hashSlots: make(chan struct{}, o.MaxConcurrentHashes), hashWait: o.HashWait, audit: o.Audit,
 		sessions: store.NewCache[string, sessionEntry](maxCached), tokens: store.NewCache[string, tokenEntry](maxCached)}
 	// A hash to verify against when the user does not exist, so that an
 	// unknown user costs the same time as a wrong password.

@@ -12,6 +12,7 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
+	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/web/kit"
 )
@@ -42,6 +43,8 @@ type fakeQueries struct {
 	dsID  string
 	in    query.Input
 	err   error
+	// grants are the grants SetGrants was given.
+	grants []datasource.Grant
 }
 
 var _ Queries = (*fakeQueries)(nil)
@@ -77,11 +80,40 @@ func (f *fakeQueries) UpdateDatasource(context.Context, accounts.Actor, string, 
 	panic("not called")
 }
 
+func (f *fakeQueries) Authorize(context.Context, accounts.Actor, string, accounts.Action) (*datasource.Datasource, error) {
+	panic("not called")
+}
+
 func (f *fakeQueries) TestDraft(context.Context, accounts.Actor, datasource.CreateInput) error {
 	panic("not called")
 }
 
 func (f *fakeQueries) DeleteDatasource(context.Context, accounts.Actor, string) error {
+	panic("not called")
+}
+
+func (f *fakeQueries) SetGrants(ctx context.Context, a accounts.Actor, dsID string, grants []datasource.Grant) ([]datasource.Grant, error) {
+	f.calls++
+	f.actor, f.dsID, f.grants = a, dsID, grants
+	if f.err != nil {
+		return nil, f.err
+	}
+	return []datasource.Grant{}, nil
+}
+
+func (f *fakeQueries) CreateSavedQuery(context.Context, accounts.Actor, savedquery.CreateInput) (*savedquery.Query, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) UpdateSavedQuery(context.Context, accounts.Actor, string, savedquery.UpdateInput) (*savedquery.Query, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) DeleteSavedQuery(context.Context, accounts.Actor, string) error {
+	panic("not called")
+}
+
+func (f *fakeQueries) ImportSavedQueries(context.Context, accounts.Actor, query.ImportInput) (query.ImportResult, error) {
 	panic("not called")
 }
 
@@ -217,5 +249,28 @@ func TestRoutesCarryTheirAction(t *testing.T) {
 	}
 	if r := byPattern["POST /api/login"]; !r.Public {
 		t.Errorf("POST /api/login is not public")
+	}
+}
+
+// The grants route decodes the list, hands it to the use case with the
+// datasource of the path and the caller, and writes what the use case
+// answers (or its error's status).
+func TestSetGrantsRoute(t *testing.T) {
+	q := &fakeQueries{}
+	w := call(newTestAPI(q), "PUT", "/api/datasources/ds-1/grants", "editor", `{"grants":[{"type":"user","id":"u2","level":"run"}]}`)
+	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"grants":[]}` {
+		t.Fatalf("got %d %q, want 200 and the use case's list", w.Code, w.Body)
+	}
+	if q.calls != 1 || q.dsID != "ds-1" || len(q.grants) != 1 || q.grants[0] != (datasource.Grant{Type: "user", ID: "u2", Level: "run"}) ||
+		q.actor.User == nil || q.actor.User.ID != "u-editor" {
+		t.Fatalf("use case called %d times with %q %+v by %+v", q.calls, q.dsID, q.grants, q.actor)
+	}
+	q = &fakeQueries{err: querygate.Errorf(querygate.ENOTFOUND, "Datasource not found.")}
+	if w := call(newTestAPI(q), "PUT", "/api/datasources/ds-1/grants", "viewer", `{"grants":[]}`); w.Code != 404 || errorCode(t, w) != querygate.ENOTFOUND {
+		t.Errorf("refused: got %d %s, want 404", w.Code, w.Body)
+	}
+	q = &fakeQueries{}
+	if w := call(newTestAPI(q), "PUT", "/api/datasources/ds-1/grants", "editor", `{"grant":[]}`); w.Code != 400 || q.calls != 0 {
+		t.Errorf("unknown field: got %d %s with %d calls, want 400 and none", w.Code, w.Body, q.calls)
 	}
 }

@@ -5,9 +5,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/seal"
@@ -33,6 +31,16 @@ func (s *Server) Actor(r *http.Request, u *accounts.User) accounts.Actor {
 		via = accounts.ViaToken
 	}
 	return accounts.Actor{User: u, Via: via, Remote: kit.RemoteHost(r), RequestID: kit.RequestID(r.Context())}
+}
+
+// deviceCases returns the device use cases, authorized by the query
+// service (query.Service.Authorize).
+func (s *Server) deviceCases() *device.UseCases {
+	var rec device.Recorder
+	if s.audit != nil {
+		rec = s.audit
+	}
+	return device.NewUseCases(s.devices, s.queries, rec)
 }
 
 type unlockRequest struct {
@@ -101,17 +109,18 @@ func (s *Server) clearCookie(w http.ResponseWriter, name string) {
 // forgetDevice forgets this device for a datasource: its ciphertext is
 // deleted and its cookie cleared.
 func (s *Server) forgetDevice(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceRead)
+	dsID := r.PathValue("id")
+	name := s.devices.CookieName(dsID)
+	var value string
+	if c, err := r.Cookie(name); err == nil {
+		value = c.Value
+	}
+	id, err := s.deviceCases().ForgetThis(r.Context(), s.Actor(r, u), dsID, value)
 	if err != nil {
 		return err
 	}
-	name := s.devices.CookieName(d.ID)
-	if c, err := r.Cookie(name); err == nil {
-		if id, ok := s.devices.Forget(r.Context(), d.ID, c.Value); ok {
-			s.queries.ForgetDevice(d.ID, id)
-			s.record(r, u, audit.Event{Action: audit.DeviceForget, Target: id, DatasourceID: d.ID}, nil)
-			s.log.InfoContext(r.Context(), "device forgotten", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "device_id", id)
-		}
+	if id != "" {
+		s.log.InfoContext(r.Context(), "device forgotten", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", dsID, "device_id", id)
 	}
 	s.clearCookie(w, name)
 	w.WriteHeader(http.StatusNoContent)
@@ -166,18 +175,10 @@ func (s *Server) listDevices(w http.ResponseWriter, r *http.Request, u *accounts
 // deleteDevice forgets one device credential: the caller's own, or any for
 // an admin. Another user's device is not found.
 func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.devices.Find(r.Context(), r.PathValue("id"))
+	d, err := s.deviceCases().Delete(r.Context(), s.Actor(r, u), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	if d.UserID != u.ID && accounts.Authorize(u, accounts.ActionAdmin, accounts.Resource{}) != nil {
-		return querygate.Errorf(querygate.ENOTFOUND, "device not found")
-	}
-	if err := s.devices.Delete(r.Context(), d.ID); err != nil {
-		return err
-	}
-	s.queries.ForgetDevice(d.DatasourceID, d.ID)
-	s.record(r, u, audit.Event{Action: audit.DeviceForget, Target: d.ID, DatasourceID: d.DatasourceID}, nil)
 	s.log.InfoContext(r.Context(), "device forgotten", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", d.DatasourceID, "device_id", d.ID)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
@@ -185,17 +186,11 @@ func (s *Server) deleteDevice(w http.ResponseWriter, r *http.Request, u *account
 
 // revokeDevices forgets every device of a datasource (those who manage it).
 func (s *Server) revokeDevices(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
+	n, err := s.deviceCases().RevokeAll(r.Context(), s.Actor(r, u), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
-	ids, err := s.devices.DeleteAll(r.Context(), d.ID)
-	s.record(r, u, audit.Event{Action: audit.DeviceRevoke, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"count": len(ids)}}, err)
-	if err != nil {
-		return err
-	}
-	s.queries.Forget(d.ID)
-	s.log.InfoContext(r.Context(), "devices revoked", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", d.ID, "count", len(ids))
-	kit.WriteJSON(w, http.StatusOK, map[string]int{"revoked": len(ids)})
+	s.log.InfoContext(r.Context(), "devices revoked", "request_id", kit.RequestID(r.Context()), "user_id", u.ID, "datasource_id", r.PathValue("id"), "count", n)
+	kit.WriteJSON(w, http.StatusOK, map[string]int{"revoked": n})
 	return nil
 }

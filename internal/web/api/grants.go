@@ -47,25 +47,18 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request, u *accounts.
 	return nil
 }
 
-// setGrants answers PUT /api/datasources/{id}/grants: the new whole list.
+// setGrants answers PUT /api/datasources/{id}/grants: the new whole list
+// (the grants use case).
 func (s *Server) setGrants(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	d, err := s.FindAuthorized(r, u, accounts.ActionDatasourceManage)
-	if err != nil {
-		return err
-	}
 	var body grantsBody
 	if err := kit.Decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Grants == nil {
-		body.Grants = []datasource.Grant{}
-	}
-	err = s.datasources.SetGrants(r.Context(), d.ID, body.Grants)
-	s.record(r, u, audit.Event{Action: audit.GrantUpdate, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"grants": body.Grants}}, err)
+	grants, err := s.queries.SetGrants(r.Context(), s.Actor(r, u), r.PathValue("id"), body.Grants)
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusOK, body)
+	kit.WriteJSON(w, http.StatusOK, grantsBody{Grants: grants})
 	return nil
 }
 

@@ -3,12 +3,10 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
@@ -121,27 +119,18 @@ type createSavedQueryRequest struct {
 	Parameters   []savedquery.Param  `json:"parameters"`
 }
 
-// createSavedQuery answers POST /api/queries (those who manage the
-// datasource).
+// createSavedQuery answers POST /api/queries (the create use case: those
+// who manage the datasource).
 func (s *Server) createSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	var req createSavedQueryRequest
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	if req.DatasourceID == "" {
-		return querygate.FieldErrorf("datasource_id", "datasource_id: is required")
-	}
-	d, err := s.AuthorizedDatasource(r, u, req.DatasourceID, accounts.ActionDatasourceManage)
-	if err != nil {
-		return err
-	}
-	q, err := s.savedQueries.Create(r.Context(), d.Kind, u.ID, savedquery.CreateInput{DatasourceID: d.ID, Name: req.Name, Description: req.Description,
+	q, err := s.queries.CreateSavedQuery(r.Context(), s.Actor(r, u), savedquery.CreateInput{DatasourceID: req.DatasourceID, Name: req.Name, Description: req.Description,
 		Definition: savedquery.Definition{Body: savedquery.Body{Query: req.Query, Request: req.Request, Command: req.Command}, Parameters: req.Parameters}})
 	if err != nil {
-		s.record(r, u, audit.Event{Action: audit.SavedQueryCreate, DatasourceID: d.ID}, err)
 		return err
 	}
-	s.record(r, u, audit.Event{Action: audit.SavedQueryCreate, Target: q.ID, DatasourceID: d.ID, Details: map[string]any{"version": q.Version.Number}}, nil)
 	kit.WriteJSON(w, http.StatusCreated, NewSavedQueryResponse(q))
 	return nil
 }
@@ -171,13 +160,10 @@ type updateSavedQueryRequest struct {
 	Parameters  *[]savedquery.Param `json:"parameters"`
 }
 
-// updateSavedQuery answers PATCH /api/queries/{id}: a new body or new
-// parameters make a new version; name and description change in place.
+// updateSavedQuery answers PATCH /api/queries/{id} (the update use
+// case): a new body or new parameters make a new version; name and
+// description change in place.
 func (s *Server) updateSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, d, err := s.SavedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
-	if err != nil {
-		return err
-	}
 	var req updateSavedQueryRequest
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
@@ -189,28 +175,17 @@ func (s *Server) updateSavedQuery(w http.ResponseWriter, r *http.Request, u *acc
 			in.Body.Query = *req.Query
 		}
 	}
-	nq, err := s.savedQueries.Update(r.Context(), d.Kind, u.ID, q.ID, in)
-	ev := audit.Event{Action: audit.SavedQueryUpdate, Target: q.ID, DatasourceID: d.ID}
-	if err == nil {
-		ev.Details = map[string]any{"version": nq.Version.Number}
-	}
-	s.record(r, u, ev, err)
+	q, err := s.queries.UpdateSavedQuery(r.Context(), s.Actor(r, u), r.PathValue("id"), in)
 	if err != nil {
 		return err
 	}
-	kit.WriteJSON(w, http.StatusOK, NewSavedQueryResponse(nq))
+	kit.WriteJSON(w, http.StatusOK, NewSavedQueryResponse(q))
 	return nil
 }
 
-// deleteSavedQuery answers DELETE /api/queries/{id}.
+// deleteSavedQuery answers DELETE /api/queries/{id} (the delete use case).
 func (s *Server) deleteSavedQuery(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	q, d, err := s.SavedQueryAuthorized(r, u, 0, accounts.ActionDatasourceManage)
-	if err != nil {
-		return err
-	}
-	err = s.savedQueries.Delete(r.Context(), q.ID)
-	s.record(r, u, audit.Event{Action: audit.SavedQueryDelete, Target: q.ID, DatasourceID: d.ID}, err)
-	if err != nil {
+	if err := s.queries.DeleteSavedQuery(r.Context(), s.Actor(r, u), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -332,10 +307,10 @@ type importedQuery struct {
 	Name string `json:"name"`
 }
 
-// importSavedQueries answers POST /api/queries/import (those who manage
-// the target datasource). Every query is checked first: one bad query
-// imports nothing. A name that exists is reported in "conflicts" (or, with
-// "replace", gets a new version).
+// importSavedQueries answers POST /api/queries/import (the import use
+// case: those who manage the target datasource). Every query is checked
+// first: one bad query imports nothing. A name that exists is reported in
+// "conflicts" (or, with "replace", gets a new version).
 func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	var req importRequest
 	if err := kit.Decode(w, r, &req); err != nil {
@@ -344,116 +319,29 @@ func (s *Server) importSavedQueries(w http.ResponseWriter, r *http.Request, u *a
 	if req.Format != "" && req.Format != exportFormat {
 		return querygate.FieldErrorf("format", "format: must be %s", exportFormat)
 	}
-	dsID := req.DatasourceID
-	if dsID == "" {
-		if req.Datasource == nil || req.Datasource.Name == "" {
-			return querygate.FieldErrorf("datasource_id", "datasource_id: is required (or datasource.name)")
-		}
-		list, err := s.datasources.List(r.Context())
-		if err != nil {
-			return err
-		}
-		for _, d := range list {
-			if d.Name == req.Datasource.Name {
-				dsID = d.ID
-			}
-		}
-		if dsID == "" {
-			return ErrDatasourceNotFound
-		}
+	in := query.ImportInput{DatasourceID: req.DatasourceID, Replace: req.Replace, Queries: make([]query.ImportQuery, 0, len(req.Queries))}
+	if req.Datasource != nil {
+		in.DatasourceName, in.Kind = req.Datasource.Name, req.Datasource.Kind
 	}
-	d, err := s.AuthorizedDatasource(r, u, dsID, accounts.ActionDatasourceManage)
+	for _, eq := range req.Queries {
+		in.Queries = append(in.Queries, query.ImportQuery{Name: eq.Name, Description: eq.Description,
+			Definition: savedquery.Definition{Body: savedquery.Body{Query: eq.Query, Request: eq.Request, Command: eq.Command}, Parameters: eq.Parameters}})
+	}
+	res, err := s.queries.ImportSavedQueries(r.Context(), s.Actor(r, u), in)
 	if err != nil {
 		return err
 	}
-	if req.Datasource != nil && req.Datasource.Kind != "" && req.Datasource.Kind != d.Kind {
-		return querygate.FieldErrorf("datasource.kind", "datasource.kind: the queries are for a %s datasource, not %s", s.safeKind(req.Datasource.Kind), d.Kind)
-	}
-	if len(req.Queries) > 1000 {
-		return querygate.FieldErrorf("queries", "queries: at most 1000 per import")
-	}
-	seen := map[string]bool{}
-	for i, eq := range req.Queries {
-		def := savedquery.Definition{Body: savedquery.Body{Query: eq.Query, Request: eq.Request, Command: eq.Command}, Parameters: eq.Parameters}
-		if err := def.Check(d.Kind); err != nil {
-			return prefixField(err, "queries["+itoa(i)+"].")
+	imported := func(list []query.Imported) []importedQuery {
+		out := make([]importedQuery, 0, len(list))
+		for _, q := range list {
+			out = append(out, importedQuery(q))
 		}
-		if seen[eq.Name] {
-			return querygate.FieldErrorf("queries["+itoa(i)+"].name", "queries[%d].name: appears twice", i)
-		}
-		seen[eq.Name] = true
+		return out
 	}
-	existing, err := s.savedQueries.List(r.Context(), d.ID)
-	if err != nil {
-		return err
-	}
-	byName := map[string]*savedquery.Query{}
-	for _, q := range existing {
-		byName[q.Name] = q
-	}
-	res := struct {
+	kit.WriteJSON(w, http.StatusOK, struct {
 		Created   []importedQuery `json:"created"`
 		Updated   []importedQuery `json:"updated"`
 		Conflicts []importedQuery `json:"conflicts"`
-	}{[]importedQuery{}, []importedQuery{}, []importedQuery{}}
-	for i, eq := range req.Queries {
-		def := savedquery.Definition{Body: savedquery.Body{Query: eq.Query, Request: eq.Request, Command: eq.Command}, Parameters: eq.Parameters}
-		if old := byName[eq.Name]; old != nil {
-			if !req.Replace {
-				res.Conflicts = append(res.Conflicts, importedQuery{ID: old.ID, Name: eq.Name})
-				continue
-			}
-			desc := eq.Description
-			q, err := s.savedQueries.Update(r.Context(), d.Kind, u.ID, old.ID, savedquery.UpdateInput{Description: &desc, Body: &def.Body, Parameters: &def.Parameters})
-			ev := audit.Event{Action: audit.SavedQueryUpdate, Target: old.ID, DatasourceID: d.ID, Details: map[string]any{"import": true}}
-			if err == nil {
-				ev.Details["version"] = q.Version.Number
-			}
-			s.record(r, u, ev, err)
-			if err != nil {
-				return prefixField(err, "queries["+itoa(i)+"].")
-			}
-			res.Updated = append(res.Updated, importedQuery{ID: q.ID, Name: q.Name})
-			continue
-		}
-		q, err := s.savedQueries.Create(r.Context(), d.Kind, u.ID, savedquery.CreateInput{DatasourceID: d.ID, Name: eq.Name, Description: eq.Description, Definition: def})
-		if querygate.ErrorCode(err) == querygate.ECONFLICT {
-			res.Conflicts = append(res.Conflicts, importedQuery{Name: eq.Name}) // created meanwhile
-			continue
-		}
-		if err != nil {
-			s.record(r, u, audit.Event{Action: audit.SavedQueryCreate, DatasourceID: d.ID, Details: map[string]any{"import": true}}, err)
-			return prefixField(err, "queries["+itoa(i)+"].")
-		}
-		s.record(r, u, audit.Event{Action: audit.SavedQueryCreate, Target: q.ID, DatasourceID: d.ID, Details: map[string]any{"import": true, "version": 1}}, nil)
-		res.Created = append(res.Created, importedQuery{ID: q.ID, Name: q.Name})
-	}
-	kit.WriteJSON(w, http.StatusOK, res)
+	}{imported(res.Created), imported(res.Updated), imported(res.Conflicts)})
 	return nil
 }
-
-// safeKind returns k if it is a known kind, so that a message never
-// echoes the caller's text.
-func (s *Server) safeKind(k string) string {
-	if _, ok := s.datasources.FindKind(k); ok {
-		return k
-	}
-	return "different"
-}
-
-// prefixField puts prefix before an error's field and message, so that an
-// import names the query at fault.
-func prefixField(err error, prefix string) error {
-	e, ok := err.(*querygate.Error)
-	if !ok || e.Code != querygate.EINVALID && e.Code != querygate.ECONFLICT {
-		return err
-	}
-	c := *e
-	if c.Field != "" {
-		c.Field = prefix + c.Field
-		c.Message = prefix + c.Message
-	}
-	return &c
-}
-
-func itoa(i int) string { return strconv.Itoa(i) }

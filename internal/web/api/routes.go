@@ -28,6 +28,7 @@ import (
 
 // Queries are the query use cases (query.Service).
 type Queries interface {
+	Authorize(ctx context.Context, a accounts.Actor, id string, act accounts.Action) (*datasource.Datasource, error)
 	Run(ctx context.Context, a accounts.Actor, dsID string, in query.Input, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	RunSaved(ctx context.Context, a accounts.Actor, queryID string, in query.SavedInput, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	TestDatasource(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) error
@@ -36,6 +37,11 @@ type Queries interface {
 	UpdateDatasource(ctx context.Context, a accounts.Actor, id string, in datasource.UpdateInput) (*datasource.Datasource, error)
 	DeleteDatasource(ctx context.Context, a accounts.Actor, id string) error
 	TestDraft(ctx context.Context, a accounts.Actor, in datasource.CreateInput) error
+	SetGrants(ctx context.Context, a accounts.Actor, dsID string, grants []datasource.Grant) ([]datasource.Grant, error)
+	CreateSavedQuery(ctx context.Context, a accounts.Actor, in savedquery.CreateInput) (*savedquery.Query, error)
+	UpdateSavedQuery(ctx context.Context, a accounts.Actor, id string, in savedquery.UpdateInput) (*savedquery.Query, error)
+	DeleteSavedQuery(ctx context.Context, a accounts.Actor, id string) error
+	ImportSavedQueries(ctx context.Context, a accounts.Actor, in query.ImportInput) (query.ImportResult, error)
 	Forget(dsID string)
 	ForgetDevice(dsID, deviceID string)
 	Limits() query.Limits

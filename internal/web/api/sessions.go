@@ -5,7 +5,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/web/kit"
 )
 
@@ -47,9 +46,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, u *accoun
 			}
 		}
 	}
-	owner, err := s.accounts.RevokeSession(r.Context(), u, r.PathValue("id"))
-	s.record(r, u, audit.Event{Action: audit.SessionRevoke, Target: owner, Details: map[string]any{"session": r.PathValue("id")}}, err)
-	if err != nil {
+	if err := s.accounts.CloseSession(r.Context(), s.Actor(r, u), r.PathValue("id")); err != nil {
 		return err
 	}
 	if current {
@@ -62,9 +59,7 @@ func (s *Server) revokeSession(w http.ResponseWriter, r *http.Request, u *accoun
 
 // logoutEverywhere ends every session of the caller, this one included.
 func (s *Server) logoutEverywhere(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	err := s.accounts.EndUserSessions(r.Context(), u.ID)
-	s.record(r, u, audit.Event{Action: audit.LogoutAll, Target: u.ID}, err)
-	if err != nil {
+	if err := s.accounts.LogOutEverywhere(r.Context(), s.Actor(r, u), u.ID); err != nil {
 		return err
 	}
 	s.ClearSession(w)
@@ -89,9 +84,7 @@ func (s *Server) listUserSessions(w http.ResponseWriter, r *http.Request, u *acc
 // endUserSessions answers DELETE /api/users/{id}/sessions (admins): the
 // user is signed out everywhere.
 func (s *Server) endUserSessions(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	err := s.accounts.EndUserSessions(r.Context(), r.PathValue("id"))
-	s.record(r, u, audit.Event{Action: audit.LogoutAll, Target: r.PathValue("id")}, err)
-	if err != nil {
+	if err := s.accounts.LogOutEverywhere(r.Context(), s.Actor(r, u), r.PathValue("id")); err != nil {
 		return err
 	}
 	if r.PathValue("id") == u.ID {
@@ -120,24 +113,21 @@ type passwordRequest struct {
 // Every session and API token of the user ends; this browser gets a fresh
 // session. An API token cannot change a password.
 func (s *Server) changePassword(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	if kit.ViaToken(r) {
-		return querygate.Errorf(querygate.EFORBIDDEN, "Change your password in a signed-in session, not with an API token.")
-	}
 	var req passwordRequest
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
 	addr := kit.RemoteHost(r)
-	if wait := s.throttle.Wait(u.Username, addr); wait > 0 {
+	// A token's request is refused by the use case, not throttled.
+	if wait := s.throttle.Wait(u.Username, addr); wait > 0 && !kit.ViaToken(r) {
 		return kit.Throttled(w, wait)
 	}
-	_, err := s.accounts.ChangePassword(r.Context(), u.ID, req.CurrentPassword, req.NewPassword)
+	_, err := s.accounts.ChangeOwnPassword(r.Context(), s.Actor(r, u), req.CurrentPassword, req.NewPassword)
 	if querygate.ErrorCode(err) == querygate.EINVALID {
 		if e, ok := err.(*querygate.Error); ok && e.Field == "current_password" {
 			s.throttle.Failed(u.Username, addr)
 		}
 	}
-	s.record(r, u, audit.Event{Action: audit.PasswordChange, Target: u.ID}, err)
 	if err != nil {
 		return err
 	}

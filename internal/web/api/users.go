@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/web/kit"
 )
 
@@ -26,12 +25,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request, u *accounts.
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	nu, err := s.accounts.CreateUser(r.Context(), req)
-	ev := audit.Event{Action: audit.UserCreate, Details: map[string]any{"role": req.Role}}
-	if nu != nil {
-		ev.Target = nu.ID
-	}
-	s.record(r, u, ev, err)
+	nu, err := s.accounts.AddUser(r.Context(), s.Actor(r, u), req)
 	if err != nil {
 		return err
 	}
@@ -44,15 +38,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	nu, err := s.accounts.UpdateUser(r.Context(), r.PathValue("id"), req)
-	var fields []string
-	if req.Role != nil {
-		fields = append(fields, "role")
-	}
-	if req.Password != nil {
-		fields = append(fields, "password")
-	}
-	s.record(r, u, audit.Event{Action: audit.UserUpdate, Target: r.PathValue("id"), Details: map[string]any{"fields": fields}}, err)
+	nu, err := s.accounts.EditUser(r.Context(), s.Actor(r, u), r.PathValue("id"), req)
 	if err != nil {
 		return err
 	}
@@ -70,9 +56,7 @@ func (s *Server) updateUser(w http.ResponseWriter, r *http.Request, u *accounts.
 }
 
 func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	err := s.accounts.DeleteUser(r.Context(), r.PathValue("id"))
-	s.record(r, u, audit.Event{Action: audit.UserDelete, Target: r.PathValue("id")}, err)
-	if err != nil {
+	if err := s.accounts.RemoveUser(r.Context(), s.Actor(r, u), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -94,8 +78,7 @@ func (s *Server) resetPassword(w http.ResponseWriter, r *http.Request, u *accoun
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	nu, err := s.accounts.UpdateUser(r.Context(), r.PathValue("id"), accounts.UpdateUserInput{Password: &req.Password})
-	s.record(r, u, audit.Event{Action: audit.PasswordReset, Target: audit.ClientID(r.PathValue("id"))}, err)
+	nu, err := s.accounts.ResetPassword(r.Context(), s.Actor(r, u), r.PathValue("id"), req.Password)
 	if err != nil {
 		return err
 	}
