@@ -1,5 +1,7 @@
 package accounts
 
+import "github.com/querygate/querygate/internal/audit"
+
 // Actor is who asks for a use case: a user, proved by a session or an API
 // token, and where the request came from. Every use-case method takes the
 // actor, authorizes by its user and records it in the audit trail.
@@ -25,4 +27,13 @@ func (a Actor) UserID() string {
 		return ""
 	}
 	return a.User.ID
+}
+
+// Who is the actor as an audit event names it.
+func (a Actor) Who() audit.Who {
+	w := audit.Who{Remote: a.Remote, RequestID: a.RequestID}
+	if a.User != nil {
+		w.ID, w.Name = a.User.ID, a.User.Username
+	}
+	return w
 }

@@ -30,19 +30,7 @@ var (
 // record marks the request as audited and records ev for the actor with
 // err's code as outcome (nothing is written without a recorder).
 func (s *Service) record(ctx context.Context, a Actor, ev audit.Event, err error) {
-	audit.Mark(ctx)
-	if s.audit == nil {
-		return
-	}
-	if a.User != nil {
-		ev.ActorID, ev.ActorName = a.User.ID, a.User.Username
-	}
-	ev.Remote, ev.RequestID = a.Remote, a.RequestID
-	ev.Outcome = audit.OK
-	if err != nil {
-		ev.Outcome = querygate.ErrorCode(err)
-	}
-	s.audit.Record(ctx, ev)
+	audit.RecordOutcome(ctx, s.recorder(), a.Who(), ev, err)
 }
 
 // authorizeAdmin refuses an actor who may not manage users.
@@ -198,4 +186,12 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, a Actor, current, next 
 	}
 	s.record(ctx, a, audit.Event{Action: audit.PasswordChange, Target: a.UserID()}, err)
 	return u, err
+}
+
+// recorder is the audit log the use cases record to, or nil for none.
+func (s *Service) recorder() audit.Recorder {
+	if s.audit == nil {
+		return nil
+	}
+	return s.audit
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"sync/atomic"
+
+	"github.com/querygate/querygate"
 )
 
 // markKey is the context key of a request's audit marker.
@@ -40,4 +42,40 @@ func ClientID(id string) string {
 		id = id[:maxClientID]
 	}
 	return strings.ToValidUTF8(id, "")
+}
+
+// Recorder appends events; Log is one.
+type Recorder interface {
+	Record(ctx context.Context, ev Event) error
+}
+
+// Who is the actor of an event and where the request came from.
+type Who struct {
+	ID, Name          string
+	Remote, RequestID string
+}
+
+// RecordOutcome is how every use case records its one event: it marks ctx
+// as audited (Marked), fills in the actor, sets the outcome to err's code
+// (OK without error) and, for an egress refusal, the policy's message
+// naming the refused address (never a secret), then records ev with rec
+// (nothing is written when rec is nil).
+func RecordOutcome(ctx context.Context, rec Recorder, who Who, ev Event, err error) {
+	Mark(ctx)
+	if rec == nil {
+		return
+	}
+	ev.ActorID, ev.ActorName = who.ID, who.Name
+	ev.Remote, ev.RequestID = who.Remote, who.RequestID
+	ev.Outcome = OK
+	if err != nil {
+		ev.Outcome = querygate.ErrorCode(err)
+	}
+	if querygate.ErrorCode(err) == querygate.EEGRESS {
+		if ev.Details == nil {
+			ev.Details = map[string]any{}
+		}
+		ev.Details["refused"] = querygate.ErrorMessage(err)
+	}
+	rec.Record(ctx, ev)
 }

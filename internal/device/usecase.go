@@ -46,19 +46,7 @@ var errDeviceNotFound = querygate.Errorf(querygate.ENOTFOUND, "device not found"
 // record marks the request as audited and records ev for the actor with
 // err's code as outcome.
 func (u *UseCases) record(ctx context.Context, a accounts.Actor, ev audit.Event, err error) {
-	audit.Mark(ctx)
-	if u.audit == nil {
-		return
-	}
-	if a.User != nil {
-		ev.ActorID, ev.ActorName = a.User.ID, a.User.Username
-	}
-	ev.Remote, ev.RequestID = a.Remote, a.RequestID
-	ev.Outcome = audit.OK
-	if err != nil {
-		ev.Outcome = querygate.ErrorCode(err)
-	}
-	u.audit.Record(ctx, ev)
+	audit.RecordOutcome(ctx, u.recorder(), a.Who(), ev, err)
 }
 
 // ForgetThis forgets this browser's device for datasource dsID (it needs
@@ -122,4 +110,12 @@ func (u *UseCases) RevokeAll(ctx context.Context, a accounts.Actor, dsID string)
 	}
 	u.datasources.Forget(d.ID)
 	return len(ids), nil
+}
+
+// recorder is the audit log the use cases record to, or nil for none.
+func (u *UseCases) recorder() audit.Recorder {
+	if u.audit == nil {
+		return nil
+	}
+	return u.audit
 }

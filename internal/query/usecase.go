@@ -191,27 +191,7 @@ func (s *Service) openDevice(ctx context.Context, a accounts.Actor, d *datasourc
 // record appends ev for the actor with err's code as outcome (or ok), and
 // marks ctx as audited (audit.Marked).
 func (s *Service) record(ctx context.Context, a accounts.Actor, ev audit.Event, err error) {
-	audit.Mark(ctx)
-	if s.audit == nil {
-		return
-	}
-	if a.User != nil {
-		ev.ActorID, ev.ActorName = a.User.ID, a.User.Username
-	}
-	ev.Remote, ev.RequestID = a.Remote, a.RequestID
-	ev.Outcome = audit.OK
-	if err != nil {
-		ev.Outcome = querygate.ErrorCode(err)
-	}
-	if ev.Details == nil {
-		ev.Details = map[string]any{}
-	}
-	if querygate.ErrorCode(err) == connect.EEGRESS {
-		// The egress policy's message names the refused address and
-		// port, never a secret.
-		ev.Details["refused"] = querygate.ErrorMessage(err)
-	}
-	s.audit.Record(ctx, ev)
+	audit.RecordOutcome(ctx, s.recorder(), a.Who(), ev, err)
 }
 
 // Run is the query use case (POST /api/datasources/{id}/query): the actor
@@ -422,4 +402,12 @@ func (s *Service) unlock(ctx context.Context, a accounts.Actor, dsID string, pas
 		ev.Details["forgotten_reason"] = "device_limit"
 	}
 	return Unlocked{Cookie: c, DeviceID: cred.ID, ExpiresAt: cred.ExpiresAt}, nil
+}
+
+// recorder is the audit log the use cases record to, or nil for none.
+func (s *Service) recorder() audit.Recorder {
+	if s.audit == nil {
+		return nil
+	}
+	return s.audit
 }
