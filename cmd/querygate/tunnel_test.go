@@ -37,7 +37,7 @@ func TestTunnelEndToEnd(t *testing.T) {
 		}
 		return out
 	}
-	_, c := queryGateway(t, t.TempDir())
+	g, c := queryGateway(t, t.TempDir())
 	pg := testenv.PostgresURL(t)
 	my := testenv.MySQLDSN(t)
 	redisHost, redisPort, err := net.SplitHostPort(testenv.RedisAddr(t))
@@ -127,4 +127,9 @@ func TestTunnelEndToEnd(t *testing.T) {
 			t.Fatalf("wrong host key: %d %s, want a refusal naming the offered fingerprint", r.Status, r.Body)
 		}
 	})
+	for _, secret := range []string{b.Key, b.KeyPass, b.Passphrase} {
+		if strings.Contains(g.logs.String(), secret) {
+			t.Error("the logs hold a tunnel secret")
+		}
+	}
 }

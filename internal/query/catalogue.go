@@ -24,7 +24,7 @@ import (
 // CreateDatasource is POST /api/datasources: the actor (an editor or an
 // admin) creates a datasource and owns it.
 func (s *Service) CreateDatasource(ctx context.Context, a accounts.Actor, in datasource.CreateInput) (*datasource.Datasource, error) {
-	ev := audit.Event{Action: audit.DatasourceCreate, Details: map[string]any{"kind": in.Kind}}
+	ev := audit.Event{Action: audit.DatasourceCreate, Details: map[string]any{"kind": audit.ClientID(in.Kind)}}
 	d, err := s.createDatasource(ctx, a, in)
 	if err == nil {
 		ev.Target, ev.DatasourceID = d.ID, d.ID
@@ -113,11 +113,11 @@ func changedFields(name bool, readOnly *bool, settings, secrets map[string]json.
 // stored. For device custody the typed password is used for this test
 // only. One audit event, without the datasource's name or settings.
 func (s *Service) TestDraft(ctx context.Context, a accounts.Actor, in datasource.CreateInput) error {
-	ev := audit.Event{Action: audit.DatasourceTest, Details: map[string]any{"kind": in.Kind, "draft": true}}
+	ev := audit.Event{Action: audit.DatasourceTest, Details: map[string]any{"kind": audit.ClientID(in.Kind), "draft": true}}
 	err := s.testDraft(ctx, a, in)
 	s.record(ctx, a, ev, err)
 	if err != nil {
-		s.log.InfoContext(ctx, "datasource draft test failed", "request_id", a.RequestID, "kind", in.Kind, "outcome", querygate.ErrorCode(err))
+		s.log.InfoContext(ctx, "datasource draft test failed", "request_id", a.RequestID, "kind", audit.ClientID(in.Kind), "outcome", querygate.ErrorCode(err))
 	}
 	return err
 }

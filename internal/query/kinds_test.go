@@ -1,13 +1,18 @@
 package query
 
 import (
+	"path/filepath"
+	"testing"
+
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/connect/httpapi"
 	"github.com/querygate/querygate/internal/connect/mysql"
 	"github.com/querygate/querygate/internal/connect/postgres"
 	"github.com/querygate/querygate/internal/connect/redis"
 	"github.com/querygate/querygate/internal/connect/sqlite"
+	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/kind"
+	sqlitestore "github.com/querygate/querygate/internal/store/sqlite"
 )
 
 // allKinds are the gateway's kinds, as main lists them, for the
@@ -26,4 +31,21 @@ func fakePostgres(open func(connect.Config) (connect.Connector, error)) *kind.Re
 	}
 	k.Open = open
 	return kind.NewRegistry(k)
+}
+
+// mustStore opens a SQLite metadata store and an instance (its key made)
+// in a temporary directory, both closed when the test ends.
+func mustStore(t *testing.T) (*sqlitestore.DB, *instance.Instance) {
+	t.Helper()
+	dir := t.TempDir()
+	st, err := sqlitestore.Open(t.Context(), filepath.Join(dir, "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	inst, err := instance.Open(t.Context(), st, instance.Options{KeyFile: filepath.Join(dir, "master.key"), CreateKey: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, inst
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"math"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -16,9 +15,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
-	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/seal"
-	"github.com/querygate/querygate/internal/store/sqlite"
 )
 
 // fakeConn is a hand-written connector that streams fixed rows.
@@ -84,16 +81,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, limits Limits) *fixture {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "q.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	inst, err := instance.Open(t.Context(), st, instance.Options{KeyFile: filepath.Join(dir, "master.key"), CreateKey: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, inst := mustStore(t)
 	f := &fixture{ds: datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: st, Envelope: inst.Envelope})}
 	f.next = func() *fakeConn { return &fakeConn{errAt: -1} }
 	f.svc = NewService(Options{Datasources: f.ds, Limits: limits, Kinds: fakePostgres(
@@ -109,6 +97,7 @@ func newFixture(t *testing.T, limits Limits) *fixture {
 		},
 	)})
 	t.Cleanup(f.svc.Close)
+	var err error
 	f.d, err = f.ds.Create(t.Context(), "u1", datasource.CreateInput{Name: "r", Kind: "postgres",
 		Settings: map[string]json.RawMessage{"host": json.RawMessage(`"127.0.0.1"`), "database": json.RawMessage(`"d"`), "user": json.RawMessage(`"u"`)},
 		Secrets:  map[string]json.RawMessage{"password": json.RawMessage(`"pw-secret"`)}})

@@ -3,18 +3,15 @@ package query
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"testing"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
-	"github.com/querygate/querygate/internal/instance"
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/store"
-	"github.com/querygate/querygate/internal/store/sqlite"
 )
 
 // catalogueFixture is the query service with real datasource, saved-query
@@ -28,16 +25,7 @@ type catalogueFixture struct {
 
 func newCatalogueFixture(t *testing.T) *catalogueFixture {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "q.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	inst, err := instance.Open(t.Context(), st, instance.Options{KeyFile: filepath.Join(dir, "master.key"), CreateKey: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, inst := mustStore(t)
 	ds := datasource.NewService(datasource.ServiceOptions{Kinds: allKinds, Store: st, Envelope: inst.Envelope})
 	log := audit.New(audit.Options{Store: st, Key: seal.GenerateKey()})
 	t.Cleanup(log.Close)
