@@ -6,7 +6,7 @@
 // ("Encrypted on the server side"). Saving without "Replace" sends no
 // secret, so the stored one is kept.
 import './access.js';
-import { api, clearErrors, errorText, setStatus, showError } from './app.js';
+import { api, clearErrors, setStatus, showError } from './app.js';
 
 const form = document.getElementById('datasource-form');
 if (form) init(form);
@@ -188,7 +188,8 @@ function init(form) {
       } else if (r.error.code === 'device_locked') {
         setStatus(testStatus, 'Unlock this datasource on this device (run a query in the workspace) to test it.', 'error');
       } else {
-        setStatus(testStatus, errorText(r.error), 'error');
+        // A refused setting is shown next to its field, as when saving.
+        showError(form, testStatus, r.error);
       }
     });
   }
