@@ -267,13 +267,17 @@ type Request struct {
 
 // shape is the request shape of the kind named (SQL for a kind the
 // gateway does not serve: the connector is refused later, by config).
-func (s *Service) shape(name string) kind.Shape {
+func (s *Service) shape(name string) kind.Shape { return s.language(name).Shape }
+
+// language is how the saved queries of a datasource of kind name are
+// written: its registered shape and dialect.
+func (s *Service) language(name string) savedquery.Language {
 	if s.kinds != nil {
 		if k, ok := s.kinds.Find(name); ok {
-			return k.Shape
+			return savedquery.Language{Shape: k.Shape, Dialect: k.Dialect}
 		}
 	}
-	return kind.SQL
+	return savedquery.Language{Shape: kind.SQL}
 }
 
 func (s *Service) validate(kindName string, req *Request) error {
