@@ -85,6 +85,14 @@ func (f *fakeQueries) Authorize(context.Context, accounts.Actor, string, account
 	panic("not called")
 }
 
+func (f *fakeQueries) Resource(context.Context, accounts.Actor, *datasource.Datasource) (accounts.Resource, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) VisibleDatasources(context.Context, accounts.Actor) ([]query.Visible, error) {
+	panic("not called")
+}
+
 func (f *fakeQueries) TestDraft(context.Context, accounts.Actor, datasource.CreateInput) error {
 	panic("not called")
 }

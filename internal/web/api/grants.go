@@ -13,19 +13,10 @@ import (
 // for one the caller may not see, alike.
 var ErrDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "datasource not found.")
 
-// resourceFor describes a datasource for Authorize, with the caller's
-// grant level on it.
+// ResourceFor describes a datasource for Authorize, with the caller's
+// grant level on it (query.Service.Resource).
 func (s *Server) ResourceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (accounts.Resource, error) {
-	res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
-	if u.Role == accounts.RoleAdmin {
-		return res, nil
-	}
-	levels, err := s.datasources.Levels(r.Context(), u.ID, d.ID)
-	if err != nil {
-		return res, err
-	}
-	res.Level = levels[d.ID]
-	return res, nil
+	return s.queries.Resource(r.Context(), s.Actor(r, u), d)
 }
 
 type grantsBody struct {

@@ -29,6 +29,8 @@ import (
 // Queries are the query use cases (query.Service).
 type Queries interface {
 	Authorize(ctx context.Context, a accounts.Actor, id string, act accounts.Action) (*datasource.Datasource, error)
+	Resource(ctx context.Context, a accounts.Actor, d *datasource.Datasource) (accounts.Resource, error)
+	VisibleDatasources(ctx context.Context, a accounts.Actor) ([]query.Visible, error)
 	Run(ctx context.Context, a accounts.Actor, dsID string, in query.Input, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	RunSaved(ctx context.Context, a accounts.Actor, queryID string, in query.SavedInput, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	TestDatasource(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) error
