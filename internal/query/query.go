@@ -439,7 +439,7 @@ func (s *Service) open(k *kind.Kind, cfg connect.Config) (connect.Connector, err
 	if cfg.Tunnel == nil {
 		return k.Open(cfg)
 	}
-	t, err := connect.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
+	t, err := egress.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
 	if err != nil {
 		return nil, err
 	}
@@ -485,9 +485,9 @@ func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *De
 	if err != nil {
 		return connect.Config{}, nil, none, err
 	}
-	var tunnel *connect.SSH
-	if _, ok := k.Field(connect.SSHHost); ok {
-		if tunnel, err = connect.DecodeSSH(ds.Settings, secrets); err != nil {
+	var tunnel *egress.SSH
+	if _, ok := k.Field(egress.SSHHost); ok {
+		if tunnel, err = egress.DecodeSSH(ds.Settings, secrets); err != nil {
 			return connect.Config{}, nil, none, err
 		}
 	}
