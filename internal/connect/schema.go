@@ -162,6 +162,12 @@ func (s *SchemaSink) Row(v []any) error {
 	if n, ok := schemaInt(v[3]); ok && n >= 0 {
 		rows = &n
 	}
+	if v[4] != nil && s.cols >= s.lim.MaxColumns {
+		// No room for this table's first column: the table is not
+		// listed without its columns.
+		s.stop()
+		return ErrStop
+	}
 	if !s.Table(schemaText(v[0]), schemaText(v[1]), schemaText(v[2]), rows) {
 		return ErrStop
 	}
