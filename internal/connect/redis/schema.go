@@ -2,10 +2,13 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
@@ -20,6 +23,8 @@ const (
 	scanCount = 100
 	// maxPattern caps a key pattern's length in bytes.
 	maxPattern = 200
+	// typeBatch is how many TYPE commands go in one pipeline.
+	typeBatch = 100
 )
 
 // Schema summarises the keys of the datasource's database as key patterns
@@ -42,6 +47,7 @@ func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Sche
 		seen     int
 		cursor   = "0"
 		complete bool
+		dropped  bool // keys the scan answered beyond MaxKeys
 	)
 	// The rounds are bounded too: SCAN may answer few or no keys a round.
 	for round := 0; round < lim.MaxKeys/scanCount+10; round++ {
@@ -55,6 +61,7 @@ func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Sche
 		}
 		for _, k := range keys {
 			if seen >= lim.MaxKeys {
+				dropped = true
 				break
 			}
 			seen++
@@ -67,7 +74,7 @@ func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Sche
 		}
 		cursor = next
 		if cursor == "0" {
-			complete = seen <= lim.MaxKeys
+			complete = !dropped
 			break
 		}
 		if seen >= lim.MaxKeys {
@@ -76,19 +83,27 @@ func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Sche
 	}
 	b := connect.NewSchemaBuilder(lim)
 	ns := "db" + strconv.Itoa(c.settings.db)
-	for _, p := range order {
-		v, err := c.read(ctx, "TYPE", sample[p])
+	// One TYPE per pattern, typeBatch to a round trip.
+	for start := 0; start < len(order) && !b.Full(); start += typeBatch {
+		batch := order[start:min(start+typeBatch, len(order))]
+		cmds := make([][]string, len(batch))
+		for i, p := range batch {
+			cmds[i] = []string{"TYPE", sample[p]}
+		}
+		types, err := c.readBatch(ctx, cmds)
 		if err != nil {
 			return nil, err
 		}
-		typ, _ := v.(string)
-		var rows *int64
-		if complete {
-			n := count[p]
-			rows = &n
-		}
-		if !b.Table(ns, p, schema.KindKeyPattern, rows) || !b.Column(schema.Column{Name: "value", Type: typ}) {
-			break
+		for i, p := range batch {
+			typ, _ := types[i].(string)
+			var rows *int64
+			if complete {
+				n := count[p]
+				rows = &n
+			}
+			if !b.Table(ns, p, schema.KindKeyPattern, rows) || !b.Column(schema.Column{Name: "value", Type: typ}) {
+				break
+			}
 		}
 	}
 	sc := b.Schema()
@@ -109,6 +124,61 @@ func (c *Connector) read(ctx context.Context, args ...string) (any, error) {
 		a[i] = s
 	}
 	return c.do(ctx, a)
+}
+
+// readBatch runs read commands through the policy (read-only) as one
+// pipeline on one slot of the pool: one round trip. A command the server
+// refuses (an ACL's NOPERM) answers nil; a failed connection fails the
+// whole batch.
+func (c *Connector) readBatch(ctx context.Context, cmds [][]string) ([]any, error) {
+	p := policy{readOnly: true, allowAdmin: c.settings.allowAdmin}
+	for _, args := range cmds {
+		if err := p.check(args); err != nil {
+			return nil, err
+		}
+	}
+	s, err := c.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keep := false
+	defer func() {
+		s.end()
+		c.release(s, keep)
+	}()
+	s.begin()
+	// As in do: closing the connection ends the pipeline when ctx ends.
+	stop := context.AfterFunc(ctx, s.cut)
+	// PipelinePoolSize < 0 (clientOptions): the pipeline runs on the
+	// slot's one connection.
+	pipe := s.client.Pipeline()
+	replies := make([]*goredis.Cmd, len(cmds))
+	for i, args := range cmds {
+		a := make([]any, len(args))
+		for j, v := range args {
+			a[j] = v
+		}
+		replies[i] = pipe.Do(ctx, a...)
+	}
+	pipe.Exec(ctx) // each reply's error is read below
+	cut := !stop()
+	out := make([]any, len(cmds))
+	for i, r := range replies {
+		v, err := r.Result()
+		if err == nil || errors.Is(err, goredis.Nil) {
+			out[i] = v
+			continue
+		}
+		if _, ok := errors.AsType[goredis.Error](err); ok {
+			continue
+		}
+		if merr := s.meterError(); merr != nil {
+			err = merr
+		}
+		return nil, mapError(ctx, err, c.settings.password)
+	}
+	keep = !cut
+	return out, nil
 }
 
 // scanReply reads SCAN's reply: the next cursor and the keys.

@@ -20,7 +20,7 @@ const schemaDB = 14
 
 // schemaKeys makes keys in schemaDB under a prefix of letters only (so
 // that it survives as is in the patterns), deleted when the test ends.
-func schemaKeys(t *testing.T, s *server, setup func(ctx context.Context, c *goredis.Client, prefix string)) string {
+func schemaKeys(t testing.TB, s *server, setup func(ctx context.Context, c *goredis.Client, prefix string)) string {
 	t.Helper()
 	c := goredis.NewClient(&goredis.Options{Addr: fmt.Sprintf("%s:%d", s.host, s.port), DB: schemaDB, Protocol: 3})
 	var b strings.Builder
@@ -95,6 +95,20 @@ func TestSchemaScan(t *testing.T) {
 		}
 	}
 
+	// A user the server lets SCAN but not TYPE (an ACL's NOPERM) sees the
+	// patterns without their types, not an error.
+	const pw = "schema-user-pw"
+	settings["username"] = s.MustUser(t, pw, "~*", "+scan", "+select", "+client|setname")
+	limited, _ := MustConnector(t, options{settings: settings, secrets: map[string]any{"password": pw}})
+	sc, err = limited.Schema(t.Context(), schema.Limits{})
+	if err != nil {
+		t.Fatalf("without TYPE: %v", err)
+	}
+	if tb := findPattern(sc, prefix+":user:*"); err != nil || tb == nil || len(tb.Columns) != 1 || tb.Columns[0].Type != "" {
+		t.Errorf("without TYPE: %+v %v", tb, err)
+	}
+	delete(settings, "username")
+
 	// Beyond the key limit the scan stops: truncated, no counts.
 	schemaKeys(t, s, func(ctx context.Context, c *goredis.Client, p string) {
 		for i := range 300 {
@@ -150,4 +164,42 @@ func FuzzKeyPattern(f *testing.F) {
 			t.Fatalf("KeyPattern is not stable on %q: %q then %q", key, p, redis.KeyPattern(p))
 		}
 	})
+}
+
+// BenchmarkSchemaScan measures a schema scan of 1,000 keys whose patterns
+// all differ (the worst case: one TYPE per key) beside one of 1,000 keys
+// of one pattern.
+func BenchmarkSchemaScan(b *testing.B) {
+	s := MustServer(b)
+	settings := s.settings()
+	settings["db"], settings["schema_scan"] = int64(schemaDB), true
+	c, _ := MustConnector(b, options{settings: settings})
+	for _, tc := range []struct {
+		name string
+		key  func(i int) string
+	}{
+		{"distinct", func(i int) string {
+			var k strings.Builder
+			for n := i + 1; n > 0; n /= 26 {
+				k.WriteByte(byte('a' + n%26))
+			}
+			return k.String()
+		}},
+		{"one_pattern", func(i int) string { return fmt.Sprintf("item:%d", i) }},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			schemaKeys(b, s, func(ctx context.Context, cl *goredis.Client, p string) {
+				pipe := cl.Pipeline()
+				for i := range 1000 {
+					pipe.Set(ctx, p+":"+tc.key(i), "v", 0)
+				}
+				pipe.Exec(ctx)
+			})
+			for b.Loop() {
+				if _, err := c.Schema(b.Context(), schema.Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
