@@ -13,18 +13,18 @@ import (
 type kind int
 
 const (
-	kindString   kind = iota // text: CHAR, VARCHAR, TEXT, ENUM, SET, TIME, and anything unknown
-	kindInt                  // signed integers and YEAR: int64
-	kindUint                 // BIGINT UNSIGNED: uint64
-	kindUint32               // smaller unsigned integers: int64 (they always fit)
-	kindFloat32              // FLOAT: float64, shortest form of the float32
-	kindFloat64              // DOUBLE: float64
-	kindDecimal              // DECIMAL: connect.Numeric
-	kindDate                 // DATE: connect.Date
-	kindDateTime             // DATETIME: connect.LocalDateTime (a wall clock, no zone)
-	kindTimestamp            // TIMESTAMP: time.Time, an instant (the session's time zone is UTC)
-	kindJSON                 // JSON (MySQL): connect.JSON
-	kindBytes                // BLOB, BINARY, VARBINARY, BIT, GEOMETRY, VECTOR: []byte
+	kindString    kind = iota // text: CHAR, VARCHAR, TEXT, ENUM, SET, TIME, and anything unknown
+	kindInt                   // signed integers and YEAR: int64
+	kindUint                  // BIGINT UNSIGNED: uint64
+	kindUint32                // smaller unsigned integers: int64 (they always fit)
+	kindFloat32               // FLOAT: float64, shortest form of the float32
+	kindFloat64               // DOUBLE: float64
+	kindDecimal               // DECIMAL: connect.Numeric
+	kindDate                  // DATE: connect.Date
+	kindDateTime              // DATETIME: connect.LocalDateTime (a wall clock, no zone)
+	kindTimestamp             // TIMESTAMP: time.Time, an instant (the session's time zone is UTC)
+	kindJSON                  // JSON (MySQL): connect.JSON
+	kindBytes                 // BLOB, BINARY, VARBINARY, BIT, GEOMETRY, VECTOR: []byte
 )
 
 // column describes one result column: its connect.Column and how its

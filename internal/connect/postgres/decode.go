@@ -37,25 +37,25 @@ func resultFormat(oid uint32) int16 {
 type kind uint8
 
 const (
-	kString    kind = iota // text form, as a string
-	kBool                  // binary bool
-	kInt2                  // binary int2
-	kInt4                  // binary int4
-	kInt8                  // binary int8
-	kOID                   // binary oid
-	kFloat8                // binary float8
-	kBytes                 // binary bytea
-	kDate                  // binary date: connect.Date
-	kTimestamp             // binary timestamp (without time zone): connect.LocalDateTime
-	kTimestamptz           // binary timestamptz: time.Time, an instant in UTC
-	kUUID                  // binary uuid
-	kBinArray              // binary array of the kinds above
-	kTextBool              // text bool
-	kTextInt               // text int2, int4, int8, oid
-	kTextFloat             // text float4, float8
-	kNumeric               // text numeric
-	kJSON                  // text json, jsonb
-	kTextArray             // text array
+	kString      kind = iota // text form, as a string
+	kBool                    // binary bool
+	kInt2                    // binary int2
+	kInt4                    // binary int4
+	kInt8                    // binary int8
+	kOID                     // binary oid
+	kFloat8                  // binary float8
+	kBytes                   // binary bytea
+	kDate                    // binary date: connect.Date
+	kTimestamp               // binary timestamp (without time zone): connect.LocalDateTime
+	kTimestamptz             // binary timestamptz: time.Time, an instant in UTC
+	kUUID                    // binary uuid
+	kBinArray                // binary array of the kinds above
+	kTextBool                // text bool
+	kTextInt                 // text int2, int4, int8, oid
+	kTextFloat               // text float4, float8
+	kNumeric                 // text numeric
+	kJSON                    // text json, jsonb
+	kTextArray               // text array
 )
 
 // decoder converts the values of one column.
