@@ -4,6 +4,7 @@
 // written to browser storage, and the gateway keeps nothing either.
 import { setStatus } from './app.js';
 import { draw, svgText } from './charts.js';
+import { isNumericType } from './format.js';
 import { cell, postQuery, readNDJSON, safeFileName } from './stream.js';
 
 const root = document.getElementById('dashboard');
@@ -99,12 +100,13 @@ class PanelView {
           const th = document.createElement('th');
           th.scope = 'col';
           th.textContent = c.name;
+          if (isNumericType(c.type)) th.className = 'num';
           head.append(th);
         }
         const tb = t.createTBody();
         for (const r of this.rows.slice(0, 500)) {
           const tr = tb.insertRow();
-          for (const v of r) tr.append(cell(v));
+          r.forEach((v, i) => tr.append(cell(v, this.columns[i]?.type)));
         }
         const wrap = document.createElement('div');
         wrap.className = 'table-wrap';
