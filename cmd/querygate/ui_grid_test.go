@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -183,7 +185,7 @@ func TestBrowserGrid(t *testing.T) {
 		setQuery("UPDATE "+table+" SET v = v + 10"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "3 rows updated in"),
-		waitJS(`document.querySelector('.result-grid').hidden`),
+		waitJS(`document.querySelector('#result-table').hidden && document.querySelector('.result-tabs').hidden`),
 	)
 	act(t, ctx, "delete one row",
 		setQuery("-- one\nDELETE FROM "+table+" WHERE v = 11"),
@@ -219,4 +221,95 @@ func contrastJS(sel string) string {
   const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg || [255, 255, 255]);
   return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 })()`, sel)
+}
+
+// TestBrowserChartView drives the Chart view of a workspace result in
+// Chromium against a real PostgreSQL: the chart guessed from the column
+// types (the date on x, the number on y, a line), a tooltip on hover, the
+// type changed to bars, and "Save as a saved query and add it to a
+// dashboard" in two clicks, once into a new dashboard and once into that
+// same dashboard, which then draws both panels.
+func TestBrowserChartView(t *testing.T) {
+	ctx, logs := newBrowser(t)
+	g, c := queryGateway(t, t.TempDir())
+	id := postgresSource(t, c, "warehouse", false)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	const q = "SELECT '2024-03-01'::date + g AS day, g * 10 AS sales FROM generate_series(0, 13) g"
+
+	var typ, x string
+	var ys []string
+	act(t, ctx, "run and open the chart",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		setQuery(q),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "14 rows in"),
+		chromedp.Click(`#tab-chart`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#chart-box svg.chart path`, chromedp.ByQuery),
+		chromedp.Value(`#chart-type`, &typ, chromedp.ByQuery),
+		chromedp.Value(`#chart-x`, &x, chromedp.ByQuery),
+		chromedp.Evaluate(`[...document.querySelectorAll('#chart-y input:checked')].map((b) => b.value)`, &ys),
+	)
+	if typ != "line" || x != "day" || strings.Join(ys, ",") != "sales" {
+		t.Errorf("guessed %s x=%s y=%v, want a line of sales by day", typ, x, ys)
+	}
+	// A real mouse over the middle of the plot shows the values there.
+	var tip string
+	act(t, ctx, "hover",
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var box []float64
+			if err := chromedp.Evaluate(`(() => { const a = document.querySelector('#chart-box .hover-area'); a.scrollIntoView({ block: 'center' }); const r = a.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`, &box).Do(ctx); err != nil {
+				return err
+			}
+			return input.DispatchMouseEvent(input.MouseMoved, box[0], box[1]).Do(ctx)
+		}),
+		chromedp.WaitVisible(`#chart-box .chart-tip`, chromedp.ByQuery),
+		chromedp.Text(`#chart-box .chart-tip`, &tip, chromedp.ByQuery),
+	)
+	if !strings.Contains(tip, "2024-03-0") || !strings.Contains(tip, "sales: ") {
+		t.Errorf("tooltip = %q", tip)
+	}
+	var bars int
+	act(t, ctx, "bars",
+		chromedp.SetValue(`#chart-type`, "bar", chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('#chart-type').dispatchEvent(new Event('change'))`, nil),
+		chromedp.Evaluate(`document.querySelectorAll('#chart-box svg.chart .plot rect').length`, &bars),
+	)
+	if bars != 14 {
+		t.Errorf("%d bars, want 14", bars)
+	}
+	shoot(t, ctx, "chart")
+
+	// Two clicks: open the dialog, save and add.
+	act(t, ctx, "save into a new dashboard",
+		chromedp.Click(`#chart-save`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#chart-save-dialog`, chromedp.ByQuery),
+		chromedp.Click(`#chart-save-submit`, chromedp.ByQuery),
+	)
+	waitURL(t, ctx, "/dashboards/d")
+	var loc string
+	act(t, ctx, "the new dashboard draws the panel",
+		chromedp.WaitVisible(`.panel .panel-body svg.chart .plot rect`, chromedp.ByQuery),
+		chromedp.Location(&loc),
+	)
+	if title := text(t, ctx, `.panel h2`); !strings.HasPrefix(title, "Bar of SELECT") {
+		t.Errorf("panel title = %q", title)
+	}
+	act(t, ctx, "save a line into the same dashboard",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		setQuery(q),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "14 rows in"),
+		chromedp.Click(`#tab-chart`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#chart-box svg.chart`, chromedp.ByQuery),
+		chromedp.Click(`#chart-save`, chromedp.ByQuery),
+		waitJS(`document.querySelector('#chart-save-dashboard').options.length === 2 && document.querySelector('#chart-save-dashboard').value !== ''`),
+		chromedp.Click(`#chart-save-submit`, chromedp.ByQuery),
+	)
+	waitURL(t, ctx, loc+"$")
+	act(t, ctx, "both panels drawn",
+		waitJS(`document.querySelectorAll('.panel .panel-body svg.chart').length === 2`),
+	)
+	checkCSP(t, logs)
 }

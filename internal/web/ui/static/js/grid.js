@@ -449,12 +449,3 @@ export class Grid {
     this.root.classList.remove('with-panel');
   }
 }
-
-/**
- * renderResult puts a result grid in container and returns it: the page's
- * runner feeds it the streamed columns and rows (setColumns, push, flush,
- * done).
- */
-export function renderResult(container) {
-  return new Grid(container);
-}

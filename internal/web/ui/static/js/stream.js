@@ -10,7 +10,7 @@
 // blocks (partials.html), found by their ids.
 import { api, clearErrors, setStatus } from './app.js';
 import { formatValue } from './format.js';
-import { renderResult } from './grid.js';
+import { renderResult } from './result.js';
 
 const $ = (x) => document.getElementById(x);
 
@@ -209,7 +209,9 @@ export function doneText(done, body) {
 export class Runner {
   // onError, when given, may take a refused request's error (say, to show
   // it next to a field) by returning true.
-  constructor({ datasourceID, form, onError }) {
+  // saveSource, when given, lets the chart view save the result's query
+  // (see chartview.js).
+  constructor({ datasourceID, form, onError, saveSource }) {
     this.datasourceID = datasourceID;
     this.form = form;
     this.onError = onError || (() => false);
@@ -219,7 +221,7 @@ export class Runner {
       status: $('run-status'), errorBox: $('query-error'), truncated: $('truncated'), viewer: $('http-response'),
     };
     // The result area: one call renders a streamed result (grid.js).
-    this.grid = renderResult($('result'));
+    this.grid = renderResult($('result'), { saveSource });
     this.grid.hidden = true;
     this.el.cancel.addEventListener('click', () => this.controller?.abort());
   }
@@ -301,6 +303,7 @@ export class Runner {
     this.reset();
     const body = this.bodyOf(makeBody);
     if (body === undefined) return;
+    this.lastBody = body; // what the result on screen came from
     const { rowCount, elapsed, status, truncated } = this.el;
     const grid = this.grid;
     this.controller = new AbortController();
