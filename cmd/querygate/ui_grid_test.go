@@ -185,7 +185,7 @@ func TestBrowserGrid(t *testing.T) {
 		setQuery("UPDATE "+table+" SET v = v + 10"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "3 rows updated in"),
-		waitJS(`document.querySelector('#result-table').hidden && document.querySelector('.result-tabs').hidden`),
+		waitJS(`document.querySelector('#result-table').offsetParent === null && document.querySelector('.result-tabs').offsetParent === null`),
 	)
 	act(t, ctx, "delete one row",
 		setQuery("-- one\nDELETE FROM "+table+" WHERE v = 11"),
@@ -311,5 +311,32 @@ func TestBrowserChartView(t *testing.T) {
 	act(t, ctx, "both panels drawn",
 		waitJS(`document.querySelectorAll('.panel .panel-body svg.chart').length === 2`),
 	)
+
+	// On a phone, neither view nor the side panel makes the page scroll
+	// sideways: the grid scrolls inside its own frame.
+	overflow := func(step string) {
+		t.Helper()
+		var n int
+		act(t, ctx, step, chromedp.Evaluate(`document.documentElement.scrollWidth - document.documentElement.clientWidth`, &n))
+		if n > 0 {
+			t.Errorf("%s: %d px wider than a 390 px screen", step, n)
+		}
+	}
+	act(t, ctx, "phone size", chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		setQuery("SELECT g AS id, repeat('long text ', 12) AS note, g * 1.5 AS amount, NULL::text AS nothing, '2024-03-01'::date + g AS day FROM generate_series(1, 50) g"),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "50 rows in"),
+		chromedp.Click(`#results tbody tr[aria-rowindex="2"] td:nth-child(2)`, chromedp.ByQuery),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(`#cell-panel`, chromedp.ByQuery),
+	)
+	overflow("phone table")
+	shoot(t, ctx, "phone-grid")
+	act(t, ctx, "phone chart", chromedp.Click(`#tab-chart`, chromedp.ByQuery), chromedp.WaitVisible(`#chart-box svg.chart`, chromedp.ByQuery))
+	overflow("phone chart")
+	shoot(t, ctx, "phone-chart")
+	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
 	checkCSP(t, logs)
 }
