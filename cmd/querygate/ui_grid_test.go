@@ -340,3 +340,110 @@ func TestBrowserChartView(t *testing.T) {
 	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
 	checkCSP(t, logs)
 }
+
+// TestBrowserDashboardEditor drives the dashboard editor in Chromium
+// against a real PostgreSQL: a panel's columns are picked from its saved
+// query's own result (no column is typed), its preview is drawn live and
+// follows the pickers, a panel is moved and resized on the layout map from
+// the keyboard and by dragging, the saved dashboard keeps that layout, and
+// nothing scrolls sideways at 390 px.
+func TestBrowserDashboardEditor(t *testing.T) {
+	ctx, logs := newBrowser(t)
+	g, c := queryGateway(t, t.TempDir())
+	id := postgresSource(t, c, "warehouse", false)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	sq := c.must(201, "POST", "/api/queries", map[string]any{"datasource_id": id, "name": "sales by day",
+		"query": "SELECT '2024-03-01'::date + g AS day, g * 10 AS sales, g * 3 AS cost, CASE WHEN g % 2 = 0 THEN 'eu' ELSE 'us' END AS region FROM generate_series(0, 9) g"})["id"].(string)
+	dash := c.must(201, "POST", "/api/dashboards", map[string]any{"name": "Sales", "definition": map[string]any{"inputs": []any{},
+		"panels": []any{map[string]any{"title": "First", "query_id": sq, "viz": map[string]any{"type": "line", "x": "day", "y": []string{"sales"}}, "layout": map[string]any{"x": 0, "w": 6, "h": 4}}}}})["id"].(string)
+
+	var xs []string
+	act(t, ctx, "add a panel; its columns come from the query",
+		chromedp.Navigate(g.url+"/dashboards/"+dash+"/edit"),
+		waitJS(`document.querySelectorAll('.panel-row').length === 1 && !!document.querySelector('.panel-row .panel-preview svg.chart path')`),
+		chromedp.Click(`#add-panel`, chromedp.ByQuery),
+		chromedp.SendKeys(`.panel-row:last-child input`, "Cost", chromedp.ByQuery),
+		chromedp.SetValue(`.panel-row:last-child select`, sq, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('.panel-row:last-child select').dispatchEvent(new Event('change'))`, nil),
+		waitJS(`!!document.querySelector('.panel-row:last-child .column-checks input[value=cost]')`),
+		chromedp.Evaluate(`[...document.querySelectorAll('.panel-row:last-child .field')].find((f) => f.querySelector('label').textContent === 'X column').querySelectorAll('option').length`, nil),
+		chromedp.Evaluate(`[...[...document.querySelectorAll('.panel-row:last-child .field')].find((f) => f.querySelector('label').textContent === 'X column').querySelectorAll('option')].map((o) => o.value)`, &xs),
+	)
+	if strings.Join(xs, ",") != "day,sales,cost,region" {
+		t.Errorf("X column choices = %v, want the query's columns", xs)
+	}
+	var bars int
+	act(t, ctx, "pick bars of cost by day; the preview follows",
+		chromedp.Evaluate(`(() => { const r = document.querySelector('.panel-row:last-child'); const f = [...r.querySelectorAll('.field')];
+			const by = (l) => f.find((x) => x.querySelector('label').textContent === l).querySelector('input, select');
+			const set = (el, v) => { el.value = v; el.dispatchEvent(new Event('change')); };
+			set(by('Chart'), 'bar'); set(by('X column'), 'day'); r.querySelectorAll('.column-checks input').forEach((c) => { if (c.checked !== (c.value === 'cost')) c.click(); }); return true })()`, nil),
+		waitJS(`document.querySelectorAll('.panel-row:last-child .panel-preview svg.chart .plot rect').length === 10`),
+		chromedp.Evaluate(`document.querySelectorAll('.panel-row:last-child .panel-preview svg.chart .plot rect').length`, &bars),
+	)
+	if bars != 10 {
+		t.Errorf("preview: %d bars, want 10", bars)
+	}
+
+	// The keyboard: the new panel narrows by 1, moves right by 2, grows
+	// by 1 in height, then goes up to the first place.
+	var label string
+	act(t, ctx, "layout from the keyboard",
+		chromedp.Focus(`#layout-map .layout-block:last-child`, chromedp.ByQuery),
+		chromedp.KeyEvent(kb.ArrowLeft, chromedp.KeyModifiers(input.ModifierShift)), // width 6 → 5
+		chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight), // column 0 → 2
+		chromedp.KeyEvent(kb.ArrowDown, chromedp.KeyModifiers(input.ModifierShift)), // height 4 → 5
+		chromedp.KeyEvent(kb.ArrowUp), // to the first place
+		chromedp.Evaluate(`document.activeElement.getAttribute('aria-label')`, &label),
+	)
+	if label != "Cost: column 2, width 5, height 5, place 1 of 2" {
+		t.Errorf("after the keys: %q", label)
+	}
+	// A drag: the other panel (now second) 3 columns to the right.
+	act(t, ctx, "drag",
+		chromedp.ActionFunc(func(ctx context.Context) error {
+			var r []float64
+			if err := chromedp.Evaluate(`(() => { const b = document.querySelector('#layout-map .layout-block:last-child'); b.scrollIntoView({ block: 'center' }); const r = b.getBoundingClientRect(); const m = document.querySelector('#layout-map'); return [r.left + 20, r.top + 10, m.clientWidth / 12]; })()`, &r).Do(ctx); err != nil {
+				return err
+			}
+			steps := []*input.DispatchMouseEventParams{
+				input.DispatchMouseEvent(input.MousePressed, r[0], r[1]).WithButton(input.Left).WithClickCount(1),
+				input.DispatchMouseEvent(input.MouseMoved, r[0]+r[2], r[1]).WithButton(input.Left),
+				input.DispatchMouseEvent(input.MouseMoved, r[0]+3*r[2], r[1]).WithButton(input.Left),
+				input.DispatchMouseEvent(input.MouseReleased, r[0]+3*r[2], r[1]).WithButton(input.Left).WithClickCount(1),
+			}
+			for _, s := range steps {
+				if err := s.Do(ctx); err != nil {
+					return err
+				}
+			}
+			return nil
+		}),
+		waitJS(`document.querySelector('#layout-map .layout-block:last-child').getAttribute('aria-label') === 'First: column 3, width 6, height 4, place 2 of 2'`),
+	)
+	shoot(t, ctx, "dashboard-edit")
+
+	// Nothing scrolls sideways on a phone.
+	var overflow int
+	act(t, ctx, "phone", chromedp.EmulateViewport(390, 844), chromedp.Sleep(200*time.Millisecond),
+		chromedp.Evaluate(`document.documentElement.scrollWidth - document.documentElement.clientWidth`, &overflow))
+	if overflow > 0 {
+		t.Errorf("the editor is %d px wider than a 390 px screen", overflow)
+	}
+	shoot(t, ctx, "phone-dashboard-edit")
+	act(t, ctx, "desktop", chromedp.EmulateViewport(1280, 900), chromedp.Click(`#save-dashboard`, chromedp.ByQuery))
+	waitURL(t, ctx, "/dashboards/"+dash+"$")
+	d := c.must(200, "GET", "/api/dashboards/"+dash, nil)
+	panels := d["definition"].(map[string]any)["panels"].([]any)
+	got := []string{}
+	for _, p := range panels {
+		p := p.(map[string]any)
+		l := p["layout"].(map[string]any)
+		v := p["viz"].(map[string]any)
+		got = append(got, fmt.Sprintf("%s %s x=%v y=%v %v@%v w%v h%v", p["title"], v["type"], v["x"], v["y"], l["x"], l["y"], l["w"], l["h"]))
+	}
+	if want := "Cost bar x=day y=[cost] 2@0 w5 h5|First line x=day y=[sales] 3@1 w6 h4"; strings.Join(got, "|") != want {
+		t.Errorf("saved panels = %q, want %q", strings.Join(got, "|"), want)
+	}
+	checkCSP(t, logs)
+}
