@@ -391,7 +391,7 @@ func TestBrowserDashboardEditor(t *testing.T) {
 	act(t, ctx, "layout from the keyboard",
 		chromedp.Focus(`#layout-map .layout-block:last-child`, chromedp.ByQuery),
 		chromedp.KeyEvent(kb.ArrowLeft, chromedp.KeyModifiers(input.ModifierShift)), // width 6 → 5
-		chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight), // column 0 → 2
+		chromedp.KeyEvent(kb.ArrowRight), chromedp.KeyEvent(kb.ArrowRight),          // column 0 → 2
 		chromedp.KeyEvent(kb.ArrowDown, chromedp.KeyModifiers(input.ModifierShift)), // height 4 → 5
 		chromedp.KeyEvent(kb.ArrowUp), // to the first place
 		chromedp.Evaluate(`document.activeElement.getAttribute('aria-label')`, &label),
