@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
@@ -444,6 +445,124 @@ func TestBrowserDashboardEditor(t *testing.T) {
 	}
 	if want := "Cost bar x=day y=[cost] 2@0 w5 h5|First line x=day y=[sales] 3@1 w6 h4"; strings.Join(got, "|") != want {
 		t.Errorf("saved panels = %q, want %q", strings.Join(got, "|"), want)
+	}
+	checkCSP(t, logs)
+}
+
+// TestBrowserSharingAndLook checks, in Chromium against a real PostgreSQL,
+// that a link shares the view: a dashboard's input values and a saved
+// query's parameter values are read from the URL (and written back to it),
+// a signed-out visitor of such a link lands on it after login, and a link
+// only fills a saved query's form, never runs it; and that the pages follow
+// the browser's dark preference, with a toggle this browser remembers, and
+// NULL keeps AA contrast in the dark.
+func TestBrowserSharingAndLook(t *testing.T) {
+	ctx, logs := newBrowser(t)
+	g, c := queryGateway(t, t.TempDir())
+	id := postgresSource(t, c, "warehouse", false)
+	sq := c.must(201, "POST", "/api/queries", map[string]any{"datasource_id": id, "name": "days since",
+		"query":      "SELECT d::date AS day, 1 AS n FROM generate_series(:since::date, '2024-03-10'::date, '1 day') d",
+		"parameters": []any{map[string]any{"name": "since", "type": "date", "default": "2024-03-01"}}})["id"].(string)
+	dash := c.must(201, "POST", "/api/dashboards", map[string]any{"name": "Days", "definition": map[string]any{
+		"inputs": []any{map[string]any{"name": "since", "type": "date", "default": "2024-03-01"}},
+		"panels": []any{map[string]any{"title": "Days", "query_id": sq, "params": map[string]any{"since": map[string]any{"input": "since"}},
+			"viz": map[string]any{"type": "table"}, "layout": map[string]any{"x": 0, "w": 12, "h": 4}}}}})["id"].(string)
+
+	// Signed out, the shared link leads through login back to itself.
+	link := g.url + "/dashboards/" + dash + "?since=2024-03-08"
+	act(t, ctx, "open a shared link signed out", chromedp.Navigate(link))
+	waitURL(t, ctx, "/login?next=")
+	act(t, ctx, "login",
+		chromedp.WaitVisible(`#login-username`, chromedp.ByQuery),
+		chromedp.SendKeys(`#login-username`, "admin", chromedp.ByQuery),
+		chromedp.SendKeys(`#login-password`, adminPassword, chromedp.ByQuery),
+		chromedp.Click(`#login-form button[type=submit]`, chromedp.ByQuery),
+	)
+	waitURL(t, ctx, "/dashboards/"+dash+"?since=2024-03-08$")
+	var since string
+	var rows int
+	act(t, ctx, "the link's input drives the panel",
+		waitJS(`document.querySelector('.panel').getAttribute('aria-busy') === 'false'`),
+		chromedp.Value(`#in-since`, &since, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelectorAll('.panel tbody tr').length`, &rows),
+	)
+	if since != "2024-03-08" || rows != 3 {
+		t.Errorf("input %q and %d rows, want 2024-03-08 and 3 rows (8 to 10 March)", since, rows)
+	}
+	var loc string
+	act(t, ctx, "a new value goes into the URL",
+		chromedp.SetValue(`#in-since`, "2024-03-09", chromedp.ByQuery),
+		chromedp.Click(`#inputs-form button[type=submit]`, chromedp.ByQuery),
+		waitJS(`document.querySelectorAll('.panel tbody tr').length === 2`),
+		chromedp.Location(&loc),
+	)
+	if !strings.HasSuffix(loc, "?since=2024-03-09") {
+		t.Errorf("URL after the change = %s", loc)
+	}
+
+	// A saved query's link fills its form and runs nothing.
+	var value, status string
+	act(t, ctx, "saved query link",
+		chromedp.Navigate(g.url+"/queries/"+sq+"?since=2024-03-07"),
+		chromedp.WaitVisible(`#run`, chromedp.ByQuery),
+		chromedp.Sleep(300*time.Millisecond),
+		chromedp.Value(`[data-param="since"] input`, &value, chromedp.ByQuery),
+		chromedp.Text(`#run-status`, &status, chromedp.ByQuery),
+	)
+	if value != "2024-03-07" || status != "" {
+		t.Errorf("form value %q, status %q: want the link's value and nothing run", value, status)
+	}
+	act(t, ctx, "run it; the URL keeps the values",
+		chromedp.SetValue(`[data-param="since"] input`, "2024-03-06", chromedp.ByQuery),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "5 rows in"),
+		chromedp.Location(&loc),
+	)
+	if !strings.HasSuffix(loc, "/queries/"+sq+"?since=2024-03-06") {
+		t.Errorf("URL after the run = %s", loc)
+	}
+
+	// Dark mode: the browser's preference, then the toggle.
+	bg := `getComputedStyle(document.documentElement).backgroundColor`
+	var dark, light, pressed string
+	var nullContrast float64
+	act(t, ctx, "prefers dark",
+		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		setQuery("SELECT NULL::text AS nothing, 1 AS one"),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "1 row in"),
+		chromedp.Evaluate(bg, &dark),
+		chromedp.Evaluate(contrastJS(`#results td.null`), &nullContrast),
+		chromedp.AttributeValue(`#theme-toggle`, "aria-pressed", &pressed, nil, chromedp.ByQuery),
+	)
+	if dark != "rgb(18, 22, 29)" || pressed != "true" {
+		t.Errorf("dark preference: background %s, toggle pressed %s", dark, pressed)
+	}
+	if nullContrast < 4.5 {
+		t.Errorf("NULL contrast in the dark %.2f, want at least 4.5", nullContrast)
+	}
+	shoot(t, ctx, "dark")
+	act(t, ctx, "toggle to light, kept after a reload",
+		chromedp.Click(`#theme-toggle`, chromedp.ByQuery),
+		chromedp.Reload(),
+		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitJS(`document.documentElement.dataset.theme === 'light'`),
+		chromedp.Evaluate(bg, &light),
+		chromedp.AttributeValue(`#theme-toggle`, "aria-pressed", &pressed, nil, chromedp.ByQuery),
+	)
+	if light != "rgb(247, 248, 250)" || pressed != "false" {
+		t.Errorf("after the toggle: background %s, toggle pressed %s", light, pressed)
+	}
+	var stored string
+	act(t, ctx, "toggle back: the browser's preference again",
+		chromedp.Click(`#theme-toggle`, chromedp.ByQuery),
+		chromedp.Evaluate(`String(localStorage.getItem('querygate.theme'))`, &stored),
+		chromedp.Evaluate(bg, &dark),
+	)
+	if stored != "null" || dark != "rgb(18, 22, 29)" {
+		t.Errorf("back to the preference: stored %s, background %s", stored, dark)
 	}
 	checkCSP(t, logs)
 }

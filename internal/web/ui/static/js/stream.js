@@ -99,7 +99,8 @@ export async function postQuery(path, body, accept, signal, datasourceID) {
     }
     if (resp.ok) return { resp };
     const error = await errorOf(resp);
-    if (resp.status === 401) location.assign('/login');
+    // Back to this very view after login (the login page checks the path).
+    if (resp.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
     if (error.code === 'device_locked' && datasourceID && await unlockDevice(datasourceID)) continue;
     return { error };
   }
