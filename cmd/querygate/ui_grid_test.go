@@ -536,7 +536,7 @@ func TestBrowserSharingAndLook(t *testing.T) {
 		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
 		chromedp.Navigate(g.url+"/datasources/"+id),
 		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		setQuery("SELECT NULL::text AS nothing, 1 AS one"),
+		setQuery(`SELECT NULL::text AS nothing, 1 AS one, '<img src=x onerror=window.pwned=1>' AS "<b>h</b>"`),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "1 row in"),
 		chromedp.Evaluate(bg, &dark),
@@ -550,6 +550,23 @@ func TestBrowserSharingAndLook(t *testing.T) {
 		t.Errorf("NULL contrast in the dark %.2f, want at least 4.5", nullContrast)
 	}
 	shoot(t, ctx, "dark")
+	// A value and a column name that look like markup stay text, in the
+	// grid, its side panel and the chart view.
+	var markup bool
+	var head string
+	act(t, ctx, "markup stays text",
+		chromedp.Click(`#results tbody tr[aria-rowindex="2"] td:nth-child(3)`, chromedp.ByQuery),
+		chromedp.KeyEvent(kb.Enter),
+		chromedp.WaitVisible(`#cell-panel`, chromedp.ByQuery),
+		chromedp.Click(`#tab-chart`, chromedp.ByQuery),
+		chromedp.Sleep(200*time.Millisecond),
+		chromedp.Evaluate(`!!document.querySelector('#result img, #result b') || !!window.pwned`, &markup),
+		chromedp.Evaluate(`document.querySelector('#results thead').textContent`, &head),
+		chromedp.Click(`#tab-table`, chromedp.ByQuery),
+	)
+	if markup || !strings.Contains(head, "<b>h</b>") {
+		t.Errorf("markup in a result became elements (%v), header %q", markup, head)
+	}
 	act(t, ctx, "toggle to light, kept after a reload",
 		chromedp.Click(`#theme-toggle`, chromedp.ByQuery),
 		chromedp.Reload(),
