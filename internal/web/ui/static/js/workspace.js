@@ -12,7 +12,13 @@ const storageKey = `querygate.last.${id}`;
 const $ = (x) => document.getElementById(x);
 const editor = $('editor');
 const command = $('command');
-const runner = new Runner({ datasourceID: id, form });
+// The chart view offers to save the query of the result on screen (SQL
+// kinds, for those who may create saved queries).
+const canSave = $('save-as') && kind !== 'redis' && kind !== 'http';
+const runner = new Runner({
+  datasourceID: id, form,
+  saveSource: canSave ? () => ({ datasourceID: id, query: runner.lastBody?.query ?? '' }) : undefined,
+});
 const path = `/api/datasources/${encodeURIComponent(id)}/query`;
 
 // ---- the request, from the form, and the browser-only memory of it ----
