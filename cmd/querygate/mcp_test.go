@@ -8,6 +8,9 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -425,5 +428,107 @@ func TestMCPAuthentication(t *testing.T) {
 	c.bearer = offAdmin.must(201, "POST", "/api/tokens", map[string]any{"name": "agent"})["token"].(string)
 	if r := c.do("POST", "/mcp", initialize, hdr...); r.Status == 200 {
 		t.Errorf("without --mcp: got %d %s", r.Status, r.Body)
+	}
+}
+
+// tsReport is what testdata/mcpclient/client.mjs prints.
+type tsReport struct {
+	Sessions []struct {
+		Tools   []string                   `json:"tools"`
+		Schemas map[string]json.RawMessage `json:"schemas"`
+		Results []struct {
+			IsError       bool            `json:"isError"`
+			Text          string          `json:"text"`
+			Structured    json.RawMessage `json:"structuredContent"`
+			ProtocolError string          `json:"protocolError"`
+		} `json:"results"`
+	} `json:"sessions"`
+	Raw string `json:"raw"`
+}
+
+// TestMCPTypeScriptClient drives /mcp with the official TypeScript SDK's
+// client (npm @modelcontextprotocol/sdk, pinned in testdata/mcpclient;
+// `npm ci` there installs it): the tools per user, run_sql refused to a run
+// grantee and on a datasource that is not read-only, a write refused by a
+// read-only one, and no datasource password in any answer.
+func TestMCPTypeScriptClient(t *testing.T) {
+	dir := filepath.Join("testdata", "mcpclient")
+	if _, err := exec.LookPath("node"); err != nil {
+		testenv.Skipf(t, "node is not installed: the TypeScript MCP client test needs it")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@modelcontextprotocol", "sdk")); err != nil {
+		testenv.Skipf(t, "the TypeScript MCP SDK is not installed: run `npm ci` in cmd/querygate/%s", dir)
+	}
+	f := newMCPFixture(t)
+	saved := "sales_read_only__row_by_id_" + idTail(f.byID)
+	type call struct {
+		Name      string         `json:"name"`
+		Arguments map[string]any `json:"arguments"`
+	}
+	type session struct {
+		Token string `json:"token"`
+		Calls []call `json:"calls"`
+	}
+	plan, _ := json.Marshal(map[string]any{"url": f.g.url + "/mcp", "sessions": []session{
+		{Token: f.runTok, Calls: []call{
+			{Name: "list_datasources"},
+			{Name: saved, Arguments: map[string]any{"id": 5}},
+			{Name: "run_sql", Arguments: map[string]any{"datasource": f.ro, "sql": "SELECT 1"}},
+		}},
+		{Token: f.useTok, Calls: []call{
+			{Name: "run_sql", Arguments: map[string]any{"datasource": f.ro, "sql": "SELECT count(*) AS n FROM " + f.table}},
+			{Name: "run_sql", Arguments: map[string]any{"datasource": f.ro, "sql": "UPDATE " + f.table + " SET name = 'x'"}},
+			{Name: "run_sql", Arguments: map[string]any{"datasource": f.rw, "sql": "SELECT 1"}},
+		}},
+	}})
+	cmd := exec.CommandContext(t.Context(), "node", "client.mjs")
+	cmd.Dir = dir
+	cmd.Stdin = bytes.NewReader(plan)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("node client.mjs: %v\n%s", err, stderr.String())
+	}
+	var rep tsReport
+	if err := json.Unmarshal(out, &rep); err != nil || len(rep.Sessions) != 2 {
+		t.Fatalf("report: %v: %s", err, out)
+	}
+	run, use := rep.Sessions[0], rep.Sessions[1]
+	if len(run.Tools) != 3 || slices.Contains(run.Tools, "run_sql") || !slices.Contains(run.Tools, saved) {
+		t.Errorf("run grantee's tools: %v", run.Tools)
+	}
+	if s := string(run.Schemas[saved]); !strings.Contains(s, `"type":"integer"`) || !strings.Contains(s, `"the row's id"`) {
+		t.Errorf("saved query's input schema: %s", s)
+	}
+	if !slices.Contains(use.Tools, "run_sql") {
+		t.Errorf("use grantee's tools: %v", use.Tools)
+	}
+	if r := run.Results[0]; r.IsError || !strings.Contains(r.Text, `"Sales (read-only)"`) || strings.Contains(r.Text, "hidden-ops") {
+		t.Errorf("list_datasources: %+v", r)
+	}
+	if r := run.Results[1]; r.IsError || !strings.Contains(string(r.Structured), `"name 5"`) || !strings.Contains(string(r.Structured), `"columns"`) {
+		t.Errorf("saved query: %+v", r)
+	}
+	if r := run.Results[2]; r.ProtocolError == "" && !r.IsError {
+		t.Errorf("run grantee called run_sql: %+v", r)
+	}
+	if r := use.Results[0]; r.IsError || !strings.Contains(r.Text, `"rows":[[120]]`) {
+		t.Errorf("run_sql: %+v", r)
+	}
+	if r := use.Results[1]; !r.IsError || !strings.Contains(r.Text, `"read_only"`) {
+		t.Errorf("write on a read-only datasource: %+v", r)
+	}
+	if r := use.Results[2]; !r.IsError || !strings.Contains(r.Text, `"forbidden"`) {
+		t.Errorf("run_sql on a datasource that is not read-only: %+v", r)
+	}
+	pw := []byte(f.password)
+	if len(rep.Raw) < 500 {
+		t.Fatalf("recorded only %d bytes", len(rep.Raw))
+	}
+	for _, enc := range []string{f.password, base64.StdEncoding.EncodeToString(pw), base64.RawURLEncoding.EncodeToString(pw), hex.EncodeToString(pw)} {
+		if strings.Contains(rep.Raw, enc) {
+			t.Fatalf("an MCP answer holds the datasource password (%q)", enc)
+		}
 	}
 }
