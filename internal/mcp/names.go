@@ -67,5 +67,15 @@ func toolNames(refs []toolRef) []string {
 		q := namePart(r.query, maxQueryPart-idSuffix-1)
 		names[i] = namePart(r.datasource, maxDatasourcePart) + "__" + q + "_" + id
 	}
+	// Ids that end alike (never, for random ids): the id names the tool.
+	seen := map[string]int{}
+	for _, n := range names {
+		seen[n]++
+	}
+	for i, r := range refs {
+		if seen[names[i]] > 1 {
+			names[i] = namePart(r.datasource, maxDatasourcePart) + "__" + namePart(r.id, maxQueryPart)
+		}
+	}
 	return names
 }

@@ -46,6 +46,7 @@ type collector struct {
 	line     []byte // the line being read
 	overlong bool   // the line being read is longer than maxLine: dropped
 	cols     []connect.Column
+	budget   int // bytes the rows may take (rowBudget)
 	rows     [][]json.RawMessage
 	size     int  // bytes of JSON of the rows kept
 	full     bool // a row did not fit: later ones are dropped
@@ -55,7 +56,9 @@ type collector struct {
 // newCollector returns a collector for answers of at most maxBytes bytes
 // of JSON whose cells are cut at maxCell bytes.
 func newCollector(maxBytes, maxCell int) *collector {
-	return &collector{maxBytes: maxBytes, maxCell: maxCell}
+	c := &collector{maxBytes: maxBytes, maxCell: maxCell}
+	c.budget = c.rowBudget()
+	return c
 }
 
 // maxLine bounds one buffered line: a row longer than this is dropped
@@ -109,6 +112,7 @@ func (c *collector) take(line []byte) {
 		}
 		if json.Unmarshal(line, &v) == nil {
 			c.cols = v.Columns
+			c.budget = c.rowBudget()
 		}
 	case bytes.HasPrefix(line, []byte(`{"row":`)):
 		if c.full {
@@ -126,7 +130,7 @@ func (c *collector) take(line []byte) {
 			v.Row[i] = c.cut(cell)
 			size += len(v.Row[i]) + 1
 		}
-		if c.size+size > c.rowBudget() {
+		if c.size+size > c.budget {
 			c.full = true
 			return
 		}
@@ -136,7 +140,7 @@ func (c *collector) take(line []byte) {
 }
 
 // rowBudget is what the rows may take of maxBytes: the rest is for the
-// columns, the counts and the note.
+// columns, the counts and the note (at most about 500 bytes).
 func (c *collector) rowBudget() int {
 	b, _ := json.Marshal(c.cols)
 	return c.maxBytes - len(b) - 512
