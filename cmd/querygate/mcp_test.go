@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	sdk "github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/querygate/querygate/internal/testenv"
@@ -167,7 +170,10 @@ func newMCPFixture(t *testing.T, args ...string) *mcpFixture {
 		resultRows(t, f.admin.do("POST", "/api/datasources/"+f.rw+"/query", map[string]any{"query": q}))
 	}
 	t.Cleanup(func() {
-		f.admin.do("POST", "/api/datasources/"+f.rw+"/query", map[string]any{"query": "DROP TABLE " + f.table})
+		if conn, err := pgx.Connect(context.Background(), u.String()); err == nil {
+			conn.Exec(context.Background(), "DROP TABLE IF EXISTS "+f.table)
+			conn.Close(context.Background())
+		}
 	})
 
 	f.byID = f.admin.must(201, "POST", "/api/queries", map[string]any{"datasource_id": f.ro, "name": "Row by id",
@@ -362,6 +368,36 @@ func TestMCPGoClient(t *testing.T) {
 			if n[k] != v {
 				t.Errorf("MCP audit events %s: got %d, want %d (all: %v)", k, n[k], v, n)
 			}
+		}
+	})
+
+	// The operator names a read-write datasource: run_sql runs there,
+	// writes included (a restart, as flags are read at start).
+	outer := t
+	t.Run("mcp-sql-writable", func(t *testing.T) {
+		f.g.m.Close()
+		g := MustRun(outer, f.g.dir, nil, "--mcp", "--mcp-sql-writable", f.rw, "--audit-query-text")
+		cs, rec := mcpSession(t, g, f.useTok)
+		defer func() { useRec.seen.WriteString(rec.String()) }()
+		a, isErr := callTool(t, cs, "run_sql", map[string]any{"datasource": "sales-rw", "sql": "INSERT INTO " + f.table + " VALUES (1000, 'agent')"})
+		if isErr || a.RowsAffected == nil || *a.RowsAffected != 1 {
+			t.Fatalf("write on an allowed datasource: got %v %+v", isErr, a)
+		}
+		a, _ = callTool(t, cs, "list_datasources", nil)
+		for _, d := range a.Datasources {
+			if d["name"] == "sales-rw" && d["run_sql"] != true {
+				t.Errorf("allowed datasource listed as %v", d)
+			}
+		}
+		// With --audit-query-text the statement is in its event.
+		f.admin.g = g // the session is in the store
+		events := auditEvents(t, f.admin, "&action=query")
+		if d, _ := events[len(events)-1]["details"].(map[string]any); d["front"] != "mcp" || !strings.Contains(fmt.Sprint(d["query"]), "VALUES (1000, 'agent')") {
+			t.Errorf("audit event with --audit-query-text: %v", d)
+		}
+		// The read-only one still refuses writes.
+		if a, isErr := callTool(t, cs, "run_sql", map[string]any{"datasource": f.ro, "sql": "DELETE FROM " + f.table}); !isErr || a.Error.Code != "read_only" {
+			t.Errorf("read-only datasource: got %v %+v", isErr, a)
 		}
 	})
 
