@@ -103,11 +103,8 @@ func New(base *kit.Base, o Options) *Server {
 // serverKey is the context key of the request's MCP server.
 type serverKey struct{}
 
-var (
-	errTokenOnly = querygate.Errorf(querygate.EUNAUTHORIZED,
-		"The MCP endpoint takes an API token in the Authorization header (Bearer), never a session cookie.")
-	errNoTools = querygate.Errorf(querygate.EINTERNAL, "An internal error occurred.")
-)
+var errTokenOnly = querygate.Errorf(querygate.EUNAUTHORIZED,
+	"The MCP endpoint takes an API token in the Authorization header (Bearer), never a session cookie.")
 
 // ServeHTTP authenticates the request by its API token and serves it with
 // an MCP server holding the tools of that user.
