@@ -342,6 +342,14 @@ func TestMCPGoClient(t *testing.T) {
 		if a, isErr = callTool(t, use, "run_sql", map[string]any{"datasource": f.ro}); !isErr || a.Error.Code != "invalid" {
 			t.Errorf("no sql: got %v %+v", isErr, a)
 		}
+		// Arguments that are not the tool's: refused before the use case,
+		// and still one audit event.
+		if a, isErr = callTool(t, use, "run_sql", map[string]any{"datasource": f.ro, "sql": "SELECT 1", "limit": 5}); !isErr || a.Error.Code != "invalid" {
+			t.Errorf("unknown argument: got %v %+v", isErr, a)
+		}
+		if a, isErr = callTool(t, use, "list_datasources", map[string]any{"all": true}); !isErr || a.Error.Code != "invalid" {
+			t.Errorf("unknown argument: got %v %+v", isErr, a)
+		}
 		// The run grantee's saved-query tool does not reach the hidden
 		// datasource's query by its id either.
 		if _, err := run.CallTool(t.Context(), &sdk.CallToolParams{Name: "hidden_ops__secret_ops"}); err == nil {
@@ -363,7 +371,7 @@ func TestMCPGoClient(t *testing.T) {
 			n[e["action"].(string)+"/"+e["outcome"].(string)]++
 		}
 		want := map[string]int{"datasource.list/ok": 1, "savedquery.run/ok": 2, "savedquery.run/invalid": 4, "query/ok": 3,
-			"query/read_only": 3, "query/forbidden": 1, "query/device_locked": 1, "query/not_found": 1, "query/invalid": 1}
+			"query/read_only": 3, "query/forbidden": 1, "query/device_locked": 1, "query/not_found": 1, "query/invalid": 2, "datasource.list/invalid": 1}
 		for k, v := range want {
 			if n[k] != v {
 				t.Errorf("MCP audit events %s: got %d, want %d (all: %v)", k, n[k], v, n)

@@ -27,6 +27,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/web/kit"
 )
@@ -43,7 +44,10 @@ const (
 // Options configures New.
 type Options struct {
 	Queries *query.Service
-	Logger  *slog.Logger
+	// Audit records a tool call refused before it reached a use case
+	// (arguments that are not the tool's); the use cases record the rest.
+	Audit  *audit.Log
+	Logger *slog.Logger
 	// MaxRows is the most rows one tool call answers (--mcp-max-rows);
 	// MaxBytes the most bytes of JSON of one answer (--mcp-max-bytes).
 	MaxRows  int64
@@ -60,6 +64,7 @@ type Options struct {
 type Server struct {
 	base     *kit.Base
 	queries  *query.Service
+	audit    *audit.Log
 	log      *slog.Logger
 	maxRows  int64
 	maxBytes int
@@ -79,7 +84,7 @@ func New(base *kit.Base, o Options) *Server {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = DefaultMaxBytes
 	}
-	s := &Server{base: base, queries: o.Queries, log: o.Logger, maxRows: o.MaxRows, maxBytes: o.MaxBytes,
+	s := &Server{base: base, queries: o.Queries, audit: o.Audit, log: o.Logger, maxRows: o.MaxRows, maxBytes: o.MaxBytes,
 		writable: map[string]bool{}, version: o.Version}
 	for _, id := range o.SQLWritable {
 		s.writable[id] = true
@@ -98,6 +103,14 @@ func New(base *kit.Base, o Options) *Server {
 		MaxRequestBodyBytes: 1<<20 + 64<<10,
 	})
 	return s
+}
+
+// recorder is the audit log as a Recorder (nil: none).
+func (s *Server) recorder() audit.Recorder {
+	if s.audit == nil {
+		return nil
+	}
+	return s.audit
 }
 
 // serverKey is the context key of the request's MCP server.

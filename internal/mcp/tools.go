@@ -14,6 +14,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/query"
@@ -51,7 +52,7 @@ func (s *Server) server(ctx context.Context, r *http.Request, a accounts.Actor) 
 		Description: "Lists the datasources you may see: name, kind, whether it is read-only, a description, and what you may do on it through this endpoint (run_sql, its saved-query tools).",
 		InputSchema: json.RawMessage(`{"type":"object","properties":{},"additionalProperties":false}`),
 		Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true},
-	}, t.listDatasources)
+	}, t.handler(audit.DatasourceList, "", t.listDatasources))
 	if names := t.sqlTargets(); len(names) > 0 {
 		srv.AddTool(&sdk.Tool{Name: toolRunSQL, Title: "Run SQL",
 			Description: "Runs one SQL statement on a datasource and answers its columns and rows (at most " + fmt.Sprint(s.maxRows) +
@@ -59,7 +60,7 @@ func (s *Server) server(ctx context.Context, r *http.Request, a accounts.Actor) 
 				"Datasources: " + strings.Join(names, ", ") + ".",
 			InputSchema: runSQLSchema(names),
 			Annotations: &sdk.ToolAnnotations{Title: "Run SQL", DestructiveHint: new(bool)},
-		}, t.runSQL)
+		}, t.handler(audit.Query, "", t.runSQL))
 	}
 	t.addSavedQueries(srv)
 	return srv, nil
@@ -109,13 +110,13 @@ type datasourceEntry struct {
 	Tools       []string `json:"tools"`
 }
 
-func (t *tools) listDatasources(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+func (t *tools) listDatasources(ctx context.Context, req *sdk.CallToolRequest) (any, error) {
 	if err := decodeArgs(req, &struct{}{}); err != nil {
-		return toolError(err), nil
+		return nil, err
 	}
 	list, err := t.s.queries.ListDatasources(ctx, t.a)
 	if err != nil {
-		return t.fail(err), nil
+		return nil, err
 	}
 	t.list = list
 	names := t.savedQueryTools()
@@ -133,7 +134,7 @@ func (t *tools) listDatasources(ctx context.Context, req *sdk.CallToolRequest) (
 		e.Description = describe(v, e)
 		out.Datasources = append(out.Datasources, e)
 	}
-	return jsonResult(out), nil
+	return out, nil
 }
 
 // describe says in a sentence what a datasource is and what the actor may
@@ -175,10 +176,10 @@ func runSQLSchema(names []string) json.RawMessage {
 		`"required":["datasource","sql"],"additionalProperties":false}`)
 }
 
-func (t *tools) runSQL(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+func (t *tools) runSQL(ctx context.Context, req *sdk.CallToolRequest) (any, error) {
 	var args runSQLArgs
 	if err := decodeArgs(req, &args); err != nil {
-		return toolError(err), nil
+		return nil, err
 	}
 	id := t.resolve(args.Datasource)
 	text, _ := json.Marshal(args.SQL)
@@ -189,9 +190,9 @@ func (t *tools) runSQL(ctx context.Context, req *sdk.CallToolRequest) (*sdk.Call
 	c := newCollector(t.s.maxBytes, MaxCell)
 	sum, err := t.s.queries.Run(ctx, t.a, id, in, nil, query.Output{Format: query.NDJSON, W: c})
 	if err != nil {
-		return t.fail(err), nil
+		return nil, err
 	}
-	return jsonResult(c.result(sum, t.s.maxRows)), nil
+	return c.result(sum, t.s.maxRows), nil
 }
 
 // resolve returns the id of the datasource the agent named: by name among
@@ -249,23 +250,43 @@ func (t *tools) addSavedQueries(srv *sdk.Server) {
 		srv.AddTool(&sdk.Tool{Name: st.name, Title: st.q.Name, Description: desc,
 			InputSchema: paramsSchema(st.q.Definition.Parameters),
 			Annotations: &sdk.ToolAnnotations{Title: st.q.Name, ReadOnlyHint: st.ds.ReadOnly},
-		}, t.runSaved(st.q.ID))
+		}, t.handler(audit.SavedQueryRun, st.q.ID, t.runSaved(st.q.ID)))
 	}
 }
 
-func (t *tools) runSaved(queryID string) sdk.ToolHandler {
-	return func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+func (t *tools) runSaved(queryID string) func(context.Context, *sdk.CallToolRequest) (any, error) {
+	return func(ctx context.Context, req *sdk.CallToolRequest) (any, error) {
 		var params map[string]any
 		if err := decodeArgs(req, &params); err != nil {
-			return toolError(err), nil
+			return nil, err
 		}
 		c := newCollector(t.s.maxBytes, MaxCell)
 		sum, err := t.s.queries.RunSaved(ctx, t.a, queryID, query.SavedInput{Params: params, Limit: t.s.maxRows}, nil,
 			query.Output{Format: query.NDJSON, W: c})
 		if err != nil {
+			return nil, err
+		}
+		return c.result(sum, t.s.maxRows), nil
+	}
+}
+
+// handler makes a tool's handler of h: one audit event per call. The use
+// case h calls records it; when h is refused before reaching one
+// (arguments that are not the tool's), the refusal is recorded here as
+// the API records a malformed body, with action and target (a saved
+// query's id). The answer is h's value as JSON, or its error as a tool
+// error.
+func (t *tools) handler(action, target string, h func(context.Context, *sdk.CallToolRequest) (any, error)) sdk.ToolHandler {
+	return func(ctx context.Context, req *sdk.CallToolRequest) (*sdk.CallToolResult, error) {
+		ctx = audit.WithMark(ctx)
+		v, err := h(ctx, req)
+		if err != nil {
+			if !audit.Marked(ctx) {
+				audit.RecordOutcome(ctx, t.s.recorder(), t.a.Who(), audit.Event{Action: action, Target: target}, err)
+			}
 			return t.fail(err), nil
 		}
-		return jsonResult(c.result(sum, t.s.maxRows)), nil
+		return jsonResult(v), nil
 	}
 }
 

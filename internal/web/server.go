@@ -112,7 +112,7 @@ func New(o Options) *Server {
 		SSO: o.SSO, ForceLocalLogin: o.ForceLocalLogin})}
 	if o.MCP != nil {
 		m := *o.MCP
-		m.Queries, m.Logger = o.Queries, o.Logger
+		m.Queries, m.Audit, m.Logger = o.Queries, o.Audit, o.Logger
 		s.mcp = mcp.New(b, m)
 	}
 	return s
