@@ -414,6 +414,12 @@ func TestMCPGoClient(t *testing.T) {
 		if len(all) < 1000 {
 			t.Fatalf("recorded only %d bytes", len(all))
 		}
+		// Nor is it, or a statement's text or a value, in the log.
+		logs := f.g.logs.String()
+		if strings.Contains(logs, f.password) || strings.Contains(logs, f.table) || strings.Contains(logs, "name 3") {
+			t.Errorf("the log holds the password, a statement or a value:\n%s", logs)
+		}
+		all += logs
 		pw := []byte(f.password)
 		for _, enc := range []string{f.password, base64.StdEncoding.EncodeToString(pw), base64.RawURLEncoding.EncodeToString(pw),
 			base64.RawStdEncoding.EncodeToString(pw), hex.EncodeToString(pw), strings.ToUpper(hex.EncodeToString(pw))} {

@@ -45,7 +45,8 @@ func (s *Server) server(ctx context.Context, r *http.Request, a accounts.Actor) 
 			"Start with " + toolListDatasources + "; saved queries are tools of their own (<datasource>__<query>). " +
 			"Answers are cut at a row cap and a size bound, and say so.",
 		Capabilities: &sdk.ServerCapabilities{Tools: &sdk.ToolCapabilities{}},
-		Logger:       s.log,
+		// No SDK logging: its lines may quote what a client sent (P1);
+		// the request log and the audit event say what happened.
 	})
 	t := &tools{s: s, r: r, a: a, list: list}
 	srv.AddTool(&sdk.Tool{Name: toolListDatasources, Title: "List datasources",
