@@ -25,6 +25,7 @@ import (
 	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/schema"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -64,10 +65,12 @@ type Options struct {
 	// through an SSH bastion is checked against, as named, before the
 	// bastion is asked to connect (the bastion itself is dialled through
 	// Dial); nil means egress.DefaultPolicy().
-	Egress     *egress.Policy
-	Limits     Limits
-	SQLiteDirs []string
-	SQLiteDeny []string
+	Egress *egress.Policy
+	Limits Limits
+	// SchemaLimits bound one schema read (zero fields: the defaults).
+	SchemaLimits schema.Limits
+	SQLiteDirs   []string
+	SQLiteDeny   []string
 	// RequireTLS refuses datasources that would connect without verified
 	// TLS (--require-datasource-tls).
 	RequireTLS bool
@@ -92,6 +95,7 @@ type Service struct {
 	dial         connect.DialFunc
 	egress       *egress.Policy
 	limits       Limits
+	schemaLimits schema.Limits
 	sqliteDirs   []string
 	sqliteDeny   []string
 	requireTLS   bool
@@ -193,7 +197,8 @@ func NewService(o Options) *Service {
 	s := &Service{log: o.Logger, datasources: o.Datasources, kinds: o.Kinds, dial: o.Dial, egress: o.Egress, limits: o.Limits,
 		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
 		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{}),
-		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests)}
+		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests),
+		schemaLimits: o.SchemaLimits.WithDefaults()}
 	go s.janitor()
 	return s
 }
@@ -267,13 +272,17 @@ type Request struct {
 
 // shape is the request shape of the kind named (SQL for a kind the
 // gateway does not serve: the connector is refused later, by config).
-func (s *Service) shape(name string) kind.Shape {
+func (s *Service) shape(name string) kind.Shape { return s.language(name).Shape }
+
+// language is how the saved queries of a datasource of kind name are
+// written: its registered shape and dialect.
+func (s *Service) language(name string) savedquery.Language {
 	if s.kinds != nil {
 		if k, ok := s.kinds.Find(name); ok {
-			return k.Shape
+			return savedquery.Language{Shape: k.Shape, Dialect: k.Dialect}
 		}
 	}
-	return kind.SQL
+	return savedquery.Language{Shape: kind.SQL}
 }
 
 func (s *Service) validate(kindName string, req *Request) error {
@@ -435,7 +444,7 @@ func (s *Service) open(k *kind.Kind, cfg connect.Config) (connect.Connector, err
 	if cfg.Tunnel == nil {
 		return k.Open(cfg)
 	}
-	t, err := connect.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
+	t, err := egress.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
 	if err != nil {
 		return nil, err
 	}
@@ -481,9 +490,9 @@ func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *De
 	if err != nil {
 		return connect.Config{}, nil, none, err
 	}
-	var tunnel *connect.SSH
-	if _, ok := k.Field(connect.SSHHost); ok {
-		if tunnel, err = connect.DecodeSSH(ds.Settings, secrets); err != nil {
+	var tunnel *egress.SSH
+	if _, ok := k.Field(egress.SSHHost); ok {
+		if tunnel, err = egress.DecodeSSH(ds.Settings, secrets); err != nil {
 			return connect.Config{}, nil, none, err
 		}
 	}
