@@ -94,7 +94,11 @@ type mcpAnswer struct {
 	RowsAffected *int64              `json:"rows_affected"`
 	Note         string              `json:"note"`
 	Datasources  []map[string]any    `json:"datasources"`
-	Error        struct {
+	Tables       []struct {
+		Name, Kind string
+		Columns    []map[string]any
+	} `json:"tables"`
+	Error struct {
 		Code, Message string
 	} `json:"error"`
 }
@@ -222,7 +226,7 @@ func TestMCPGoClient(t *testing.T) {
 				t.Errorf("run grantee is offered %s", n)
 			}
 		}
-		if got := toolNamesOf(t, use); !slices.Contains(got, "run_sql") || slices.ContainsFunc(got, func(n string) bool { return strings.HasPrefix(n, "vault") || strings.HasPrefix(n, "hidden") }) {
+		if got := toolNamesOf(t, use); !slices.Contains(got, "run_sql") || !slices.Contains(got, "describe_schema") || slices.ContainsFunc(got, func(n string) bool { return strings.HasPrefix(n, "vault") || strings.HasPrefix(n, "hidden") }) {
 			t.Errorf("use grantee's tools: %v", got)
 		}
 		if got := toolNamesOf(t, adm); !slices.Contains(got, "hidden_ops__secret_ops") || slices.ContainsFunc(got, func(n string) bool { return strings.HasPrefix(n, "vault") }) {
@@ -357,6 +361,23 @@ func TestMCPGoClient(t *testing.T) {
 		}
 	})
 
+	t.Run("describe_schema", func(t *testing.T) {
+		a, isErr := callTool(t, use, "describe_schema", map[string]any{"datasource": "Sales (read-only)", "filter": strings.ToUpper(f.table)})
+		if isErr || len(a.Tables) != 1 || a.Tables[0].Name != "public."+f.table || a.Tables[0].Kind != "table" || len(a.Tables[0].Columns) != 2 {
+			t.Fatalf("got %v %+v", isErr, a)
+		}
+		if c := a.Tables[0].Columns[0]; c["name"] != "id" || c["primary_key"] != true || c["type"] != "integer" {
+			t.Errorf("column id: %v", c)
+		}
+		// A run grant reads no schema (the use case needs the use grant).
+		if res, err := run.CallTool(t.Context(), &sdk.CallToolParams{Name: "describe_schema", Arguments: map[string]any{"datasource": f.ro}}); err == nil && !res.IsError {
+			t.Errorf("run grantee read the schema: %+v", res)
+		}
+		if a, isErr := callTool(t, use, "describe_schema", map[string]any{"datasource": "vault"}); !isErr || a.Error.Code != "device_locked" {
+			t.Errorf("device custody: got %v %+v", isErr, a)
+		}
+	})
+
 	t.Run("audit", func(t *testing.T) {
 		events := auditEvents(t, f.admin, "")
 		n := map[string]int{}
@@ -371,7 +392,8 @@ func TestMCPGoClient(t *testing.T) {
 			n[e["action"].(string)+"/"+e["outcome"].(string)]++
 		}
 		want := map[string]int{"datasource.list/ok": 1, "savedquery.run/ok": 2, "savedquery.run/invalid": 4, "query/ok": 3,
-			"query/read_only": 3, "query/forbidden": 1, "query/device_locked": 1, "query/not_found": 1, "query/invalid": 2, "datasource.list/invalid": 1}
+			"query/read_only": 3, "query/forbidden": 1, "query/device_locked": 1, "query/not_found": 1, "query/invalid": 2, "datasource.list/invalid": 1,
+			"datasource.schema/ok": 1, "datasource.schema/device_locked": 1}
 		for k, v := range want {
 			if n[k] != v {
 				t.Errorf("MCP audit events %s: got %d, want %d (all: %v)", k, n[k], v, n)

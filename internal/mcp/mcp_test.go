@@ -2,6 +2,7 @@ package mcp
 
 import (
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strings"
 	"testing"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/schema"
 )
 
 // validName is what the strictest agents accept as a tool name.
@@ -184,5 +186,27 @@ func TestParamsSchema(t *testing.T) {
 		p["s"]["maxLength"] != float64(5) || !strings.Contains(p["s"]["description"].(string), "[a-z]+") || p["s"]["pattern"] != nil ||
 		p["e"]["default"] != "a" || len(p["e"]["enum"].([]any)) != 2 || p["d"]["format"] != "date" || p["b"]["type"] != "boolean" {
 		t.Errorf("got %s", s)
+	}
+}
+
+func TestSchemaAnswerBounds(t *testing.T) {
+	sc := &schema.Schema{Schemas: []schema.Namespace{{Name: "public"}}}
+	for i := range 200 {
+		sc.Schemas[0].Tables = append(sc.Schemas[0].Tables, schema.Table{Name: fmt.Sprintf("orders_%03d", i), Kind: schema.KindTable,
+			Columns: []schema.Column{{Name: "id", Type: "int8", PrimaryKey: true}, {Name: "note", Type: "text", Nullable: true}}})
+	}
+	tl := &tools{s: &Server{maxBytes: 4096}}
+	a := tl.schemaAnswer(describeSchemaArgs{Datasource: "db"}, sc)
+	out, _ := json.Marshal(a)
+	if len(out) > 4096 || len(a.Tables) == 0 || len(a.Tables) >= 200 || !a.Truncated || !strings.Contains(a.Note, "of the 200 tables fit") {
+		t.Errorf("%d bytes, %d tables, note %q", len(out), len(a.Tables), a.Note)
+	}
+	a = tl.schemaAnswer(describeSchemaArgs{Datasource: "db", Filter: "ORDERS_19"}, sc)
+	if len(a.Tables) != 10 || a.Truncated || a.Tables[0].Name != "public.orders_190" {
+		t.Errorf("filtered: %+v", a)
+	}
+	sc.Truncated = true
+	if a = tl.schemaAnswer(describeSchemaArgs{Datasource: "db", Filter: "orders_001"}, sc); !a.Truncated || !strings.Contains(a.Note, "more tables or columns") {
+		t.Errorf("the datasource's own limit: %+v", a)
 	}
 }

@@ -63,6 +63,14 @@ func (s *Server) server(ctx context.Context, r *http.Request, a accounts.Actor) 
 			Annotations: &sdk.ToolAnnotations{Title: "Run SQL", DestructiveHint: new(bool)},
 		}, t.handler(audit.Query, "", t.runSQL))
 	}
+	if names := t.schemaTargets(); len(names) > 0 {
+		srv.AddTool(&sdk.Tool{Name: toolDescribeSchema, Title: "Describe schema",
+			Description: "Lists the tables (views, key patterns or paths) of a datasource with their columns, types, primary and foreign keys, " +
+				"as its database role sees them; a filter narrows a large schema. Datasources: " + strings.Join(names, ", ") + ".",
+			InputSchema: describeSchemaSchema(names),
+			Annotations: &sdk.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true},
+		}, t.handler(audit.SchemaRead, "", t.describeSchema))
+	}
 	t.addSavedQueries(srv)
 	return srv, nil
 }
@@ -72,7 +80,7 @@ type tools struct {
 	s    *Server
 	r    *http.Request
 	a    accounts.Actor
-	list []query.Visible
+	list []query.Offer
 }
 
 // served reports whether a datasource is served through MCP (not device
@@ -82,7 +90,7 @@ func served(d *datasource.Datasource) bool { return d.Custody != datasource.Cust
 // sqlAllowed reports whether run_sql is offered on v: a SQL datasource in
 // server custody, on which the actor may send ad-hoc queries, read-only or
 // named by the operator.
-func (t *tools) sqlAllowed(v query.Visible) bool {
+func (t *tools) sqlAllowed(v query.Offer) bool {
 	return v.Use && served(v.Datasource) && v.Shape == kind.SQL && (v.Datasource.ReadOnly || t.s.writable[v.Datasource.ID])
 }
 
@@ -140,7 +148,7 @@ func (t *tools) listDatasources(ctx context.Context, req *sdk.CallToolRequest) (
 
 // describe says in a sentence what a datasource is and what the actor may
 // do on it through MCP.
-func describe(v query.Visible, e datasourceEntry) string {
+func describe(v query.Offer, e datasourceEntry) string {
 	d := v.Datasource
 	var b strings.Builder
 	fmt.Fprintf(&b, "A %s datasource", d.Kind)
