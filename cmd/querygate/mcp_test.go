@@ -57,7 +57,7 @@ func (m *mcpTransport) String() string {
 
 // mcpSession connects the official Go SDK's client to the gateway's /mcp
 // with an API token (initialize included).
-func mcpSession(t *testing.T, g *gateway, token string) (*sdk.ClientSession, *mcpTransport) {
+func mcpSession(t testing.TB, g *gateway, token string) (*sdk.ClientSession, *mcpTransport) {
 	t.Helper()
 	tr := &mcpTransport{token: token}
 	c := sdk.NewClient(&sdk.Implementation{Name: "querygate-test", Version: "1"}, nil)
@@ -106,7 +106,7 @@ type mcpAnswer struct {
 // callTool calls a tool and reads its answer from the text content (what
 // every client shows a model); it checks that the structured content says
 // the same.
-func callTool(t *testing.T, cs *sdk.ClientSession, name string, args any) (mcpAnswer, bool) {
+func callTool(t testing.TB, cs *sdk.ClientSession, name string, args any) (mcpAnswer, bool) {
 	t.Helper()
 	res, err := cs.CallTool(t.Context(), &sdk.CallToolParams{Name: name, Arguments: args})
 	if err != nil {
@@ -142,7 +142,7 @@ type mcpFixture struct {
 	byID, hiddenQ            string // saved query ids
 }
 
-func newMCPFixture(t *testing.T, args ...string) *mcpFixture {
+func newMCPFixture(t testing.TB, args ...string) *mcpFixture {
 	t.Helper()
 	u := testenv.PostgresURL(t)
 	f := &mcpFixture{password: "mcp-canary-" + strings.ToLower(rand.Text())}
@@ -171,7 +171,9 @@ func newMCPFixture(t *testing.T, args ...string) *mcpFixture {
 		"INSERT INTO " + f.table + " SELECT i, 'name ' || i FROM generate_series(1, 120) i",
 		"UPDATE " + f.table + " SET name = repeat('long', 1500) WHERE id = 7",
 	} {
-		resultRows(t, f.admin.do("POST", "/api/datasources/"+f.rw+"/query", map[string]any{"query": q}))
+		if r := f.admin.do("POST", "/api/datasources/"+f.rw+"/query", map[string]any{"query": q}); r.Status != 200 || r.streamErrorCode() != "" {
+			t.Fatalf("%s: %d %s", q, r.Status, r.Body)
+		}
 	}
 	t.Cleanup(func() {
 		if conn, err := pgx.Connect(context.Background(), u.String()); err == nil {
@@ -603,4 +605,32 @@ func TestMCPTypeScriptClient(t *testing.T) {
 			t.Fatalf("an MCP answer holds the datasource password (%q)", enc)
 		}
 	}
+}
+
+// BenchmarkMCPToolCall measures one saved-query tool call through /mcp
+// (a stateless request: token check, the user's catalogue, a fresh MCP
+// server, the use case, the bounded answer) beside its baseline, the same
+// saved query run through the HTTP API: compare the two ns/op.
+//
+//	go test -run XXX -bench MCPToolCall -benchtime 200x ./cmd/querygate/
+func BenchmarkMCPToolCall(b *testing.B) {
+	f := newMCPFixture(b)
+	name := "sales_read_only__row_by_id_" + idTail(f.byID)
+	b.Run("mcp", func(b *testing.B) {
+		cs, _ := mcpSession(b, f.g, f.runTok)
+		for b.Loop() {
+			if a, isErr := callTool(b, cs, name, map[string]any{"id": 3}); isErr || a.RowCount != 1 {
+				b.Fatalf("got %+v", a)
+			}
+		}
+	})
+	b.Run("api", func(b *testing.B) {
+		c := f.g.client(nil)
+		c.bearer = f.runTok
+		for b.Loop() {
+			if r := c.do("POST", "/api/queries/"+f.byID+"/run", map[string]any{"params": map[string]any{"id": 3}}); r.Status != 200 {
+				b.Fatalf("got %d %s", r.Status, r.Body)
+			}
+		}
+	})
 }
