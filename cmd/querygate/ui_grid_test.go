@@ -69,7 +69,14 @@ func TestBrowserGrid(t *testing.T) {
 	// busy machine.
 	var served string
 	act(t, ctx, "the gateway's time", chromedp.Text(`#elapsed`, &served, chromedp.ByQuery))
-	t.Logf("200,000 rows: API %v (read whole by a Go client); browser run, shown and scrolled to the last row %v, ratio %.2f; the gateway's own time for the browser's run %s ms",
+	// The API once more, after: on a shared machine the load moves, and
+	// the mean of both is the fairer yardstick.
+	apiStart = time.Now()
+	if r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": gridQuery, "limit": 200000}); r.Status != 200 {
+		t.Fatalf("api again: %d", r.Status)
+	}
+	apiTime = (apiTime + time.Since(apiStart)) / 2
+	t.Logf("200,000 rows: API %v (read whole by a Go client, mean of one run before and one after); browser run, shown and scrolled to the last row %v, ratio %.2f; the gateway's own time for the browser's run %s ms",
 		apiTime.Round(time.Millisecond), uiTime.Round(time.Millisecond), float64(uiTime)/float64(apiTime), served)
 
 	var status string
@@ -200,6 +207,18 @@ func TestBrowserGrid(t *testing.T) {
 		waitText(`#run-status`, "1 row deleted in"),
 	)
 	shoot(t, ctx, "dml")
+
+	// Sorting a cut result says that rows beyond the cut are not in order.
+	act(t, ctx, "sort a cut result",
+		setQuery("SELECT g FROM generate_series(1, 50) g"),
+		chromedp.SetValue(`#limit`, "10", chromedp.ByQuery),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "10 rows in"),
+		chromedp.Click(`#results th:first-child button.sort`, chromedp.ByQuery),
+	)
+	if note := text(t, ctx, `#grid-note`); !strings.Contains(note, "The result was cut at the row limit") {
+		t.Errorf("note on a cut result = %q (status %q)", note, text(t, ctx, `#run-status`))
+	}
 	checkCSP(t, logs)
 }
 

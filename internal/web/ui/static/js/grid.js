@@ -388,6 +388,17 @@ export class Grid {
       ev.clipboardData.setData('text/plain', text);
       ev.preventDefault();
     });
+    // The Columns menu closes on a click elsewhere and on Escape.
+    document.addEventListener('click', (ev) => {
+      if (this.columnsMenu.open && !this.columnsMenu.contains(ev.target)) this.columnsMenu.open = false;
+    });
+    this.columnsMenu.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Escape' && this.columnsMenu.open) {
+        ev.preventDefault();
+        this.columnsMenu.open = false;
+        this.columnsMenu.querySelector('summary').focus();
+      }
+    });
     this.panel.addEventListener('keydown', (ev) => {
       if (ev.key === 'Escape') { ev.preventDefault(); this.closePanel(); this.table.focus(); }
     });
