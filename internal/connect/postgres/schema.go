@@ -16,7 +16,7 @@ var _ connect.SchemaReader = (*Connector)(nil)
 // connect.CatalogueColumns). The system schemas are left out, and so are
 // the objects the role has no privilege on or whose schema it may not
 // use. reltuples is the planner's estimate: -1 (never analysed) is none.
-// %d is the row limit.
+// It ends with LIMIT: the row limit follows.
 const schemaQuery = `SELECT n.nspname::text, c.relname::text,
   CASE c.relkind WHEN 'r' THEN 'table' WHEN 'v' THEN 'view' WHEN 'm' THEN 'materialized_view'
     WHEN 'f' THEN 'foreign_table' WHEN 'p' THEN 'partitioned_table' END,
