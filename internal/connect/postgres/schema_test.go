@@ -17,7 +17,7 @@ import (
 
 // schemaServer is the test server on a fresh database made by setup
 // (statements run as the server's user), dropped when the test ends.
-func schemaServer(t *testing.T, setup ...string) server {
+func schemaServer(t testing.TB, setup ...string) server {
 	t.Helper()
 	s := MustServer(t)
 	u := testenv.PostgresDatabase(t, "qg_schema")
@@ -215,4 +215,24 @@ func must(b []byte, err error) []byte {
 		panic(err)
 	}
 	return b
+}
+
+// BenchmarkSchema reads the schema of a database of 1,000 tables of 4
+// columns, each with a primary and a foreign key.
+func BenchmarkSchema(b *testing.B) {
+	setup := []string{"CREATE TABLE root (id int PRIMARY KEY)"}
+	for i := range 1000 {
+		setup = append(setup, fmt.Sprintf("CREATE TABLE t%04d (id int PRIMARY KEY, root_id int REFERENCES root (id), a text, c int)", i))
+	}
+	s := schemaServer(b, setup...)
+	c, _ := MustConnector(b, s, options{})
+	for b.Loop() {
+		sc, err := c.Schema(b.Context(), schema.Limits{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, cols := sc.Count(); cols != 4001 {
+			b.Fatalf("%d columns", cols)
+		}
+	}
 }
