@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/metrics"
+	"github.com/querygate/querygate/internal/pgwire"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/sso"
@@ -61,6 +63,17 @@ func (m *Main) serve(ctx context.Context) error {
 		}
 		listeners = append(listeners, mln)
 		m.metricsLn = mln
+	}
+	if m.Config.PgwireListen != "" {
+		pln, err := net.Listen("tcp", m.Config.PgwireListen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen for the PostgreSQL wire protocol: %w", err)
+		}
+		listeners = append(listeners, pln)
+		m.pgwireLn = pln
 	}
 	dialer := newDialer(&m.Config, listeners...)
 	reg := kinds(m.Config.SQLiteDirs)
@@ -146,6 +159,16 @@ func (m *Main) serve(ctx context.Context) error {
 		go m.metricsSrv.Serve(mln)
 		m.log.InfoContext(ctx, "metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
+	if m.pgwireLn != nil {
+		var wtls *tls.Config
+		if secure {
+			wtls = tlsConfig.Clone()
+		}
+		m.pgwire = pgwire.New(pgwire.Options{Logger: m.log, Accounts: acc, Queries: m.queries, TLS: wtls,
+			RequireTLS: !isLoopback(m.pgwireLn.Addr()), AllowClient: allowClient(m.Config.AllowClients)})
+		go m.pgwire.Serve(m.pgwireLn)
+		m.log.InfoContext(ctx, "PostgreSQL wire protocol serving", "listen", m.pgwireLn.Addr().String(), "tls", wtls != nil)
+	}
 	m.serving = true
 	open := browserURL(scheme, m.Config.ListenHost, ln.Addr())
 	attrs := []any{"version", version(), "url", open, "data_dir", m.Config.DataDir}
@@ -206,4 +229,20 @@ func allowedHosts(listen string, addr net.Addr, list []string) []string {
 func isLoopback(addr net.Addr) bool {
 	a, ok := addr.(*net.TCPAddr)
 	return ok && a.IP.IsLoopback()
+}
+
+// allowClient is the --allow-clients policy for the wire protocol (nil:
+// everyone), as the HTTP front end applies it.
+func allowClient(list []netip.Prefix) func(netip.Addr) bool {
+	if len(list) == 0 {
+		return nil
+	}
+	return func(a netip.Addr) bool {
+		for _, p := range list {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 }

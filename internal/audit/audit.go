@@ -93,6 +93,7 @@ const (
 	DeviceRevoke     = "device.revoke"
 	KeysRotate       = "keys.rotate"
 	Query            = "query"
+	WireConnect      = "pgwire.connect" // a PostgreSQL wire client opened a session (or was refused)
 	// Saved queries: a run names the query and its version, never its text.
 	SavedQueryCreate = "savedquery.create"
 	SavedQueryUpdate = "savedquery.update"
