@@ -22,34 +22,37 @@ import (
 // shared, closed when the client leaves: a clean session by construction),
 // and the relay of the client's protocol messages to it.
 //
-// Read-only datasources hold against a hostile client by construction,
-// with what the server enforces rather than by reading SQL:
+// Read-only datasources hold against a hostile client exactly as on the
+// HTTP API, by construction, with what the server enforces rather than by
+// reading SQL: each client statement runs alone in a read-only
+// transaction of the gateway's, which is rolled back before the next one.
 //
-//  1. Every statement the client sends runs inside a transaction the
-//     gateway opened with BEGIN READ ONLY and in which it has already run
-//     a query. PostgreSQL refuses to make such a transaction read-write
-//     ("transaction read-write mode must be set before any query"), so
-//     SET TRANSACTION READ WRITE, set_config('transaction_read_only', ...),
-//     BEGIN READ WRITE (a no-op inside a transaction) and the like fail,
-//     and SET default_transaction_read_only / SET SESSION CHARACTERISTICS
-//     change only the default of later transactions, which the gateway
-//     never uses: it always opens its own explicitly.
-//  2. The server runs one client statement at a time: a simple query's
+//  1. The server runs one client statement at a time: a simple query's
 //     statements are sent one by one through the extended protocol, whose
 //     Parse the server refuses for more than one statement (so splitting
 //     the text wrongly can only produce an error, never smuggle a second
-//     statement), and each Execute is flushed and answered before the next
-//     message goes on.
-//  3. After each statement the gateway checks whether it ended the
-//     transaction (its command tag is COMMIT, ROLLBACK or PREPARE
-//     TRANSACTION, or the server reports no transaction): if so, the
-//     gateway rolls back whatever is left and opens a new read-only
-//     transaction before the next message is relayed.
+//     statement in), and each Execute is flushed and answered before the
+//     next message goes on.
+//  2. Before each statement (and before any message that follows one),
+//     the gateway sends ROLLBACK; BEGIN READ ONLY; SELECT. Whatever the
+//     previous statement did is undone: a SET of any setting (such as
+//     default_transaction_read_only, transaction characteristics, role or
+//     session authorization), set_config, a NOTIFY, a LISTEN. The client's
+//     own COMMIT only commits the empty read-only transaction it ran in,
+//     and its BEGIN READ WRITE is a no-op inside one.
+//  3. The SELECT takes the transaction's first snapshot, after which the
+//     server refuses to make it read-write ("transaction read-write mode
+//     must be set before any query"), and the session starts with
+//     default_transaction_read_only on, which no statement can turn off for
+//     longer than its own rolled-back transaction.
 //
-// So no client statement ever runs outside a read-only transaction that
-// can no longer be made read-write. What a read-only transaction does not
-// stop (superuser, server files and programs, dblink...) is refused at
-// connect time by checkPrivileges, as on the HTTP path.
+// So no client statement ever runs outside a read-only transaction, and
+// none of its effects outlives it, as on the HTTP path. A portal that a
+// statement left suspended (a driver fetching rows in chunks) may be
+// executed again in the same transaction; any other message ends it. What
+// a read-only transaction does not stop (superuser, server files and
+// programs, dblink...) is refused at connect time by checkPrivileges, as
+// on the HTTP path.
 
 // WireClient is the client side of a relayed session (a
 // *pgproto3.Backend).
@@ -109,6 +112,12 @@ type Wire struct {
 	maxTimeout time.Duration
 
 	tx       txState // read-only datasources: the gateway's transaction
+	// readyDue: the answers to the gateway's ROLLBACK; BEGIN are still to
+	// be read (they precede everything after them).
+	readyDue bool
+	// suspended is the portal the last statement left suspended, which
+	// may run on in the same transaction.
+	suspended *string
 	clientTx bool    // the client began a transaction of its own
 	skipping bool    // after an error: the client's messages until Sync are dropped
 	pending  int     // answers still due for Parse, Bind, Describe and Close
@@ -119,9 +128,9 @@ type Wire struct {
 type txState int
 
 const (
-	txNone   txState = iota // none open, or unknown: roll back and begin
-	txOpen                  // the gateway's read-only transaction, snapshot taken
-	txBroken                // aborted, ended or replaced: roll back and begin
+	txNone  txState = iota // none open, or unknown: roll back and begin
+	txFresh                // the gateway's read-only transaction, snapshot taken, no client statement run yet
+	txUsed                 // a client statement ran in it: roll back and begin before anything else
 )
 
 // maxTracked bounds the prepared statements and portals whose texts are
@@ -309,8 +318,10 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 		}
 		return c.Flush()
 	case *pgproto3.Execute:
-		if err := w.ready(c, h); err != nil {
-			return err
+		if w.suspended == nil || *w.suspended != m.Portal {
+			if err := w.ready(c, h); err != nil {
+				return err
+			}
 		}
 		return w.execute(ctx, c, h, w.portals[m.Portal], m, false)
 	default:
@@ -321,47 +332,73 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 	return nil
 }
 
-// ready makes sure that, on a read-only datasource, the gateway's
-// read-only transaction is open before the next message is relayed.
+// ready makes sure that, on a read-only datasource, a fresh read-only
+// transaction of the gateway's is open before the next message is
+// relayed: unless one is open in which no client statement ran yet, it
+// sends ROLLBACK (which ends whatever is left: the last statement's
+// transaction, an aborted one, one the client chained), BEGIN READ ONLY,
+// and SELECT, which takes the transaction's first snapshot. The answers
+// are read (and checked) by the next read from the server: the client's
+// messages can follow in the same write, and nothing else is buffered for
+// the server at this point (every Execute and Sync is answered before the
+// next message is relayed). A simple query discards the unnamed statement
+// and portal: a client that executes the unnamed statement again after
+// another statement must parse it again.
 func (w *Wire) ready(c WireClient, h WireHooks) error {
-	if !w.readOnly || w.tx == txOpen {
+	if !w.readOnly || w.tx == txFresh {
 		return nil
 	}
-	// ROLLBACK ends whatever is left (an aborted transaction, one the
-	// client chained); BEGIN READ ONLY opens ours; SELECT takes its first
-	// snapshot, after which the server refuses to make it read-write.
-	// Nothing else is buffered for the server at this point (every
-	// Execute and Sync is answered before the next message).
 	w.fe.Send(&pgproto3.Query{String: "ROLLBACK; BEGIN TRANSACTION READ ONLY; SELECT"})
-	if err := w.fe.Flush(); err != nil {
-		return err
+	w.readyDue = true
+	w.tx = txFresh
+	w.suspended = nil
+	return nil
+}
+
+// receive reads the server's next message for the client, after the
+// answers to the gateway's own ROLLBACK; BEGIN, which it checks: a session
+// whose read-only transaction did not open ends at once (fail closed).
+func (w *Wire) receive(c WireClient, h WireHooks) (pgproto3.BackendMessage, error) {
+	if err := w.consumeReady(c, h); err != nil {
+		return nil, err
 	}
-	var failed *pgproto3.ErrorResponse
-	for {
-		msg, err := w.fe.Receive()
-		if err != nil {
-			return err
-		}
-		switch m := msg.(type) {
-		case *pgproto3.ErrorResponse:
-			e := *m
-			failed = &e
-		case *pgproto3.ReadyForQuery:
-			if failed != nil || m.TxStatus != 'T' {
-				// Fail closed: the session ends rather than run a
-				// statement outside a read-only transaction.
-				c.Send(ErrorResponse("FATAL", "25006", "querygate could not open the read-only transaction this datasource requires; the session ends."))
-				c.Flush()
-				return errProtocol
+	return w.fe.Receive()
+}
+
+// consumeReady reads the answers to the gateway's ROLLBACK; BEGIN when
+// they are due.
+func (w *Wire) consumeReady(c WireClient, h WireHooks) error {
+	if w.readyDue {
+		w.readyDue = false
+		failed := false
+		for {
+			msg, err := w.fe.Receive()
+			if err != nil {
+				return err
 			}
-			w.tx = txOpen
-			return nil
-		case *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
-			w.relay(c, h, msg)
+			switch m := msg.(type) {
+			case *pgproto3.ErrorResponse:
+				failed = true
+			case *pgproto3.ReadyForQuery:
+				if failed || m.TxStatus != 'T' {
+					c.Send(ErrorResponse("FATAL", "25006", "querygate could not open the read-only transaction this datasource requires; the session ends."))
+					c.Flush()
+					w.pg.Conn().Close()
+					return errProtocol
+				}
+			case *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+				w.relay(c, h, msg)
+				continue
+			default:
+				// The answers of the three statements (and the warning
+				// that there was no transaction to roll back) are the
+				// gateway's.
+				continue
+			}
+			break
 		}
-		// The answers of the three statements (and the warning that
-		// there was no transaction to roll back) are the gateway's.
 	}
+	return nil
 }
 
 // clientStatus is the transaction status the client is told: on a
@@ -389,11 +426,7 @@ func (w *Wire) ended(tag string) {
 	case tag == "BEGIN" || tag == "START TRANSACTION":
 		w.clientTx = true
 	case tag == "COMMIT" || tag == "ROLLBACK" || tag == "PREPARE TRANSACTION":
-		// COMMIT and ROLLBACK (AND CHAIN, END, ABORT, ROLLBACK TO
-		// SAVEPOINT alike): the gateway's transaction may be gone or
-		// replaced by one without a snapshot.
 		w.clientTx = false
-		w.tx = txBroken
 	}
 }
 
@@ -403,7 +436,7 @@ func (w *Wire) sync(c WireClient, h WireHooks) error {
 		return err
 	}
 	for {
-		msg, err := w.fe.Receive()
+		msg, err := w.receive(c, h)
 		if err != nil {
 			return err
 		}
@@ -427,12 +460,15 @@ func (w *Wire) afterReady(status byte) {
 		w.tx = txNone
 		w.clientTx = false
 	case 'E':
-		w.tx = txBroken
+		w.tx = txUsed
 	}
 }
 
 // drain relays the answers still due for Parse, Bind, Describe and Close.
 func (w *Wire) drain(c WireClient, h WireHooks) error {
+	if err := w.consumeReady(c, h); err != nil {
+		return err
+	}
 	for w.pending > 0 {
 		msg, err := w.fe.Receive()
 		if err != nil {
@@ -499,9 +535,9 @@ func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse) *pgproto3.Error
 // the client's next message is relayed. simple marks a statement of a
 // simple query, whose extended-protocol answers the client did not ask
 // for.
-func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text string, m *pgproto3.Execute, simple bool) error {
+func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text string, m0 *pgproto3.Execute, simple bool) error {
 	st := h.Statement(text)
-	w.fe.Send(m)
+	w.fe.Send(m0)
 	w.fe.Send(&pgproto3.Flush{})
 	if err := w.fe.Flush(); err != nil {
 		st.Done("", connect.Errorf(connect.EUNREACHABLE, "The connection to the server was lost."))
@@ -530,8 +566,13 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		return timedOut.Load()
 	}
 	var limit error // the statement's own error (row limit): rows are no longer relayed
+	if w.readOnly {
+		// Whatever happens, the next statement gets a new transaction.
+		w.tx = txUsed
+		w.suspended = nil
+	}
 	for {
-		msg, err := w.fe.Receive()
+		msg, err := w.receive(c, h)
 		if err != nil {
 			stop()
 			st.Done("", connect.Errorf(connect.EUNREACHABLE, "The connection to the server was lost."))
@@ -586,15 +627,16 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				return w.refuse(c, st, limit)
 			}
 			st.Done("SUSPENDED", nil)
+			if w.readOnly {
+				portal := m0.Portal
+				w.suspended = &portal
+			}
 			c.Send(m)
 			return nil
 		case *pgproto3.ErrorResponse:
 			timeout := stop()
 			w.pending = 0
 			w.skipping = true
-			if w.readOnly {
-				w.tx = txBroken
-			}
 			if limit != nil {
 				return w.refuse(c, st, limit)
 			}
@@ -620,9 +662,6 @@ func (w *Wire) refuse(c WireClient, st WireStatement, err error) error {
 	st.Done("", err)
 	w.skipping = true
 	w.pending = 0
-	if w.readOnly {
-		w.tx = txBroken
-	}
 	c.Send(ErrorResponse("ERROR", "54000", querygate.ErrorMessage(err)))
 	return nil
 }
