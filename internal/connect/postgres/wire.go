@@ -111,18 +111,18 @@ type Wire struct {
 	readOnly   bool
 	maxTimeout time.Duration
 
-	tx       txState // read-only datasources: the gateway's transaction
+	tx txState // read-only datasources: the gateway's transaction
 	// readyDue: the answers to the gateway's ROLLBACK; BEGIN are still to
 	// be read (they precede everything after them).
 	readyDue bool
 	// suspended is the portal the last statement left suspended, which
 	// may run on in the same transaction.
 	suspended *string
-	clientTx bool    // the client began a transaction of its own
-	skipping bool    // after an error: the client's messages until Sync are dropped
-	pending  int     // answers still due for Parse, Bind, Describe and Close
-	stmts    map[string]string
-	portals  map[string]string
+	clientTx  bool // the client began a transaction of its own
+	skipping  bool // after an error: the client's messages until Sync are dropped
+	pending   int  // answers still due for Parse, Bind, Describe and Close
+	stmts     map[string]string
+	portals   map[string]string
 }
 
 type txState int
