@@ -4,13 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"net/http"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -51,7 +54,12 @@ func startWire(t *testing.T, args ...string) *wireGateway {
 	t.Helper()
 	base := testenv.PostgresURL(t)
 	g := MustRun(t, t.TempDir(), nil, append([]string{"--pgwire-listen", "127.0.0.1:0"}, args...)...)
-	c := g.MustSetup(nil)
+	c := g.client(nil)
+	if slices.Contains(args, "--tls-self-signed") {
+		g.url = "https://" + g.m.Addr()
+		c.http.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}
+	}
+	c.must(201, "POST", "/api/setup", map[string]string{"token": g.setupToken(), "username": "admin", "password": adminPassword})
 	w := &wireGateway{t: t, g: g, admin: c, addr: g.m.PgwireAddr(), roName: "wire_ro", rwName: "wire_rw"}
 	direct, err := pgx.Connect(t.Context(), base.String())
 	if err != nil {
@@ -801,4 +809,39 @@ func serveHostileWire(conn net.Conn) {
 			return
 		}
 	}
+}
+
+// TestWireTLS: with a certificate the listener answers SSLRequest and
+// psql connects over TLS; a non-loopback --pgwire-listen without a
+// certificate does not start; QUERYGATE_PGWIRE_LISTEN sets the flag.
+func TestWireTLS(t *testing.T) {
+	w := startWire(t, "--tls-self-signed")
+	dsn := strings.Replace(w.dsn("admin", w.rwName), "sslmode=disable", "sslmode=require", 1)
+	out, err := psql(t, dsn, w.token, "", "-c", `\conninfo`)
+	if err != nil || !strings.Contains(out, "SSL connection (protocol: TLSv1.3") {
+		t.Fatalf("psql over TLS: %v %s", err, out)
+	}
+	conn, err := pgx.Connect(t.Context(), "postgres://127.0.0.1:"+portOf(w.addr)+"/"+w.rwName+"?sslmode=require&user=admin&password="+w.token)
+	if err != nil {
+		t.Fatalf("pgx over TLS: %v", err)
+	}
+	if !conn.PgConn().Conn().(interface{ ConnectionState() tls.ConnectionState }).ConnectionState().HandshakeComplete {
+		t.Errorf("pgx: not TLS")
+	}
+	conn.Close(t.Context())
+
+	for _, args := range [][]string{{"--pgwire-listen", "0.0.0.0:0"}, {"--pgwire-listen", "nonsense"}} {
+		if _, err := run(t, t.TempDir(), nil, nil, args...); err == nil {
+			t.Errorf("%v: started", args)
+		}
+	}
+	g := MustRun(t, t.TempDir(), map[string]string{"QUERYGATE_PGWIRE_LISTEN": "127.0.0.1:0"})
+	if g.m.PgwireAddr() == "" {
+		t.Errorf("QUERYGATE_PGWIRE_LISTEN: no wire listener")
+	}
+}
+
+func portOf(addr string) string {
+	_, port, _ := net.SplitHostPort(addr)
+	return port
 }
