@@ -34,10 +34,15 @@ type WireSession struct {
 	secrets *connect.Detector
 	release func() // the connection's slot of the datasource's budget
 	tunnel  func() error
-	// lastAudit is the previous statement's audit write: each waits for
-	// the one before, so one is in flight while the next statement runs.
-	lastAudit chan struct{}
+	// audits bounds the statements' audit writes in flight: a statement
+	// does not wait for its own (the answer is not held back by the
+	// store), but a session cannot run ahead of the audit trail by more
+	// than cap(audits); Close waits for them all.
+	audits chan struct{}
 }
+
+// maxAuditsInFlight is cap(WireSession.audits).
+const maxAuditsInFlight = 32
 
 // errWireKind answers a datasource of a kind the wire protocol does not
 // serve.
@@ -100,7 +105,7 @@ func (s *Service) openWire(ctx context.Context, a accounts.Actor, name string, p
 	if err := s.acquireSlots(actx, d.ID, 1); err != nil {
 		return nil, err
 	}
-	ws := &WireSession{s: s, a: a, d: d, release: func() { s.releaseSlots(d.ID, 1) }, secrets: &connect.Detector{}}
+	ws := &WireSession{s: s, a: a, d: d, audits: make(chan struct{}, maxAuditsInFlight), release: func() { s.releaseSlots(d.ID, 1) }, secrets: &connect.Detector{}}
 	for _, v := range secrets.Values() {
 		ws.secrets.Add(v.Reveal())
 	}
@@ -191,8 +196,8 @@ func (w *WireSession) Close() {
 	if w.tunnel != nil {
 		w.tunnel()
 	}
-	if w.lastAudit != nil {
-		<-w.lastAudit
+	for range cap(w.audits) {
+		w.audits <- struct{}{}
 	}
 	w.release()
 }
@@ -225,9 +230,8 @@ func (st *wireStatement) Row() error {
 	return nil
 }
 
-// Done records the statement's one audit event. The write runs while the
-// next statement does; the one before is waited for first, so writes stay
-// in order and at most one is in flight.
+// Done records the statement's one audit event, in the background (see
+// WireSession.audits).
 func (st *wireStatement) Done(tag string, err error) {
 	w := st.w
 	elapsed := time.Since(st.start)
@@ -246,17 +250,9 @@ func (st *wireStatement) Done(tag string, err error) {
 	if w.s.metrics != nil {
 		w.s.metrics.Query(w.d.Kind, outcome, elapsed, st.rows, 0)
 	}
-	prev := w.lastAudit
-	done := make(chan struct{})
-	w.lastAudit = done
+	w.audits <- struct{}{}
 	go func() {
-		defer close(done)
-		if prev != nil {
-			<-prev
-		}
+		defer func() { <-w.audits }()
 		w.s.record(context.Background(), w.a, ev, err)
 	}()
-	if prev != nil {
-		<-prev
-	}
 }
