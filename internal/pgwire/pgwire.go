@@ -366,12 +366,14 @@ func newID() string {
 	return "pgw_" + hex.EncodeToString(b[:])
 }
 
-// client is the client connection's protocol end: answers are written
-// once flushAt bytes are buffered, and at every Flush.
+// client is the client connection's protocol end: messages are read by a
+// pgproto3.Backend and answers encoded into one buffer, written to the
+// connection once flushAt bytes are buffered, and at every Flush.
 type client struct {
-	b        *pgproto3.Backend
-	buffered int
-	err      error
+	b    *pgproto3.Backend
+	conn net.Conn
+	buf  []byte
+	err  error
 }
 
 var _ postgres.WireClient = (*client)(nil)
@@ -379,7 +381,7 @@ var _ postgres.WireClient = (*client)(nil)
 func newClient(conn net.Conn) *client {
 	b := pgproto3.NewBackend(conn, conn)
 	b.SetMaxBodyLen(maxMessage)
-	return &client{b: b}
+	return &client{b: b, conn: conn, buf: make([]byte, 0, flushAt+4096)}
 }
 
 func (c *client) Receive() (pgproto3.FrontendMessage, error) {
@@ -390,28 +392,42 @@ func (c *client) Receive() (pgproto3.FrontendMessage, error) {
 }
 
 func (c *client) Send(msg pgproto3.BackendMessage) {
-	c.b.Send(msg)
-	switch m := msg.(type) {
-	case *pgproto3.DataRow:
-		c.buffered += 11
-		for _, v := range m.Values {
-			c.buffered += 4 + len(v)
+	buf, err := msg.Encode(c.buf)
+	if err != nil {
+		if c.err == nil {
+			c.err = err
 		}
-	case *pgproto3.CopyData:
-		c.buffered += 5 + len(m.Data)
-	default:
-		c.buffered += 64
+		return
 	}
-	if c.buffered >= flushAt && c.err == nil {
-		c.err = c.Flush()
+	c.buf = buf
+	c.spill()
+}
+
+func (c *client) SendRaw(raw []byte) {
+	c.buf = append(c.buf, raw...)
+	c.spill()
+}
+
+// spill writes the buffer once it holds flushAt bytes.
+func (c *client) spill() {
+	if len(c.buf) >= flushAt && c.err == nil {
+		c.Flush()
 	}
 }
 
 func (c *client) Flush() error {
-	c.buffered = 0
-	if err := c.b.Flush(); err != nil {
-		c.err = err
-		return err
+	if c.err != nil {
+		c.buf = c.buf[:0]
+		return c.err
 	}
-	return c.err
+	_, err := c.conn.Write(c.buf)
+	if cap(c.buf) > 4*flushAt {
+		c.buf = make([]byte, 0, flushAt+4096) // a huge row's buffer is not kept
+	} else {
+		c.buf = c.buf[:0]
+	}
+	if err != nil {
+		c.err = err
+	}
+	return err
 }

@@ -59,6 +59,8 @@ import (
 type WireClient interface {
 	Receive() (pgproto3.FrontendMessage, error)
 	Send(pgproto3.BackendMessage)
+	// SendRaw sends a message already encoded (a row), copying it.
+	SendRaw(raw []byte)
 	Flush() error
 }
 
@@ -107,7 +109,8 @@ var wireParams = map[string]string{
 // Wire is a dedicated server connection relaying one wire client.
 type Wire struct {
 	pg         *pgconn.PgConn
-	fe         *pgproto3.Frontend
+	fe         *pgproto3.Frontend // writes to the server
+	up         *wireReader        // reads from it
 	readOnly   bool
 	maxTimeout time.Duration
 
@@ -178,7 +181,10 @@ func OpenWire(ctx context.Context, cfg connect.Config, o WireOptions) (*Wire, er
 			return nil, mapError(cctx, err, phaseConnect, false)
 		}
 	}
-	return &Wire{pg: pg, fe: pg.Frontend(), readOnly: cfg.ReadOnly, maxTimeout: o.MaxTimeout,
+	// From here on the relay reads the connection itself (pgconn is idle
+	// and has nothing buffered after ReadyForQuery); pgconn still writes
+	// (its Frontend), cancels and closes.
+	return &Wire{pg: pg, fe: pg.Frontend(), up: newWireReader(pg.Conn(), int(c.MaxProtocolMessageBodyLen)), readOnly: cfg.ReadOnly, maxTimeout: o.MaxTimeout,
 		stmts: map[string]string{}, portals: map[string]string{}}, nil
 }
 
@@ -210,6 +216,15 @@ func (w *Wire) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	return w.pg.Close(ctx)
+}
+
+// recv reads and decodes the server's next message.
+func (w *Wire) recv() (pgproto3.BackendMessage, error) {
+	typ, raw, err := w.up.next()
+	if err != nil {
+		return nil, err
+	}
+	return decodeBackend(typ, raw[5:])
 }
 
 // errProtocol ends a relay whose client broke the protocol.
@@ -362,7 +377,7 @@ func (w *Wire) receive(c WireClient, h WireHooks) (pgproto3.BackendMessage, erro
 	if err := w.consumeReady(c, h); err != nil {
 		return nil, err
 	}
-	return w.fe.Receive()
+	return w.recv()
 }
 
 // consumeReady reads the answers to the gateway's ROLLBACK; BEGIN when
@@ -372,7 +387,7 @@ func (w *Wire) consumeReady(c WireClient, h WireHooks) error {
 		w.readyDue = false
 		failed := false
 		for {
-			msg, err := w.fe.Receive()
+			msg, err := w.recv()
 			if err != nil {
 				return err
 			}
@@ -470,7 +485,7 @@ func (w *Wire) drain(c WireClient, h WireHooks) error {
 		return err
 	}
 	for w.pending > 0 {
-		msg, err := w.fe.Receive()
+		msg, err := w.recv()
 		if err != nil {
 			return err
 		}
@@ -571,15 +586,20 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		w.tx = txUsed
 		w.suspended = nil
 	}
+	if err := w.consumeReady(c, h); err != nil {
+		stop()
+		st.Done("", connect.Errorf(connect.EUNREACHABLE, "The connection to the server was lost."))
+		return err
+	}
 	for {
-		msg, err := w.receive(c, h)
+		typ, raw, err := w.up.next()
 		if err != nil {
 			stop()
 			st.Done("", connect.Errorf(connect.EUNREACHABLE, "The connection to the server was lost."))
 			return err
 		}
-		switch m := msg.(type) {
-		case *pgproto3.DataRow, *pgproto3.CopyData:
+		if typ == 'D' || typ == 'd' {
+			// A row or COPY data: counted, and copied on as it came.
 			if limit != nil {
 				continue
 			}
@@ -587,8 +607,16 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				cancelled.Go(func() { w.Cancel(context.WithoutCancel(ctx)) })
 				continue
 			}
-			c.Send(msg)
+			c.SendRaw(raw)
 			continue
+		}
+		msg, err := decodeBackend(typ, raw[5:])
+		if err != nil {
+			stop()
+			st.Done("", connect.Errorf(connect.EUNREACHABLE, "The server sent a message the gateway cannot read."))
+			return err
+		}
+		switch m := msg.(type) {
 		case *pgproto3.ParseComplete, *pgproto3.BindComplete, *pgproto3.NoData:
 			if simple {
 				continue
