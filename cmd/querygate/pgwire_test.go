@@ -415,6 +415,10 @@ func TestWireThrottle(t *testing.T) {
 	if out, err := psql(t, w.dsn("admin", w.rwName), w.token, "", "-c", "SELECT 1"); err == nil || !strings.Contains(out, "Too many failed logins") {
 		t.Errorf("right token while throttled: %v %q", err, out)
 	}
+	// The web login shares the throttle: the guessing cannot move there.
+	if r := w.g.client(nil).do("POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword}); r.Status != 429 {
+		t.Errorf("web login after wire failures: %d, want 429", r.Status)
+	}
 }
 
 // TestWirePsql: psql's \d family, a query, \copy to, several statements

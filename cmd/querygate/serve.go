@@ -21,6 +21,7 @@ import (
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/sso"
 	"github.com/querygate/querygate/internal/web"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // serve starts the gateway: it returns once the server is listening, and
@@ -97,7 +98,10 @@ func (m *Main) serve(ctx context.Context) error {
 		RequireTLS: m.Config.RequireDatasourceTLS,
 		Devices:    devices, SavedQueries: savedQueries, Audit: m.audit, Metrics: met, AuditQueryText: m.Config.AuditQueryText,
 	})
-	srv := web.New(web.Options{
+	// One login throttle for the web and the wire protocol: failures on
+	// either count toward the same delays.
+	throttle := kit.NewThrottle()
+	srv := web.New(web.Options{Throttle: throttle,
 		Logger: m.log, Ready: m.db, Accounts: acc, Dashboards: dashboard.NewService(m.db), Cookies: m.inst.Cookies, Devices: devices,
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries, SavedQueries: savedQueries,
@@ -165,7 +169,7 @@ func (m *Main) serve(ctx context.Context) error {
 			wtls = tlsConfig.Clone()
 		}
 		m.pgwire = pgwire.New(pgwire.Options{Logger: m.log, Accounts: acc, Queries: m.queries, TLS: wtls,
-			RequireTLS: !isLoopback(m.pgwireLn.Addr()), AllowClient: allowClient(m.Config.AllowClients)})
+			RequireTLS: !isLoopback(m.pgwireLn.Addr()), Throttle: throttle, AllowClient: allowClient(m.Config.AllowClients)})
 		go m.pgwire.Serve(m.pgwireLn)
 		m.log.InfoContext(ctx, "PostgreSQL wire protocol serving", "listen", m.pgwireLn.Addr().String(), "tls", wtls != nil)
 	}

@@ -415,6 +415,8 @@ func (c *client) spill() {
 	}
 }
 
+func (c *client) Err() error { return c.err }
+
 func (c *client) Flush() error {
 	if c.err != nil {
 		c.buf = c.buf[:0]

@@ -62,6 +62,8 @@ type WireClient interface {
 	// SendRaw sends a message already encoded (a row), copying it.
 	SendRaw(raw []byte)
 	Flush() error
+	// Err is the first write error (the client went away).
+	Err() error
 }
 
 // WireHooks are the use case's rules, applied by the relay to each
@@ -608,6 +610,13 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				continue
 			}
 			c.SendRaw(raw)
+			if err := c.Err(); err != nil {
+				// The client went away: the session ends, and closing
+				// the server connection stops the statement.
+				stop()
+				st.Done("", connect.Errorf(connect.ECANCELED, "The client went away."))
+				return err
+			}
 			continue
 		}
 		msg, err := decodeBackend(typ, raw[5:])
