@@ -50,6 +50,12 @@ func (m *Main) serve(ctx context.Context) error {
 	case m.Config.Certificate != nil:
 		tlsConfig.Certificates = []tls.Certificate{*m.Config.Certificate}
 	}
+	// The wire protocol's TLS has the same certificate, in a copy made
+	// before the HTTP server adds its own protocols to tlsConfig.
+	var wtls *tls.Config
+	if secure {
+		wtls = tlsConfig.Clone()
+	}
 	if !secure && !loopbackHost(m.Config.ListenHost) {
 		m.log.Warn("serving plain HTTP on a non-loopback address (--insecure-http): only do this behind a TLS-terminating proxy")
 	}
@@ -164,10 +170,6 @@ func (m *Main) serve(ctx context.Context) error {
 		m.log.InfoContext(ctx, "metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
 	}
 	if m.pgwireLn != nil {
-		var wtls *tls.Config
-		if secure {
-			wtls = tlsConfig.Clone()
-		}
 		m.pgwire = pgwire.New(pgwire.Options{Logger: m.log, Accounts: acc, Queries: m.queries, TLS: wtls,
 			RequireTLS: !isLoopback(m.pgwireLn.Addr()), Throttle: throttle, AllowClient: allowClient(m.Config.AllowClients)})
 		go m.pgwire.Serve(m.pgwireLn)
