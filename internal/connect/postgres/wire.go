@@ -597,6 +597,15 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		typ, raw, err := w.up.next()
 		if err != nil {
 			stop()
+			if _, ok := errors.AsType[*tooLargeError](err); ok {
+				// The rest of the message cannot be skipped safely: the
+				// session ends, telling the client why.
+				e := querygate.Errorf(querygate.ETOOLARGE, "A row of the result is larger than the gateway allows; the session ends.")
+				st.Done("", e)
+				c.Send(ErrorResponse("FATAL", "54000", querygate.ErrorMessage(e)))
+				c.Flush()
+				return err
+			}
 			st.Done("", connect.Errorf(connect.EUNREACHABLE, "The connection to the server was lost."))
 			return err
 		}

@@ -41,7 +41,7 @@ func (w *wireReader) next() (byte, []byte, error) {
 	typ := head[0]
 	n := int(binary.BigEndian.Uint32(head[1:5]))
 	if n < 4 || n-4 > w.max {
-		return 0, nil, fmt.Errorf("wire: server message of %d bytes", n)
+		return 0, nil, &tooLargeError{n}
 	}
 	total := n + 1
 	if total <= wireReadBuffer {
@@ -119,3 +119,9 @@ func decodeBackend(typ byte, body []byte) (pgproto3.BackendMessage, error) {
 	}
 	return m, nil
 }
+
+// tooLargeError is a server message over the bound of one row (or one
+// malformed length).
+type tooLargeError struct{ n int }
+
+func (e *tooLargeError) Error() string { return fmt.Sprintf("wire: server message of %d bytes", e.n) }
