@@ -849,3 +849,16 @@ func portOf(addr string) string {
 	_, port, _ := net.SplitHostPort(addr)
 	return port
 }
+
+// TestWireListenerDeniedAsDestination: the wire listener is one of the
+// gateway's own addresses, which no datasource may reach (a datasource
+// looping back into the gateway).
+func TestWireListenerDeniedAsDestination(t *testing.T) {
+	w := startWire(t)
+	host, port := mustSplitHostPort(t, w.addr)
+	r := w.admin.do("POST", "/api/datasources", map[string]any{"name": "loop", "kind": "postgres",
+		"settings": map[string]any{"host": host, "port": port, "database": "x", "user": "x", "sslmode": "disable"}})
+	if r.Status < 400 || !strings.Contains(string(r.Body), "egress") {
+		t.Errorf("a datasource at the wire listener: %d %s", r.Status, r.Body)
+	}
+}
