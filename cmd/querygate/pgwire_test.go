@@ -862,3 +862,33 @@ func TestWireListenerDeniedAsDestination(t *testing.T) {
 		t.Errorf("a datasource at the wire listener: %d %s", r.Status, r.Body)
 	}
 }
+
+// TestWireStartupFiltered: a client's startup options, role and session
+// authorization never reach the server; presentation settings do.
+func TestWireStartupFiltered(t *testing.T) {
+	w := startWire(t)
+	dsn := w.dsn("admin", w.roName) + " options='-c default_transaction_read_only=off -c statement_timeout=0 -c role=postgres'"
+	out, err := psql(t, dsn, w.token, "", "-At", "-c", "SHOW default_transaction_read_only; SHOW statement_timeout; SELECT current_user")
+	if err != nil || out != "on\n30s\n"+w.roUser+"\n" {
+		t.Errorf("options passed on? %v %q", err, out)
+	}
+	cfg, err := pgx.ParseConfig(w.dsn("admin", w.roName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = w.token
+	cfg.RuntimeParams = map[string]string{"role": "postgres", "session_authorization": "postgres", "default_transaction_read_only": "off",
+		"options": "-c default_transaction_read_only=off", "replication": "database", "search_path": "pg_catalog", "application_name": "wire-app"}
+	conn, err := pgx.ConnectConfig(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	var ro, user, path, app string
+	if err := conn.QueryRow(t.Context(), "SELECT current_setting('default_transaction_read_only'), current_user, current_setting('search_path'), current_setting('application_name')").Scan(&ro, &user, &path, &app); err != nil {
+		t.Fatal(err)
+	}
+	if ro != "on" || user != w.roUser || path != "pg_catalog" || app != "wire-app" {
+		t.Errorf("startup parameters: read-only %s, user %s, search_path %s, application_name %s", ro, user, path, app)
+	}
+}
