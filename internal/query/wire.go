@@ -117,7 +117,7 @@ func (s *Service) openWire(ctx context.Context, a accounts.Actor, name string, p
 		}
 		cfg.Dial, ws.tunnel = t.Dial, t.Close
 	}
-	ws.conn, err = postgres.OpenWire(ctx, cfg, postgres.WireOptions{Params: params,
+	ws.conn, err = postgres.OpenWire(ctx, cfg, postgres.WireOptions{Params: params, KeepText: s.auditText,
 		StatementTimeout: s.limits.DefaultTimeout, MaxTimeout: s.limits.MaxTimeout})
 	if err != nil {
 		ws.Close()

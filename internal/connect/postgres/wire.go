@@ -91,6 +91,9 @@ type WireOptions struct {
 	// Params are the client's startup parameters; only those in
 	// wireParams are passed on.
 	Params map[string]string
+	// KeepText keeps the texts of prepared statements for the audit trail
+	// (--audit-query-text); without it Statement gets no text.
+	KeepText bool
 	// StatementTimeout is the session's statement_timeout (the client
 	// may change it); MaxTimeout is the gateway's own cap on one
 	// statement, which the client cannot change: the gateway cancels the
@@ -114,6 +117,7 @@ type Wire struct {
 	fe         *pgproto3.Frontend // writes to the server
 	up         *wireReader        // reads from it
 	readOnly   bool
+	keepText   bool
 	maxTimeout time.Duration
 
 	tx txState // read-only datasources: the gateway's transaction
@@ -139,8 +143,23 @@ const (
 )
 
 // maxTracked bounds the prepared statements and portals whose texts are
-// remembered for the audit trail.
-const maxTracked = 10000
+// remembered for the audit trail, and maxText the length kept of each, so
+// that a session's memory stays bounded whatever the client prepares.
+const (
+	maxTracked = 1000
+	maxText    = 8 << 10
+)
+
+// keep is the text kept of a statement.
+func (w *Wire) keep(text string) string {
+	if !w.keepText {
+		return ""
+	}
+	if len(text) > maxText {
+		return strings.ToValidUTF8(text[:maxText], "") + "…"
+	}
+	return text
+}
 
 // OpenWire connects a dedicated session to the datasource of cfg (settings
 // decoded by DecodeSettings), through the egress dialer, with the same
@@ -186,7 +205,7 @@ func OpenWire(ctx context.Context, cfg connect.Config, o WireOptions) (*Wire, er
 	// From here on the relay reads the connection itself (pgconn is idle
 	// and has nothing buffered after ReadyForQuery); pgconn still writes
 	// (its Frontend), cancels and closes.
-	return &Wire{pg: pg, fe: pg.Frontend(), up: newWireReader(pg.Conn(), int(c.MaxProtocolMessageBodyLen)), readOnly: cfg.ReadOnly, maxTimeout: o.MaxTimeout,
+	return &Wire{pg: pg, fe: pg.Frontend(), up: newWireReader(pg.Conn(), int(c.MaxProtocolMessageBodyLen)), readOnly: cfg.ReadOnly, keepText: o.KeepText, maxTimeout: o.MaxTimeout,
 		stmts: map[string]string{}, portals: map[string]string{}}, nil
 }
 
@@ -292,7 +311,7 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 			return err
 		}
 		if len(w.stmts) < maxTracked || m.Name == "" {
-			w.stmts[m.Name] = m.Query
+			w.stmts[m.Name] = w.keep(m.Query)
 		}
 		w.fe.Send(m)
 		w.pending++
@@ -752,12 +771,12 @@ func (w *Wire) query(ctx context.Context, c WireClient, h WireHooks, text string
 		if err := w.ready(c, h); err != nil {
 			return err
 		}
-		w.stmts[""], w.portals[""] = s, s
+		w.stmts[""], w.portals[""] = "", ""
 		w.fe.Send(&pgproto3.Parse{Query: s})
 		w.fe.Send(&pgproto3.Bind{})
 		w.fe.Send(&pgproto3.Describe{ObjectType: 'P'})
 		w.pending = 3
-		if err := w.execute(ctx, c, h, s, &pgproto3.Execute{}, true); err != nil {
+		if err := w.execute(ctx, c, h, w.keep(s), &pgproto3.Execute{}, true); err != nil {
 			return err
 		}
 		if w.skipping {
