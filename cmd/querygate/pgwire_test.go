@@ -892,3 +892,33 @@ func TestWireStartupFiltered(t *testing.T) {
 		t.Errorf("startup parameters: read-only %s, user %s, search_path %s, application_name %s", ro, user, path, app)
 	}
 }
+
+// TestWireRecheck: an open session ends at its next statement (within a
+// second) once its token is revoked or its datasource changed.
+func TestWireRecheck(t *testing.T) {
+	w := startWire(t)
+	conn := mustPgx(t, w, w.rwName)
+	if _, err := conn.Exec(t.Context(), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	tokens := w.admin.must(200, "GET", "/api/tokens", nil)
+	list, _ := tokens["tokens"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("tokens: %v", tokens)
+	}
+	w.admin.must(204, "DELETE", "/api/tokens/"+list[0].(map[string]any)["id"].(string), nil)
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := conn.Exec(t.Context(), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "no longer valid") {
+		t.Errorf("after the token was revoked: %v", err)
+	}
+	w.token = w.admin.must(201, "POST", "/api/tokens", map[string]any{"name": "wire2"})["token"].(string)
+	changed := mustPgx(t, w, w.roName)
+	if _, err := changed.Exec(t.Context(), "SELECT 1"); err != nil {
+		t.Fatal(err)
+	}
+	w.admin.must(200, "PATCH", "/api/datasources/"+w.roID, map[string]any{"name": "wire_ro_renamed"})
+	time.Sleep(1100 * time.Millisecond)
+	if _, err := changed.Exec(t.Context(), "SELECT 1"); err == nil || !strings.Contains(err.Error(), "was changed") {
+		t.Errorf("after the datasource changed: %v", err)
+	}
+}

@@ -222,7 +222,9 @@ func (s *Server) serveConn(conn net.Conn) {
 	s.o.Throttle.Succeeded(user)
 	actor := accounts.Actor{User: u, Via: accounts.ViaToken, Remote: remote, RequestID: id}
 	octx, cancel := context.WithTimeout(s.ctx, startupTimeout)
-	ws, err := s.o.Queries.OpenWire(octx, actor, database, startup.Parameters)
+	token := pw.Password
+	prove := func(ctx context.Context) (*accounts.User, error) { return s.o.Accounts.WireLogin(ctx, remote, user, token) }
+	ws, err := s.o.Queries.OpenWire(octx, actor, database, startup.Parameters, prove)
 	cancel()
 	if err != nil {
 		fatal(c, sqlstate(err), querygate.ErrorMessage(err))

@@ -34,6 +34,10 @@ type WireSession struct {
 	secrets *connect.Detector
 	release func() // the connection's slot of the datasource's budget
 	tunnel  func() error
+	// prove proves the actor again (its token still valid), and checked
+	// is when the actor's access was last checked (see Statement).
+	prove   func(context.Context) (*accounts.User, error)
+	checked time.Time
 	// audits bounds the statements' audit writes in flight: a statement
 	// does not wait for its own (the answer is not held back by the
 	// store), but a session cannot run ahead of the audit trail by more
@@ -55,10 +59,14 @@ func errWireKind(k string) error {
 // opens a session on the datasource named (its name, or its id when names
 // are shared), with the client's startup parameters (only presentation
 // settings are passed on). It needs the use grant: a wire session runs any
-// statement. One audit event records the opening or its refusal.
-func (s *Service) OpenWire(ctx context.Context, a accounts.Actor, name string, params map[string]string) (*WireSession, error) {
+// statement. prove proves the actor again (by its token) while the session
+// lasts. One audit event records the opening or its refusal.
+func (s *Service) OpenWire(ctx context.Context, a accounts.Actor, name string, params map[string]string, prove func(context.Context) (*accounts.User, error)) (*WireSession, error) {
 	ev := audit.Event{Action: audit.WireConnect, Details: map[string]any{"via": "pgwire"}}
 	ws, err := s.openWire(ctx, a, name, params, &ev)
+	if ws != nil {
+		ws.prove, ws.checked = prove, time.Now()
+	}
 	s.record(ctx, a, ev, err)
 	if err != nil {
 		s.log.InfoContext(ctx, "wire session refused", "request_id", a.RequestID, "user_id", a.UserID(), "outcome", querygate.ErrorCode(err))
@@ -207,10 +215,47 @@ func (w *WireSession) Safe(text string) bool {
 	return text == "" || !w.secrets.Contains([]byte(text))
 }
 
-// Statement implements postgres.WireHooks: one statement's row limit and
-// audit event.
-func (w *WireSession) Statement(text string) postgres.WireStatement {
-	return &wireStatement{w: w, text: text, start: time.Now(), limit: w.s.limits.MaxRows}
+// recheckEvery is how often a wire session's access is checked again: a
+// revoked token or grant, a deleted or demoted user, a changed or deleted
+// datasource end the session at its next statement after at most this.
+const recheckEvery = time.Second
+
+// Statement implements postgres.WireHooks: it checks that the actor may
+// still use the datasource as it was when the session opened (at most
+// every recheckEvery), and returns the statement's row limit and audit
+// event. A refusal is the statement's audit event and ends the session.
+func (w *WireSession) Statement(text string) (postgres.WireStatement, error) {
+	st := &wireStatement{w: w, text: text, start: time.Now(), limit: w.s.limits.MaxRows}
+	if time.Since(w.checked) >= recheckEvery {
+		if err := w.recheck(); err != nil {
+			st.Done("", err)
+			return nil, err
+		}
+		w.checked = time.Now()
+	}
+	return st, nil
+}
+
+// recheck proves the actor again and authorizes the use of the datasource,
+// which must not have changed since the session opened.
+func (w *WireSession) recheck() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if w.prove != nil {
+		u, err := w.prove(ctx)
+		if err != nil {
+			return querygate.Errorf(querygate.EUNAUTHORIZED, "Your API token is no longer valid; the session ends.")
+		}
+		w.a.User = u
+	}
+	d, err := w.s.Authorize(ctx, w.a, w.d.ID, accounts.ActionDatasourceUse)
+	if err != nil {
+		return querygate.Errorf(querygate.ErrorCode(err), "You may no longer use this datasource; the session ends.")
+	}
+	if !d.UpdatedAt.Equal(w.d.UpdatedAt) {
+		return querygate.Errorf(querygate.ECONFLICT, "The datasource was changed; connect again to use it as it is now.")
+	}
+	return nil
 }
 
 type wireStatement struct {

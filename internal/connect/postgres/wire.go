@@ -69,8 +69,10 @@ type WireClient interface {
 // WireHooks are the use case's rules, applied by the relay to each
 // statement and to each text the server sends.
 type WireHooks interface {
-	// Statement is called before a statement is executed.
-	Statement(text string) WireStatement
+	// Statement is called before a statement is executed. An error
+	// refuses it and ends the session (the actor may no longer use the
+	// datasource); its message is sent to the client.
+	Statement(text string) (WireStatement, error)
 	// Safe reports whether a text the server sent (an error, a notice, a
 	// parameter value) may reach the client.
 	Safe(text string) bool
@@ -572,7 +574,12 @@ func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse) *pgproto3.Error
 // simple query, whose extended-protocol answers the client did not ask
 // for.
 func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text string, m0 *pgproto3.Execute, simple bool) error {
-	st := h.Statement(text)
+	st, err := h.Statement(text)
+	if err != nil {
+		c.Send(ErrorResponse("FATAL", "28000", querygate.ErrorMessage(err)))
+		c.Flush()
+		return errTerminate
+	}
 	w.fe.Send(m0)
 	w.fe.Send(&pgproto3.Flush{})
 	if err := w.fe.Flush(); err != nil {
