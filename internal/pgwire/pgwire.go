@@ -223,7 +223,9 @@ func (s *Server) serveConn(conn net.Conn) {
 	actor := accounts.Actor{User: u, Via: accounts.ViaToken, Remote: remote, RequestID: id}
 	octx, cancel := context.WithTimeout(s.ctx, startupTimeout)
 	token := pw.Password
-	prove := func(ctx context.Context) (*accounts.User, error) { return s.o.Accounts.WireLogin(ctx, remote, user, token) }
+	prove := func(ctx context.Context) (*accounts.User, error) {
+		return s.o.Accounts.WireLogin(ctx, remote, user, token)
+	}
 	ws, err := s.o.Queries.OpenWire(octx, actor, database, startup.Parameters, prove)
 	cancel()
 	if err != nil {
