@@ -729,6 +729,15 @@ func TestWireNoPasswordLeak(t *testing.T) {
 	if !bytes.Contains(seen, []byte("withheld")) {
 		t.Errorf("the hostile server's messages were not withheld")
 	}
+	// Nor does the gateway's log hold a password or the client's token.
+	logs := w.g.logs.String()
+	for _, secret := range []string{wireCanary, hostileSecret, w.token} {
+		for _, f := range secretForms(secret) {
+			if strings.Contains(logs, f) {
+				t.Errorf("the log holds a secret as %q", f)
+			}
+		}
+	}
 }
 
 // hostileWirePostgres is a loopback server that asks for the password in
