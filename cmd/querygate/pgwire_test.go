@@ -931,3 +931,28 @@ func TestWireRecheck(t *testing.T) {
 		t.Errorf("after the datasource changed: %v", err)
 	}
 }
+
+// TestWireEgress: the wire session's connection goes through the egress
+// dialer: a datasource whose server the policy now denies is refused at
+// connect time, and the refusal is audited with the policy's reason.
+func TestWireEgress(t *testing.T) {
+	testenv.PostgresURL(t)
+	dir := t.TempDir()
+	g := MustRun(t, dir, nil)
+	c := g.MustSetup(nil)
+	wireSource(t, c, "wire_eg", testenv.PostgresURL(t).User.Username(), false)
+	token := c.must(201, "POST", "/api/tokens", map[string]any{"name": "wire"})["token"].(string)
+	g.m.Close()
+	host := testenv.PostgresURL(t).Hostname()
+	g = MustRun(t, dir, nil, "--pgwire-listen", "127.0.0.1:0", "--egress-deny", host)
+	out, err := psql(t, wireDSN(g.m.PgwireAddr(), "admin", "wire_eg"), token, "", "-c", "SELECT 1")
+	if err == nil || !strings.Contains(out, "egress") {
+		t.Errorf("a denied destination: %v %q", err, out)
+	}
+	admin := g.client(nil)
+	admin.must(200, "POST", "/api/login", map[string]any{"username": "admin", "password": adminPassword})
+	ev := admin.must(200, "GET", "/api/audit?action=pgwire.connect", nil)
+	if body := fmt.Sprint(ev); !strings.Contains(body, "egress") {
+		t.Errorf("the refusal is not audited with its reason: %s", body)
+	}
+}

@@ -317,7 +317,7 @@ func sqlstate(err error) string {
 	case querygate.EUNAVAILABLE, querygate.ETIMEOUT:
 		return "53300" // too_many_connections
 	}
-	return "08006"
+	return "08001" // sqlclient_unable_to_establish_sqlconnection
 }
 
 // fatal ends the startup with an error.

@@ -101,11 +101,10 @@ func (s *Service) openWire(ctx context.Context, a accounts.Actor, name string, p
 	if d.Custody == datasource.CustodyDevice {
 		return nil, querygate.Errorf(querygate.EDEVICELOCKED, "This datasource's password is kept on its users' devices (device custody) and reaches the gateway only with a device's cookie, which a wire client cannot bring; use it in the browser.")
 	}
-	cfg, k, secrets, err := s.config(ctx, d, nil)
+	cfg, _, secrets, err := s.config(ctx, d, nil)
 	if err != nil {
 		return nil, err
 	}
-	_ = k
 	// The dedicated connection holds a slot of the datasource's
 	// connection budget for as long as the session lasts.
 	actx, cancel := context.WithTimeout(ctx, 10*time.Second)
