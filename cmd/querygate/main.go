@@ -305,6 +305,11 @@ func (m *Main) Run(ctx context.Context) error {
 // grace is part of a normal shutdown, not an error.
 func (m *Main) Close() error {
 	var errs []error
+	if m.pgwireLn != nil {
+		// No new wire sessions; the open ones run until the HTTP grace
+		// is over, then their statements are cancelled (m.pgwire.Close).
+		m.pgwireLn.Close()
+	}
 	if m.srv != nil {
 		grace := m.Config.ShutdownGrace
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
