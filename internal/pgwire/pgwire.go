@@ -37,7 +37,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/connect/postgres"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/web/kit"
 )
@@ -322,7 +321,7 @@ func sqlstate(err error) string {
 
 // fatal ends the startup with an error.
 func fatal(c *client, code, message string) {
-	c.Send(postgres.ErrorResponse("FATAL", code, message))
+	c.Send(&pgproto3.ErrorResponse{Severity: "FATAL", SeverityUnlocalized: "FATAL", Code: code, Message: message})
 	c.Flush()
 }
 
@@ -379,8 +378,6 @@ type client struct {
 	buf  []byte
 	err  error
 }
-
-var _ postgres.WireClient = (*client)(nil)
 
 func newClient(conn net.Conn) *client {
 	b := pgproto3.NewBackend(conn, conn)

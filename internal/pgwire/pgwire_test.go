@@ -3,6 +3,7 @@ package pgwire
 import (
 	"context"
 	"encoding/binary"
+	"go/build"
 	"io"
 	"net"
 	"net/netip"
@@ -96,5 +97,22 @@ func TestAllowClient(t *testing.T) {
 	var b [1]byte
 	if n, err := conn.Read(b[:]); err != io.EOF || n != 0 {
 		t.Errorf("refused client read %d bytes, %v", n, err)
+	}
+}
+
+// TestAdapterOnly: the wire front end reaches datasources only through
+// the use cases (P14): it imports neither the store, the catalogue, the
+// sealing nor any connector.
+func TestAdapterOnly(t *testing.T) {
+	pkg, err := build.ImportDir(".", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, imp := range pkg.Imports {
+		for _, f := range []string{"/internal/store", "/internal/connect", "/internal/datasource", "/internal/seal", "/internal/egress", "/internal/device"} {
+			if strings.Contains(imp, f) {
+				t.Errorf("pgwire imports %s", imp)
+			}
+		}
 	}
 }
