@@ -253,9 +253,9 @@ func (w *Wire) recv() (pgproto3.BackendMessage, error) {
 // errProtocol ends a relay whose client broke the protocol.
 var errProtocol = errors.New("wire: protocol violation")
 
-// ErrorResponse builds the message that tells a wire client about err (a
-// querygate error: its code and safe message).
-func ErrorResponse(severity, sqlstate, message string) *pgproto3.ErrorResponse {
+// errorResponse builds an error message of the gateway's own for a wire
+// client: a severity, a SQLSTATE and a message safe to show.
+func errorResponse(severity, sqlstate, message string) *pgproto3.ErrorResponse {
 	return &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: severity, Code: sqlstate, Message: message}
 }
 
@@ -298,7 +298,7 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 	case *pgproto3.FunctionCall:
 		// The fast-path call runs a function by its number, outside
 		// every statement the gateway accounts for: not served.
-		c.Send(ErrorResponse("ERROR", "0A000", "The fast-path function call is not available through querygate; call the function in a statement."))
+		c.Send(errorResponse("ERROR", "0A000", "The fast-path function call is not available through querygate; call the function in a statement."))
 		c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus('I')})
 		return c.Flush()
 	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
@@ -363,7 +363,7 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 		}
 		return w.execute(ctx, c, h, w.portals[m.Portal], m, false)
 	default:
-		c.Send(ErrorResponse("FATAL", "08P01", fmt.Sprintf("querygate does not relay the message %T.", msg)))
+		c.Send(errorResponse("FATAL", "08P01", fmt.Sprintf("querygate does not relay the message %T.", msg)))
 		c.Flush()
 		return errProtocol
 	}
@@ -419,7 +419,7 @@ func (w *Wire) consumeReady(c WireClient, h WireHooks) error {
 				failed = true
 			case *pgproto3.ReadyForQuery:
 				if failed || m.TxStatus != 'T' {
-					c.Send(ErrorResponse("FATAL", "25006", "querygate could not open the read-only transaction this datasource requires; the session ends."))
+					c.Send(errorResponse("FATAL", "25006", "querygate could not open the read-only transaction this datasource requires; the session ends."))
 					c.Flush()
 					w.pg.Conn().Close()
 					return errProtocol
@@ -576,7 +576,7 @@ func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse) *pgproto3.Error
 func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text string, m0 *pgproto3.Execute, simple bool) error {
 	st, err := h.Statement(text)
 	if err != nil {
-		c.Send(ErrorResponse("FATAL", "28000", querygate.ErrorMessage(err)))
+		c.Send(errorResponse("FATAL", "28000", querygate.ErrorMessage(err)))
 		c.Flush()
 		return errTerminate
 	}
@@ -628,7 +628,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				// session ends, telling the client why.
 				e := querygate.Errorf(querygate.ETOOLARGE, "A row of the result is larger than the gateway allows; the session ends.")
 				st.Done("", e)
-				c.Send(ErrorResponse("FATAL", "54000", querygate.ErrorMessage(e)))
+				c.Send(errorResponse("FATAL", "54000", querygate.ErrorMessage(e)))
 				c.Flush()
 				return err
 			}
@@ -715,7 +715,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 			if timeout && m.Code == "57014" {
 				msg := fmt.Sprintf("The statement ran longer than the gateway allows (%s, --query-timeout-max) and was cancelled.", w.maxTimeout)
 				st.Done("", connect.Errorf(connect.ETIMEOUT, "%s", msg))
-				c.Send(ErrorResponse("ERROR", "57014", msg))
+				c.Send(errorResponse("ERROR", "57014", msg))
 				return nil
 			}
 			safe := w.safeError(h, m)
@@ -734,7 +734,7 @@ func (w *Wire) refuse(c WireClient, st WireStatement, err error) error {
 	st.Done("", err)
 	w.skipping = true
 	w.pending = 0
-	c.Send(ErrorResponse("ERROR", "54000", querygate.ErrorMessage(err)))
+	c.Send(errorResponse("ERROR", "54000", querygate.ErrorMessage(err)))
 	return nil
 }
 
