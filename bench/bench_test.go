@@ -41,7 +41,7 @@ type gw struct {
 	dsID   string
 }
 
-func startGateway(b *testing.B) *gw {
+func startGateway(b *testing.B, extra ...string) *gw {
 	b.Helper()
 	u := testenv.PostgresURL(b)
 	dir := b.TempDir()
@@ -58,7 +58,7 @@ func startGateway(b *testing.B) *gw {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32")
+	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32"}, extra...)...)
 	cmd.Stderr = io.Discard
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)

@@ -60,6 +60,8 @@ type Config struct {
 	ShutdownGrace time.Duration
 	MetricsListen string
 	AllowedHosts  []string
+	// PgwireListen serves the PostgreSQL wire protocol there ("": off).
+	PgwireListen string
 
 	// network policy and TLS
 	EgressAllow   []egress.Rule
@@ -178,6 +180,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet, s *settings) {
 	fs.BoolVar(&c.RequireDatasourceTLS, "require-datasource-tls", false, "refuse datasources that would connect without verified TLS (SQLite files excepted)")
 	fs.Var((*hostList)(&c.AllowedHosts), "allowed-hosts", "host names the gateway answers for, against DNS rebinding (repeatable or comma-separated; localhost, 127.0.0.1, ::1 and the --listen host always); default: those only when --listen is a loopback address, else any")
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "also serve /metrics, without authentication, on this address (such as 127.0.0.1:9090); /metrics on --listen needs an admin")
+	fs.StringVar(&c.PgwireListen, "pgwire-listen", "", "also serve the PostgreSQL wire protocol on this address (such as 127.0.0.1:5433): user = querygate user, password = an API token, database = datasource name; TLS (the HTTPS certificate) is required except on a loopback address")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running queries may finish before they are cancelled at their datasources")
 	fs.BoolVar(&c.AuditQueryText, "audit-query-text", false, "record each query's text in its audit event (off: only metadata)")
 	fs.BoolVar(&c.MCP, "mcp", false, "serve the Model Context Protocol for AI agents at /mcp (API tokens only)")
@@ -396,6 +399,15 @@ func (c *Config) validateServe(s *settings) error {
 	if c.MetricsListen != "" {
 		if _, err := parseListen(c.MetricsListen); err != nil {
 			return badFlag("metrics-listen", "%q: %v", c.MetricsListen, err)
+		}
+	}
+	if c.PgwireListen != "" {
+		host, err := parseListen(c.PgwireListen)
+		if err != nil {
+			return badFlag("pgwire-listen", "%q: %v", c.PgwireListen, err)
+		}
+		if !loopbackHost(host) && c.TLSCert == "" && !c.TLSSelfSigned {
+			return errors.New("the PostgreSQL wire protocol is served without TLS only on a loopback --pgwire-listen address: give --tls-cert/--tls-key or --tls-self-signed")
 		}
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {

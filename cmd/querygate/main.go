@@ -21,6 +21,7 @@ import (
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/pgwire"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/web"
 )
@@ -81,7 +82,10 @@ type Main struct {
 	// metricsSrv serves /metrics on --metrics-listen, on metricsLn.
 	metricsSrv *http.Server
 	metricsLn  net.Listener
-	done       chan error
+	// pgwire serves --pgwire-listen, on pgwireLn.
+	pgwire   *pgwire.Server
+	pgwireLn net.Listener
+	done     chan error
 	// cancelRequests cancels the context of every request.
 	cancelRequests context.CancelFunc
 }
@@ -272,6 +276,14 @@ func (m *Main) MetricsAddr() string {
 	return m.metricsLn.Addr().String()
 }
 
+// PgwireAddr returns the address --pgwire-listen serves on, or "".
+func (m *Main) PgwireAddr() string {
+	if m.pgwireLn == nil {
+		return ""
+	}
+	return m.pgwireLn.Addr().String()
+}
+
 // Run runs the command. For serve it returns once the server is listening;
 // Close stops it.
 func (m *Main) Run(ctx context.Context) error {
@@ -293,6 +305,11 @@ func (m *Main) Run(ctx context.Context) error {
 // grace is part of a normal shutdown, not an error.
 func (m *Main) Close() error {
 	var errs []error
+	if m.pgwireLn != nil {
+		// No new wire sessions; the open ones run until the HTTP grace
+		// is over, then their statements are cancelled (m.pgwire.Close).
+		m.pgwireLn.Close()
+	}
 	if m.srv != nil {
 		grace := m.Config.ShutdownGrace
 		ctx, cancel := context.WithTimeout(context.Background(), grace)
@@ -317,6 +334,10 @@ func (m *Main) Close() error {
 	if m.metricsSrv != nil {
 		m.metricsSrv.Close()
 		m.metricsSrv = nil
+	}
+	if m.pgwire != nil {
+		m.pgwire.Close()
+		m.pgwire = nil
 	}
 	if m.queries != nil {
 		m.queries.Close()

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"time"
 
@@ -16,10 +17,12 @@ import (
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/mcp"
 	"github.com/querygate/querygate/internal/metrics"
+	"github.com/querygate/querygate/internal/pgwire"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
 	"github.com/querygate/querygate/internal/sso"
 	"github.com/querygate/querygate/internal/web"
+	"github.com/querygate/querygate/internal/web/kit"
 )
 
 // serve starts the gateway: it returns once the server is listening, and
@@ -48,6 +51,12 @@ func (m *Main) serve(ctx context.Context) error {
 	case m.Config.Certificate != nil:
 		tlsConfig.Certificates = []tls.Certificate{*m.Config.Certificate}
 	}
+	// The wire protocol's TLS has the same certificate, in a copy made
+	// before the HTTP server adds its own protocols to tlsConfig.
+	var wtls *tls.Config
+	if secure {
+		wtls = tlsConfig.Clone()
+	}
 	if !secure && !loopbackHost(m.Config.ListenHost) {
 		m.log.Warn("serving plain HTTP on a non-loopback address (--insecure-http): only do this behind a TLS-terminating proxy")
 	}
@@ -62,6 +71,17 @@ func (m *Main) serve(ctx context.Context) error {
 		}
 		listeners = append(listeners, mln)
 		m.metricsLn = mln
+	}
+	if m.Config.PgwireListen != "" {
+		pln, err := net.Listen("tcp", m.Config.PgwireListen)
+		if err != nil {
+			for _, l := range listeners {
+				l.Close()
+			}
+			return fmt.Errorf("listen for the PostgreSQL wire protocol: %w", err)
+		}
+		listeners = append(listeners, pln)
+		m.pgwireLn = pln
 	}
 	dialer := newDialer(&m.Config, listeners...)
 	reg := kinds(m.Config.SQLiteDirs)
@@ -85,7 +105,10 @@ func (m *Main) serve(ctx context.Context) error {
 		RequireTLS: m.Config.RequireDatasourceTLS,
 		Devices:    devices, SavedQueries: savedQueries, Audit: m.audit, Metrics: met, AuditQueryText: m.Config.AuditQueryText,
 	})
-	srv := web.New(web.Options{
+	// One login throttle for the web and the wire protocol: failures on
+	// either count toward the same delays.
+	throttle := kit.NewThrottle()
+	srv := web.New(web.Options{Throttle: throttle,
 		Logger: m.log, Ready: m.db, Accounts: acc, Dashboards: dashboard.NewService(m.db), Cookies: m.inst.Cookies, Devices: devices,
 		Audit: m.audit, AuditQueryText: m.Config.AuditQueryText, Metrics: met,
 		Datasources: datasources, Queries: m.queries, SavedQueries: savedQueries,
@@ -147,6 +170,12 @@ func (m *Main) serve(ctx context.Context) error {
 		m.metricsSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 		go m.metricsSrv.Serve(mln)
 		m.log.InfoContext(ctx, "metrics serving", "url", "http://"+mln.Addr().String()+"/metrics")
+	}
+	if m.pgwireLn != nil {
+		m.pgwire = pgwire.New(pgwire.Options{Logger: m.log, Accounts: acc, Queries: m.queries, TLS: wtls,
+			RequireTLS: !isLoopback(m.pgwireLn.Addr()), Throttle: throttle, AllowClient: allowClient(m.Config.AllowClients)})
+		go m.pgwire.Serve(m.pgwireLn)
+		m.log.InfoContext(ctx, "PostgreSQL wire protocol serving", "listen", m.pgwireLn.Addr().String(), "tls", wtls != nil)
 	}
 	m.serving = true
 	open := browserURL(scheme, m.Config.ListenHost, ln.Addr())
@@ -216,4 +245,20 @@ func (m *Main) mcpOptions() *mcp.Options {
 		return nil
 	}
 	return &mcp.Options{MaxRows: m.Config.MCPMaxRows, MaxBytes: m.Config.MCPMaxBytes, SQLWritable: m.Config.MCPSQLWritable, Version: version()}
+}
+
+// allowClient is the --allow-clients policy for the wire protocol (nil:
+// everyone), as the HTTP front end applies it.
+func allowClient(list []netip.Prefix) func(netip.Addr) bool {
+	if len(list) == 0 {
+		return nil
+	}
+	return func(a netip.Addr) bool {
+		for _, p := range list {
+			if p.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
 }

@@ -95,7 +95,8 @@ const (
 	KeysRotate       = "keys.rotate"
 	Query            = "query"
 	// SchemaRead is a read of a datasource's schema (never its content).
-	SchemaRead = "datasource.schema"
+	SchemaRead  = "datasource.schema"
+	WireConnect = "pgwire.connect" // a PostgreSQL wire client opened a session (or was refused)
 	// Saved queries: a run names the query and its version, never its text.
 	SavedQueryCreate = "savedquery.create"
 	SavedQueryUpdate = "savedquery.update"

@@ -65,6 +65,9 @@ type Options struct {
 	// ForceLocalLogin keeps password sign-in on even when the SSO setting
 	// turns it off: the way back in when the IdP fails.
 	ForceLocalLogin bool
+	// Throttle is the login throttle, shared with the wire protocol (nil:
+	// the API's own).
+	Throttle *kit.Throttle
 	// AllowedHosts, when not empty, are the only host names (Host header,
 	// port ignored) the gateway answers, against DNS rebinding; empty
 	// accepts any.
@@ -106,7 +109,7 @@ func New(o Options) *Server {
 	a := api.New(b, api.Options{Ready: o.Ready, Accounts: o.Accounts, Datasources: o.Datasources, Queries: queries,
 		SavedQueries: o.SavedQueries, Dashboards: o.Dashboards, Cookies: o.Cookies, Devices: o.Devices, Audit: o.Audit,
 		Metrics: o.Metrics, Egress: o.Egress, AuditQueryText: o.AuditQueryText, Version: o.Version, SSO: o.SSO,
-		ForceLocalLogin: o.ForceLocalLogin})
+		ForceLocalLogin: o.ForceLocalLogin, Throttle: o.Throttle})
 	s := &Server{base: b, api: a, ui: ui.New(a, ui.Options{Accounts: o.Accounts, Datasources: o.Datasources, Queries: o.Queries,
 		SavedQueries: o.SavedQueries, Dashboards: o.Dashboards, Devices: o.Devices, Audit: o.Audit, Egress: o.Egress,
 		SSO: o.SSO, ForceLocalLogin: o.ForceLocalLogin})}

@@ -77,6 +77,10 @@ type Options struct {
 	// ForceLocalLogin keeps password sign-in on even when the SSO setting
 	// turns it off.
 	ForceLocalLogin bool
+	// Throttle slows password guessing down; one shared with the other
+	// front ends (the wire protocol) counts their failures together. Nil:
+	// a throttle of its own.
+	Throttle *kit.Throttle
 }
 
 // Server holds the API handlers' dependencies.
@@ -104,10 +108,14 @@ type Server struct {
 
 // New returns the API's handlers on the shared middleware b.
 func New(b *kit.Base, o Options) *Server {
-	return &Server{Base: b, log: b.Logger(), ready: o.Ready, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
+	s := &Server{Base: b, log: b.Logger(), ready: o.Ready, accounts: o.Accounts, datasources: o.Datasources, queries: o.Queries,
 		cookies: o.Cookies, devices: o.Devices, audit: o.Audit, auditText: o.AuditQueryText, metrics: o.Metrics, egress: o.Egress,
 		secure: b.Secure(), version: o.Version, throttle: kit.NewThrottle(), savedQueries: o.SavedQueries, sso: o.SSO,
 		dashboards: o.Dashboards, forceLocalLogin: o.ForceLocalLogin}
+	if o.Throttle != nil {
+		s.throttle = o.Throttle
+	}
+	return s
 }
 
 // surface answers the API's refusals and errors in JSON.
