@@ -2,8 +2,8 @@ package query
 
 import (
 	"bufio"
-	"errors"
 	"encoding/csv"
+	"errors"
 	"io"
 	"strconv"
 	"time"
