@@ -82,3 +82,12 @@ test('errorRange: PostgreSQL position, MySQL line', () => {
   assert.equal(errorRange('SELECT 1', { line: 5 }), null);
   assert.equal(errorRange('SELECT 1', { message: 'x' }), null);
 });
+
+test('nothing is written after a logout forgot the user', () => {
+  const s = memoryStorage();
+  const h = new History(s, 'u9', 'd1');
+  h.add('SELECT 1');
+  forgetUser(s, 'u9');
+  h.add('SELECT 2'); // a write on the page's way out
+  assert.deepEqual(s.keys(), []);
+});

@@ -23,8 +23,16 @@ function keysOf(storage) {
   return out;
 }
 
-/** forgetUser removes every key of userID from storage. */
+// forgotten is set once a logout removed the user's keys: the page then
+// writes nothing more (a write on its way out would bring a key back).
+let forgotten = false;
+
+/**
+ * forgetUser removes every key of userID from storage; from then on this
+ * page writes no key.
+ */
 export function forgetUser(storage, userID) {
+  forgotten = true;
   const p = userPrefix(userID);
   for (const k of keysOf(storage)) if (k.startsWith(p)) storage.removeItem(k);
 }
@@ -50,6 +58,7 @@ export function readJSON(storage, key, fallback) {
 
 /** writeJSON writes a JSON value; a full or disabled storage is ignored. */
 export function writeJSON(storage, key, value) {
+  if (forgotten) return;
   try { storage.setItem(key, JSON.stringify(value)); } catch { /* full or off */ }
 }
 

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+)
+
+// selectEditor selects from..to in the code editor whose host is sel.
+func selectEditor(sel string, from, to int) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).qgEditor.view.dispatch({selection: {anchor: %d, head: %d}})`, sel, from, to), nil)
+}
+
+// ctrlEnter presses Ctrl+Enter in the focused element.
+func ctrlEnter() chromedp.Action {
+	return chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(input.ModifierCtrl))
+}
+
+// evalInt runs a JavaScript expression with a number as its value.
+func evalInt(t *testing.T, ctx context.Context, js string) int {
+	t.Helper()
+	var n int
+	act(t, ctx, "evaluate "+js, chromedp.Evaluate(js, &n))
+	return n
+}
+
+// evalString runs a JavaScript expression with a string as its value.
+func evalString(t *testing.T, ctx context.Context, js string) string {
+	t.Helper()
+	var s string
+	act(t, ctx, "evaluate "+js, chromedp.Evaluate(js, &s))
+	return s
+}
+
+// markedJS is the text the editor marks as an error.
+const markedJS = `[...document.querySelector('#editor').shadowRoot.querySelectorAll('.cm-lintRange-error')].map(e => e.textContent).join('|')`
+
+// userKeysJS counts the keys this browser keeps for querygate users.
+const userKeysJS = `Object.keys(localStorage).concat(Object.keys(sessionStorage)).filter(k => k.startsWith('querygate.')).length`
+
+// TestBrowserWorkspace drives the SQL workspace in Chromium against a real
+// PostgreSQL: a selection runs alone and the statement under the cursor
+// alone; "Run all" gives one result per statement and stops at the first
+// error, whose position is marked in the editor with the server's hint;
+// Tab indents and Escape then Tab leaves the editor; the history survives
+// a reload, is gone after logout, and another user of the same browser
+// never sees it.
+func TestBrowserWorkspace(t *testing.T) {
+	ctx, logs := newBrowser(t)
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	id := postgresSource(t, admin, "warehouse", false)
+	adminID := admin.must(200, "GET", "/api/me", nil)["id"].(string)
+	bea := admin.must(201, "POST", "/api/users", map[string]any{"username": "bea", "password": "bea password 1", "role": "viewer"})["id"].(string)
+	admin.must(200, "PUT", "/api/datasources/"+id+"/grants", map[string]any{"grants": []any{map[string]any{"type": "user", "id": bea, "level": "use"}}})
+	browserLogin(t, ctx, g, "admin", adminPassword)
+
+	const two = "SELECT 1 AS first_one;\nSELECT 2 AS second_one;"
+	act(t, ctx, "a selection runs alone",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#editor`),
+		setEditor(`#editor`, two),
+		selectEditor(`#editor`, strings.Index(two, "SELECT 2"), strings.Index(two, "second_one")+len("second_one")),
+		focusEditor(`#editor`),
+		ctrlEnter(),
+		waitText(`#run-status`, "1 row in"),
+	)
+	if n := evalInt(t, ctx, `document.querySelectorAll('#result-tabs [role=tab]').length`); n != 1 {
+		t.Fatalf("a selection gave %d results, want 1", n)
+	}
+	if got := strings.TrimSpace(text(t, ctx, activeResult+` thead`)); got != "second_one" {
+		t.Fatalf("the selection ran %q", got)
+	}
+
+	act(t, ctx, "the statement under the cursor",
+		selectEditor(`#editor`, 3, 3),
+		ctrlEnter(),
+		waitText(activeResult+` thead`, "first_one"),
+	)
+	if n := evalInt(t, ctx, `document.querySelectorAll('#result-tabs [role=tab]').length`); n != 1 {
+		t.Fatalf("the statement under the cursor gave %d results, want 1", n)
+	}
+
+	act(t, ctx, "run all",
+		chromedp.Click(`#run-all`, chromedp.ByQuery),
+		waitText(`#run-status`, "2 statements run"),
+	)
+	if n := evalInt(t, ctx, `document.querySelectorAll('#result-tabs [role=tab]').length`); n != 2 {
+		t.Fatalf("two statements gave %d results, want 2", n)
+	}
+	if got := evalString(t, ctx, `[0, 1].map(i => document.querySelector('#result-panel-' + i + ' thead').textContent).join()`); got != "first_one,second_one" {
+		t.Fatalf("the two results: %q", got)
+	}
+	act(t, ctx, "the first tab", chromedp.Click(`#result-tab-0`, chromedp.ByQuery), waitText(activeResult+` tbody`, "1"))
+	shoot(t, ctx, "workspace")
+
+	// The second of three statements fails: the third never runs, the
+	// server's position is marked, the message reads without its code.
+	const bad = "SELECT 1 AS fine;\nSELECT nope_col FROM (SELECT 1 AS x) s;\nSELECT 3 AS never;"
+	act(t, ctx, "stop at the first error",
+		setEditor(`#editor`, bad),
+		chromedp.Click(`#run-all`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#query-error`, chromedp.ByQuery),
+		waitText(`#run-status`, "Statement 2 of 3 failed"),
+		waitJS(markedJS+` !== ''`),
+	)
+	if n := evalInt(t, ctx, `document.querySelectorAll('#result-tabs [role=tab]').length`); n != 2 {
+		t.Fatalf("the run went on after the error: %d results", n)
+	}
+	if got := evalString(t, ctx, markedJS); got != "nope_col" {
+		t.Fatalf("marked %q, want nope_col", got)
+	}
+	if got := strings.TrimSpace(text(t, ctx, `#error-message`)); got != `column "nope_col" does not exist` {
+		t.Fatalf("error shown: %q", got)
+	}
+	act(t, ctx, "hint",
+		setEditor(`#editor`, "SELECT now()\n  + 1"),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#error-hint`, "explicit type casts"),
+		waitJS(markedJS+` === '+'`),
+	)
+	if shown := text(t, ctx, `#query-error`); strings.Contains(shown, "query_failed") {
+		t.Errorf("the error shows its code: %q", shown)
+	}
+	shoot(t, ctx, "workspace-error")
+
+	// Tab indents; Escape then Tab moves on to the next control.
+	var after string
+	act(t, ctx, "tab indents",
+		setEditor(`#editor`, "SELECT 1"),
+		focusEditor(`#editor`),
+		chromedp.KeyEvent(kb.Tab),
+		editorText(`#editor`, &after),
+	)
+	if after == "SELECT 1" || strings.TrimSpace(after) != "SELECT 1" {
+		t.Fatalf("Tab did not indent: %q", after)
+	}
+	act(t, ctx, "escape then tab leaves",
+		chromedp.KeyEvent(kb.Escape),
+		chromedp.KeyEvent(kb.Tab),
+		waitJS(`document.activeElement && document.activeElement.id !== 'editor'`),
+	)
+	if got := evalString(t, ctx, `document.activeElement.id`); got != "run" {
+		t.Fatalf("after Escape, Tab: focus on %q, want the Run button", got)
+	}
+
+	// The history: kept over a reload, searchable.
+	act(t, ctx, "history after a reload",
+		chromedp.Reload(),
+		waitEditor(`#editor`),
+		chromedp.Click(`#history summary`, chromedp.ByQuery),
+		waitText(`#history-list`, "second_one"),
+		waitText(`#history-list`, "nope_col"),
+		chromedp.SendKeys(`#history-search`, "second_one", chromedp.ByQuery),
+		waitJS(`document.querySelectorAll('#history-list li').length === 1`),
+	)
+	if got := text(t, ctx, `#history-list`); !strings.Contains(got, "SELECT 2 AS second_one") {
+		t.Fatalf("history search: %q", got)
+	}
+	if n := evalInt(t, ctx, fmt.Sprintf(`Object.keys(localStorage).filter(k => k.startsWith('querygate.u.%s.')).length`, adminID)); n < 2 {
+		t.Fatalf("the admin's history and editors: %d keys", n)
+	}
+
+	// Another user on this browser, the admin's session gone without a
+	// logout (expired, say): none of the admin's history or editors, and
+	// their own stays their own.
+	act(t, ctx, "the admin's session ends", network.ClearBrowserCookies())
+	browserLogin(t, ctx, g, "bea", "bea password 1")
+	var beaText string
+	act(t, ctx, "another user",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#editor`),
+		editorText(`#editor`, &beaText),
+		chromedp.Click(`#history summary`, chromedp.ByQuery),
+		waitText(`#history-status`, "Nothing run yet"),
+	)
+	if beaText != "" {
+		t.Fatalf("bea's editor holds %q", beaText)
+	}
+	act(t, ctx, "bea runs",
+		setEditor(`#editor`, "SELECT 'bea' AS who"),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#run-status`, "1 row in"),
+	)
+
+	// Logging out removes the user's keys from this browser.
+	act(t, ctx, "bea logs out", chromedp.Click(`#logout`, chromedp.ByQuery))
+	waitURL(t, ctx, "/login")
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	act(t, ctx, "the admin's history is still there",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#editor`),
+		chromedp.Click(`#history summary`, chromedp.ByQuery),
+		waitText(`#history-list`, "second_one"),
+	)
+	if got := text(t, ctx, `#history-list`); strings.Contains(got, "bea") {
+		t.Fatalf("the admin sees bea's history: %q", got)
+	}
+	act(t, ctx, "admin logs out", chromedp.Click(`#logout`, chromedp.ByQuery))
+	waitURL(t, ctx, "/login")
+	if n := evalInt(t, ctx, userKeysJS); n != 0 {
+		t.Fatalf("%d querygate keys left in the browser after both logged out", n)
+	}
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	act(t, ctx, "history gone after logout",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#editor`),
+		chromedp.Click(`#history summary`, chromedp.ByQuery),
+		waitText(`#history-status`, "Nothing run yet"),
+	)
+
+	// "Forget history" empties it at once.
+	act(t, ctx, "forget history",
+		setEditor(`#editor`, "SELECT 42 AS answer"),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		waitText(`#history-list`, "answer"),
+		chromedp.Evaluate(`window.confirm = () => true`, nil),
+		chromedp.Click(`#history-forget`, chromedp.ByQuery),
+		waitText(`#history-status`, "Nothing run yet"),
+	)
+	if n := evalInt(t, ctx, fmt.Sprintf(`Object.keys(localStorage).filter(k => k.startsWith('querygate.u.%s.history.')).length`, adminID)); n != 0 {
+		t.Fatalf("history keys after Forget history: %d", n)
+	}
+
+	// Readable on a phone: nothing scrolls sideways.
+	act(t, ctx, "phone size", chromedp.EmulateViewport(390, 844),
+		chromedp.Navigate(g.url+"/datasources/"+id), waitEditor(`#editor`),
+		setEditor(`#editor`, two), chromedp.Click(`#run-all`, chromedp.ByQuery), waitText(`#run-status`, "2 statements run"))
+	if overflow := evalInt(t, ctx, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); overflow > 0 {
+		t.Errorf("the workspace is %d px wider than a 390 px screen", overflow)
+	}
+	shoot(t, ctx, "workspace-phone")
+	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
+	checkCSP(t, logs)
+}
