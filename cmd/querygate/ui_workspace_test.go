@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/cdproto/network"
@@ -20,6 +21,21 @@ func selectEditor(sel string, from, to int) chromedp.Action {
 // ctrlEnter presses Ctrl+Enter in the focused element.
 func ctrlEnter() chromedp.Action {
 	return chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(input.ModifierCtrl))
+}
+
+// pressEnter presses Enter as a browser sees a key whose default the
+// page prevents: a key down and up, without the character chromedp's
+// kb.Enter also sends (which a real browser sends only when the key down
+// was not prevented).
+func pressEnter() chromedp.Action {
+	return chromedp.ActionFunc(func(ctx context.Context) error {
+		for _, typ := range []input.KeyType{input.KeyRawDown, input.KeyUp} {
+			if err := input.DispatchKeyEvent(typ).WithKey("Enter").WithCode("Enter").WithWindowsVirtualKeyCode(13).Do(ctx); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // evalInt runs a JavaScript expression with a number as its value.
@@ -237,5 +253,45 @@ func TestBrowserWorkspace(t *testing.T) {
 	}
 	shoot(t, ctx, "workspace-phone")
 	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
+	checkCSP(t, logs)
+}
+
+// completionJS lists the labels of the open completion list of the editor
+// whose host is #%s.
+const completionJS = `[...document.querySelector('#%s').shadowRoot.querySelectorAll('.cm-tooltip-autocomplete li .cm-completionLabel')].map(e => e.textContent).join(',')`
+
+// TestBrowserRedisWorkspace: the Redis command line completes commands,
+// Enter runs it, and the last command comes back from this user's history.
+func TestBrowserRedisWorkspace(t *testing.T) {
+	ctx, logs := newBrowser(t)
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	id := redisSource(t, admin, "cache", false, nil, nil)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	act(t, ctx, "complete a command",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#command`),
+		focusEditor(`#command`),
+		chromedp.KeyEvent("PIN"),
+		waitJS(fmt.Sprintf(completionJS, "command")+`.split(',').includes('PING')`),
+		chromedp.Sleep(200*time.Millisecond), // CodeMirror takes no completion in its first 75 ms
+		pressEnter(),                         // takes the completion
+	)
+	var line string
+	act(t, ctx, "read the line", editorText(`#command`, &line))
+	if line != "PING " {
+		t.Fatalf("after completion: %q", line)
+	}
+	act(t, ctx, "run",
+		pressEnter(),
+		waitText(`#run-status`, "1 row in"),
+		waitText(`#results tbody`, "PONG"),
+		chromedp.Reload(),
+		waitEditor(`#command`),
+		editorText(`#command`, &line),
+	)
+	if line != "PING" {
+		t.Fatalf("after a reload the command line holds %q", line)
+	}
 	checkCSP(t, logs)
 }

@@ -15,7 +15,7 @@ import {
   EditorView, EditorState, EditorSelection, Compartment, Prec, keymap, lineNumbers, highlightActiveLine,
   highlightActiveLineGutter, highlightSpecialChars, drawSelection, dropCursor,
   defaultKeymap, history, historyKeymap, indentWithTab, bracketMatching, indentOnInput, syntaxHighlighting,
-  defaultHighlightStyle, autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap, completionStatus,
+  defaultHighlightStyle, autocompletion, completionKeymap, closeBrackets, closeBracketsKeymap, completionStatus, acceptCompletion,
   lintKeymap, setDiagnostics, searchKeymap, highlightSelectionMatches,
   sql, PostgreSQL, MySQL, SQLite, StandardSQL, json,
 } from '../vendor/codemirror.js';
@@ -48,7 +48,9 @@ export function createEditor({ parent, language, doc = '', label, complete, onRu
     { key: 'Escape', run: () => { onCancel?.(); return false; } },
   ];
   if (singleLine) {
-    keys.push({ key: 'Enter', run: (view) => (completionStatus(view.state) === 'active' ? false : run(onRun)()) });
+    // Enter takes the completion on show, else runs; it never breaks the
+    // line.
+    keys.push({ key: 'Enter', run: (view) => (completionStatus(view.state) === 'active' ? (acceptCompletion(view), true) : run(onRun)()) });
   }
   const extensions = [
     Prec.highest(keymap.of(keys)),
@@ -78,6 +80,17 @@ export function createEditor({ parent, language, doc = '', label, complete, onRu
     }),
   ];
   if (!singleLine) extensions.push(lineNumbers(), highlightActiveLineGutter(), highlightActiveLine());
+  else {
+    // One line: a line break (pasted, or typed by other means than the
+    // Enter key) becomes a space.
+    extensions.push(EditorState.transactionFilter.of((tr) => {
+      if (!tr.docChanged || tr.newDoc.lines === 1) return tr;
+      const changes = [];
+      const text = tr.newDoc.toString();
+      for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) changes.push({ from: i, to: i + 1, insert: ' ' });
+      return [tr, { changes, sequential: true }];
+    }));
+  }
   let marked = false;
   const shadow = parent.shadowRoot || parent.attachShadow({ mode: 'open' });
   const box = document.createElement('div');
