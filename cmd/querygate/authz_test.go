@@ -31,6 +31,28 @@ func TestAuthorizationMatrix(t *testing.T) {
 		users[role] = c
 	}
 	ids["admin"] = admin.must(200, "GET", "/api/me", nil)["id"].(string)
+	// Every request that changes something, or would, leaves exactly one
+	// audit event: successes and refusals alike (P14), whatever refused
+	// it (the route's action, the use case, a missing resource).
+	lastSeq := func() float64 {
+		evs := admin.must(200, "GET", "/api/audit?limit=1", nil)["events"].([]any)
+		if len(evs) == 0 {
+			return 0
+		}
+		return evs[0].(map[string]any)["seq"].(float64)
+	}
+	audited := func(c *client, method, path string, body any) response {
+		t.Helper()
+		if method == "GET" {
+			return c.do(method, path, body)
+		}
+		before := lastSeq()
+		r := c.do(method, path, body)
+		if n := lastSeq() - before; n != 1 {
+			t.Errorf("%s %s (status %d) left %v audit events, want 1", method, path, r.Status, n)
+		}
+		return r
+	}
 	group := admin.must(201, "POST", "/api/groups", map[string]any{"name": "readers"})["id"].(string)
 	admin.must(200, "PUT", "/api/groups/"+group+"/members", map[string]any{"user_ids": []string{ids["viewer"]}})
 
@@ -93,7 +115,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case !strings.Contains(allowed, rt.need):
 					want = 403
 				}
-				r := users[role].do(method, strings.Replace(path, "{id}", id, 1), rt.body)
+				r := audited(users[role], method, strings.Replace(path, "{id}", id, 1), rt.body)
 				if r.Status != want {
 					t.Errorf("%s as %s on %s datasource: got %d, want %d: %s", pattern, role, access, r.Status, want, r.Body)
 				}
@@ -155,7 +177,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case !strings.Contains(allowed, rt.need):
 					want = 403
 				}
-				r := users[role].do(method, rt.path(ds, q), body)
+				r := audited(users[role], method, rt.path(ds, q), body)
 				if r.Status != want {
 					t.Errorf("%s as %s on %s datasource: got %d, want %d: %s", pattern, role, access, r.Status, want, r.Body)
 				}
@@ -203,7 +225,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 				case !strings.Contains(allowed, rt.need):
 					want = 403
 				}
-				if r := users[role].do(method, strings.Replace(path, "{id}", id, 1), rt.body); r.Status != want {
+				if r := audited(users[role], method, strings.Replace(path, "{id}", id, 1), rt.body); r.Status != want {
 					t.Errorf("%s as %s on a dashboard %s: got %d, want %d: %s", pattern, role, access, r.Status, want, r.Body)
 				}
 			}
@@ -294,7 +316,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		method, _, _ := strings.Cut(pattern, " ")
 		for _, role := range []string{"admin", "editor", "viewer"} {
 			path, body, want := call(role)
-			if r := users[role].do(method, path, body); r.Status != want {
+			if r := audited(users[role], method, path, body); r.Status != want {
 				t.Errorf("%s as %s: got %d, want %d: %s", pattern, role, r.Status, want, r.Body)
 			}
 			// Without a session every user route is 401.
@@ -342,10 +364,23 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if r := g.client(nil).do(method, path, body); r.Status != 401 {
 				t.Errorf("%s without a session: got %d, want 401", pattern, r.Status)
 			}
-			if r := c.do(method, path, body); r.Status != want {
+			if r := audited(c, method, path, body); r.Status != want {
 				t.Errorf("%s as %s: got %d, want %d: %s", pattern, role, r.Status, want, r.Body)
 			}
 		}
+	}
+
+	// A bad body and an unknown id, sent by an admin to every route that
+	// changes something, still leave exactly one audit event (each as a
+	// throwaway admin: some routes end the session).
+	for _, r := range g.m.web.Routes() {
+		method, path, ok := strings.Cut(r.Pattern, " ")
+		if !ok || r.Public || method == "GET" {
+			continue
+		}
+		c, _ := throwaway("admin")
+		path = strings.ReplaceAll(path, "{id}", "xnone")
+		audited(c, method, path, "{") // refused, or (a route without a body) done
 	}
 
 	// Every registered route is in the matrix (public ones are listed).

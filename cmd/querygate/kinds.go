@@ -56,7 +56,7 @@ func preflight(reg *kind.Registry, d *egress.Dialer, requireTLS bool) func(ctx c
 		}
 		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 		defer cancel()
-		if _, tunnels := k.Field(connect.SSHHost); tunnels {
+		if _, tunnels := k.Field(egress.SSHHost); tunnels {
 			if bastion, ok := kind.Bastion(settings); ok {
 				return preflightTunnel(ctx, d, settings, bastion, dest)
 			}
@@ -72,15 +72,15 @@ func preflight(reg *kind.Registry, d *egress.Dialer, requireTLS bool) func(ctx c
 // user and confirmed host key are set and readable, the egress policy
 // lets the gateway reach the bastion, and the destination as named.
 func preflightTunnel(ctx context.Context, d *egress.Dialer, settings map[string]any, bastion, dest kind.Destination) error {
-	if u, _ := settings[connect.SSHUser].(string); u == "" {
-		return querygate.FieldErrorf("settings."+connect.SSHUser, "settings.%s is required with settings.%s.", connect.SSHUser, connect.SSHHost)
+	if u, _ := settings[egress.SSHUser].(string); u == "" {
+		return querygate.FieldErrorf("settings."+egress.SSHUser, "settings.%s is required with settings.%s.", egress.SSHUser, egress.SSHHost)
 	}
-	key, _ := settings[connect.SSHHostKey].(string)
+	key, _ := settings[egress.SSHHostKey].(string)
 	if key == "" {
-		return querygate.FieldErrorf("settings."+connect.SSHHostKey, "settings.%s is required with settings.%s: the bastion's host key is never trusted on first use.", connect.SSHHostKey, connect.SSHHost)
+		return querygate.FieldErrorf("settings."+egress.SSHHostKey, "settings.%s is required with settings.%s: the bastion's host key is never trusted on first use.", egress.SSHHostKey, egress.SSHHost)
 	}
-	if _, err := connect.ParseHostKey(key); err != nil {
-		return querygate.FieldErrorf("settings."+connect.SSHHostKey, "%s", querygate.ErrorMessage(err))
+	if _, err := egress.ParseHostKey(key); err != nil {
+		return querygate.FieldErrorf("settings."+egress.SSHHostKey, "%s", querygate.ErrorMessage(err))
 	}
 	if _, err := d.Lookup(ctx, "tcp", bastion.Addr); querygate.ErrorCode(err) == egress.EDENIED {
 		return &querygate.Error{Code: egress.EDENIED, Field: "settings." + bastion.Setting, Message: querygate.ErrorMessage(err)}

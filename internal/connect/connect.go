@@ -14,11 +14,11 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
-	"net"
 	"net/url"
 	"time"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/egress"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -114,7 +114,7 @@ type Connector interface {
 
 // DialFunc dials a network address. Connectors get one from the egress
 // package and must use it for every connection, including cancel requests.
-type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
+type DialFunc = egress.DialFunc
 
 // Config is what a connector is built from.
 type Config struct {
@@ -126,7 +126,7 @@ type Config struct {
 	// Tunnel, when set, is the datasource's SSH tunnel. The query service
 	// opens it and hands the connector a Dial that goes through it:
 	// connectors need not read it.
-	Tunnel *SSH
+	Tunnel *egress.SSH
 	// ReadOnly makes the datasource itself refuse writes, whatever the
 	// request asks.
 	ReadOnly bool

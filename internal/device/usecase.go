@@ -52,7 +52,7 @@ func (u *UseCases) record(ctx context.Context, a accounts.Actor, ev audit.Event,
 // ForgetThis forgets this browser's device for datasource dsID (it needs
 // read access): the credential its device cookie value names is deleted
 // and its pool closed. It returns the forgotten device's id, "" when the
-// cookie named none (nothing is then recorded: nothing happened).
+// cookie named none (recorded as such: every request leaves one event).
 func (u *UseCases) ForgetThis(ctx context.Context, a accounts.Actor, dsID, cookieValue string) (string, error) {
 	d, err := u.datasources.Authorize(ctx, a, dsID, accounts.ActionDatasourceRead)
 	if err != nil {
@@ -60,11 +60,13 @@ func (u *UseCases) ForgetThis(ctx context.Context, a accounts.Actor, dsID, cooki
 		u.record(ctx, a, audit.Event{Action: audit.DeviceForget, Target: id, DatasourceID: id, Details: map[string]any{}}, err)
 		return "", err
 	}
-	if cookieValue == "" {
-		return "", nil
+	id, ok := "", false
+	if cookieValue != "" {
+		id, ok = u.devices.Forget(ctx, d.ID, cookieValue)
 	}
-	id, ok := u.devices.Forget(ctx, d.ID, cookieValue)
 	if !ok {
+		// Nothing to forget: still one event, for the request.
+		u.record(ctx, a, audit.Event{Action: audit.DeviceForget, Target: d.ID, DatasourceID: d.ID, Details: map[string]any{"forgotten": false}}, nil)
 		return "", nil
 	}
 	u.datasources.ForgetDevice(d.ID, id)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/egress"
 )
 
 // Fields several kinds share.
@@ -124,23 +125,23 @@ func ServerFields(defaultPort int, tlsSetting string, modes []string) []Field {
 }
 
 // SSHFields are the settings and secrets of an optional SSH tunnel (see
-// connect.DecodeSSH): the bastion's host, port, user and confirmed host
+// egress.DecodeSSH): the bastion's host, port, user and confirmed host
 // key, and its private key (with its passphrase) or password. The
 // bastion's settings guard the secrets, like the datasource's host.
 func SSHFields() []Field {
 	return []Field{
-		{Name: connect.SSHHost, Label: "SSH bastion host", Type: TypeHost, Guards: true,
+		{Name: egress.SSHHost, Label: "SSH bastion host", Type: TypeHost, Guards: true,
 			Help: "Host name or IP address of an SSH bastion to reach the datasource through; leave empty to connect directly. " +
 				"The datasource's host is then as the bastion names it, and the egress policy checks it as named."},
-		{Name: connect.SSHPort, Label: "SSH port", Type: TypePort, Guards: true, Help: "22 when not set."},
-		{Name: connect.SSHUser, Label: "SSH user", Type: TypeString, Guards: true},
-		{Name: connect.SSHHostKey, Label: "SSH host key", Type: TypeString, Guards: true,
+		{Name: egress.SSHPort, Label: "SSH port", Type: TypePort, Guards: true, Help: "22 when not set."},
+		{Name: egress.SSHUser, Label: "SSH user", Type: TypeString, Guards: true},
+		{Name: egress.SSHHostKey, Label: "SSH host key", Type: TypeString, Guards: true,
 			Help: "Required with an SSH bastion: its host key as a known_hosts line (ssh-keyscan), a public key line, or its SHA256 fingerprint. " +
 				"The key is never trusted on first use: check it with the bastion's administrator."},
-		{Name: connect.SSHPrivateKey, Label: "SSH private key", Type: TypePEM, Secret: true,
+		{Name: egress.SSHPrivateKey, Label: "SSH private key", Type: TypePEM, Secret: true,
 			Help: "PEM or OpenSSH private key the gateway authenticates to the bastion with."},
-		{Name: connect.SSHPassphrase, Label: "SSH key passphrase", Type: TypeString, Secret: true},
-		{Name: connect.SSHPassword, Label: "SSH password", Type: TypeString, Secret: true,
+		{Name: egress.SSHPassphrase, Label: "SSH key passphrase", Type: TypeString, Secret: true},
+		{Name: egress.SSHPassword, Label: "SSH password", Type: TypeString, Secret: true,
 			Help: "Password for the bastion, when it takes no key."},
 	}
 }
@@ -148,12 +149,12 @@ func SSHFields() []Field {
 // Bastion returns the SSH bastion of settings (ssh_host and ssh_port,
 // 22 by default); false when the datasource connects directly.
 func Bastion(settings map[string]any) (Destination, bool) {
-	host, _ := settings[connect.SSHHost].(string)
+	host, _ := settings[egress.SSHHost].(string)
 	if host == "" {
 		return Destination{}, false
 	}
 	port := 22
-	switch p := settings[connect.SSHPort].(type) {
+	switch p := settings[egress.SSHPort].(type) {
 	case float64:
 		port = int(p)
 	case int:
@@ -161,5 +162,5 @@ func Bastion(settings map[string]any) (Destination, bool) {
 	case int64:
 		port = int(p)
 	}
-	return Destination{Addr: net.JoinHostPort(host, strconv.Itoa(port)), Setting: connect.SSHHost}, true
+	return Destination{Addr: net.JoinHostPort(host, strconv.Itoa(port)), Setting: egress.SSHHost}, true
 }

@@ -267,13 +267,17 @@ type Request struct {
 
 // shape is the request shape of the kind named (SQL for a kind the
 // gateway does not serve: the connector is refused later, by config).
-func (s *Service) shape(name string) kind.Shape {
+func (s *Service) shape(name string) kind.Shape { return s.language(name).Shape }
+
+// language is how the saved queries of a datasource of kind name are
+// written: its registered shape and dialect.
+func (s *Service) language(name string) savedquery.Language {
 	if s.kinds != nil {
 		if k, ok := s.kinds.Find(name); ok {
-			return k.Shape
+			return savedquery.Language{Shape: k.Shape, Dialect: k.Dialect}
 		}
 	}
-	return kind.SQL
+	return savedquery.Language{Shape: kind.SQL}
 }
 
 func (s *Service) validate(kindName string, req *Request) error {
@@ -435,7 +439,7 @@ func (s *Service) open(k *kind.Kind, cfg connect.Config) (connect.Connector, err
 	if cfg.Tunnel == nil {
 		return k.Open(cfg)
 	}
-	t, err := connect.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
+	t, err := egress.NewTunnel(cfg.Tunnel, cfg.Dial, s.egress.CheckNamed, 2*max(cfg.MaxConns, 1)+1)
 	if err != nil {
 		return nil, err
 	}
@@ -481,9 +485,9 @@ func (s *Service) config(ctx context.Context, ds *datasource.Datasource, dev *De
 	if err != nil {
 		return connect.Config{}, nil, none, err
 	}
-	var tunnel *connect.SSH
-	if _, ok := k.Field(connect.SSHHost); ok {
-		if tunnel, err = connect.DecodeSSH(ds.Settings, secrets); err != nil {
+	var tunnel *egress.SSH
+	if _, ok := k.Field(egress.SSHHost); ok {
+		if tunnel, err = egress.DecodeSSH(ds.Settings, secrets); err != nil {
 			return connect.Config{}, nil, none, err
 		}
 	}

@@ -75,7 +75,7 @@ func (s *Service) prepareSaved(ctx context.Context, a accounts.Actor, queryID st
 		}
 	}
 	ev.Details["version"] = q.Version.Number
-	bound, err := q.Definition.Bind(d.Kind, in.Params)
+	bound, err := q.Definition.Bind(s.language(d.Kind), in.Params)
 	if err != nil {
 		return nil, err
 	}

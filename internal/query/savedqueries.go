@@ -82,7 +82,7 @@ func (s *Service) createSavedQuery(ctx context.Context, a accounts.Actor, in sav
 		return nil, errSavedQueriesUnavailable
 	}
 	in.DatasourceID = d.ID
-	return s.savedQueries.Create(ctx, d.Kind, a.UserID(), in)
+	return s.savedQueries.Create(ctx, s.language(d.Kind), a.UserID(), in)
 }
 
 // UpdateSavedQuery is PATCH /api/queries/{id}: a new body or new
@@ -94,7 +94,7 @@ func (s *Service) UpdateSavedQuery(ctx context.Context, a accounts.Actor, id str
 	var nq *savedquery.Query
 	if err == nil {
 		ev.Target, ev.DatasourceID = q.ID, d.ID
-		nq, err = s.savedQueries.Update(ctx, d.Kind, a.UserID(), q.ID, in)
+		nq, err = s.savedQueries.Update(ctx, s.language(d.Kind), a.UserID(), q.ID, in)
 	}
 	if err == nil {
 		ev.Details = map[string]any{"version": nq.Version.Number}
@@ -207,7 +207,7 @@ func (s *Service) importSavedQueries(ctx context.Context, a accounts.Actor, in I
 	}
 	seen := map[string]bool{}
 	for i, iq := range in.Queries {
-		if err := iq.Definition.Check(d.Kind); err != nil {
+		if err := iq.Definition.Check(s.language(d.Kind)); err != nil {
 			return res, false, prefixField(err, importPrefix(i))
 		}
 		if seen[iq.Name] {
@@ -231,7 +231,7 @@ func (s *Service) importSavedQueries(ctx context.Context, a accounts.Actor, in I
 				continue
 			}
 			desc := iq.Description
-			q, err := s.savedQueries.Update(ctx, d.Kind, a.UserID(), old.ID, savedquery.UpdateInput{Description: &desc, Body: &def.Body, Parameters: &def.Parameters})
+			q, err := s.savedQueries.Update(ctx, s.language(d.Kind), a.UserID(), old.ID, savedquery.UpdateInput{Description: &desc, Body: &def.Body, Parameters: &def.Parameters})
 			uev := audit.Event{Action: audit.SavedQueryUpdate, Target: old.ID, DatasourceID: d.ID, Details: map[string]any{"import": true}}
 			if err == nil {
 				uev.Details["version"] = q.Version.Number
@@ -243,7 +243,7 @@ func (s *Service) importSavedQueries(ctx context.Context, a accounts.Actor, in I
 			res.Updated = append(res.Updated, Imported{ID: q.ID, Name: q.Name})
 			continue
 		}
-		q, err := s.savedQueries.Create(ctx, d.Kind, a.UserID(), savedquery.CreateInput{DatasourceID: d.ID, Name: iq.Name, Description: iq.Description, Definition: def})
+		q, err := s.savedQueries.Create(ctx, s.language(d.Kind), a.UserID(), savedquery.CreateInput{DatasourceID: d.ID, Name: iq.Name, Description: iq.Description, Definition: def})
 		if querygate.ErrorCode(err) == querygate.ECONFLICT {
 			res.Conflicts = append(res.Conflicts, Imported{Name: iq.Name}) // created meanwhile
 			continue

@@ -145,13 +145,9 @@ func (s *Service) Authorize(ctx context.Context, a accounts.Actor, id string, ac
 	} else if err != nil {
 		return nil, err
 	}
-	res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
-	if a.User.Role != accounts.RoleAdmin {
-		levels, err := s.datasources.Levels(ctx, a.User.ID, d.ID)
-		if err != nil {
-			return nil, err
-		}
-		res.Level = levels[d.ID]
+	res, err := s.Resource(ctx, a, d)
+	if err != nil {
+		return nil, err
 	}
 	if accounts.Authorize(a.User, accounts.ActionDatasourceRead, res) != nil {
 		return nil, errDatasourceNotFound
@@ -160,6 +156,60 @@ func (s *Service) Authorize(ctx context.Context, a accounts.Actor, id string, ac
 		return nil, err
 	}
 	return d, nil
+}
+
+// Resource describes datasource d for accounts.Authorize, with the
+// actor's grant level on it (their own or through a group).
+func (s *Service) Resource(ctx context.Context, a accounts.Actor, d *datasource.Datasource) (accounts.Resource, error) {
+	res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
+	if a.User == nil || a.User.Role == accounts.RoleAdmin {
+		return res, nil
+	}
+	levels, err := s.datasources.Levels(ctx, a.User.ID, d.ID)
+	if err != nil {
+		return res, err
+	}
+	res.Level = levels[d.ID]
+	return res, nil
+}
+
+// Visible is a datasource the actor may see, with what their role and
+// grants give them on it.
+type Visible struct {
+	*datasource.Datasource
+	Resource accounts.Resource
+}
+
+// May reports whether u may do act on the datasource.
+func (v Visible) May(u *accounts.User, act accounts.Action) bool {
+	return accounts.Authorize(u, act, v.Resource) == nil
+}
+
+// VisibleDatasources lists the datasources the actor may see, by name,
+// with their grant levels: the one place that filters a list by access.
+func (s *Service) VisibleDatasources(ctx context.Context, a accounts.Actor) ([]Visible, error) {
+	if a.User == nil {
+		return nil, errSignIn
+	}
+	if err := accounts.Authorize(a.User, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
+		return nil, err
+	}
+	list, err := s.datasources.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	levels, err := s.datasources.Levels(ctx, a.User.ID, "")
+	if err != nil {
+		return nil, err
+	}
+	out := []Visible{}
+	for _, d := range list {
+		v := Visible{Datasource: d, Resource: accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}}
+		if v.May(a.User, accounts.ActionDatasourceRead) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 // DeviceKeys gives the device key the actor's device brought for a

@@ -18,13 +18,26 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/kind"
 )
 
-// Kinds of datasources that take saved queries.
-const (
-	kindRedis = "redis"
-	kindHTTP  = "http"
-)
+// Language is how the saved queries of a datasource are written: its
+// kind's request shape and, for SQL kinds, the dialect (Postgres, MySQL or
+// SQLite), as the kind registry declares them.
+type Language struct {
+	Shape   kind.Shape
+	Dialect string
+}
+
+func (l Language) String() string {
+	switch l.Shape {
+	case kind.HTTP:
+		return "http"
+	case kind.Command:
+		return "command"
+	}
+	return "sql/" + l.Dialect
+}
 
 // Body is what a saved query runs: exactly one of Query (SQL kinds),
 // Request (HTTP) or Command (Redis).
@@ -40,10 +53,10 @@ type Definition struct {
 	Parameters []Param `json:"parameters"`
 }
 
-// Check validates the definition for a datasource of kind: the body fits
-// the kind, each parameter is well declared, every placeholder names a
+// Check validates the definition for a datasource whose saved queries are
+// written in lang: the body fits its shape, each parameter is well declared, every placeholder names a
 // declared parameter and every declared parameter is used.
-func (d *Definition) Check(kind string) error {
+func (d *Definition) Check(lang Language) error {
 	if len(d.Parameters) > MaxParams {
 		return querygate.FieldErrorf("parameters", "parameters: at most %d", MaxParams)
 	}
@@ -67,15 +80,15 @@ func (d *Definition) Check(kind string) error {
 		used[name] = true
 		return nil
 	}
-	switch kind {
-	case kindHTTP:
+	switch lang.Shape {
+	case kind.HTTP:
 		if d.Request == nil || d.Query != "" || d.Command != nil {
 			return querygate.FieldErrorf("request", "request: an HTTP datasource's saved query is a request template {\"method\",\"path\",\"query\",\"headers\",\"body\"}")
 		}
 		if err := d.Request.walk(func(name, position, field string) error { return use(name, field) }); err != nil {
 			return err
 		}
-	case kindRedis:
+	case kind.Command:
 		if len(d.Command) == 0 || d.Query != "" || d.Request != nil {
 			return querygate.FieldErrorf("command", "command: a Redis datasource's saved query is a command template such as [\"GET\", \"{{key}}\"]")
 		}
@@ -100,7 +113,7 @@ func (d *Definition) Check(kind string) error {
 		if d.Query == "" || d.Request != nil || d.Command != nil {
 			return querygate.FieldErrorf("query", "query: a SQL datasource's saved query is a statement with :name parameters")
 		}
-		st, err := ParseSQL(d.Query, kind)
+		st, err := ParseSQL(d.Query, lang.Dialect)
 		if err != nil {
 			return err
 		}
@@ -130,17 +143,17 @@ type Bound struct {
 }
 
 // Bind checks the caller's params against the declarations and fills
-// them in for a datasource of kind (which Check accepted). Any refusal is
+// them in for a datasource written in lang (which Check accepted). Any refusal is
 // EINVALID naming "params.<name>"; nothing is bound then.
-func (d *Definition) Bind(kind string, params map[string]any) (*Bound, error) {
+func (d *Definition) Bind(lang Language, params map[string]any) (*Bound, error) {
 	values, err := Values(d.Parameters, params)
 	if err != nil {
 		return nil, err
 	}
-	switch kind {
-	case kindHTTP:
+	switch lang.Shape {
+	case kind.HTTP:
 		return d.bindHTTP(values)
-	case kindRedis:
+	case kind.Command:
 		out := &Bound{Command: make([]string, len(d.Command))}
 		for i, e := range d.Command {
 			name, ok, _ := placeholder(e, "command")
@@ -156,13 +169,13 @@ func (d *Definition) Bind(kind string, params map[string]any) (*Bound, error) {
 		}
 		return out, nil
 	}
-	st, err := ParseSQL(d.Query, kind)
+	st, err := ParseSQL(d.Query, lang.Dialect)
 	if err != nil {
 		return nil, err
 	}
 	out := &Bound{Query: st.Text, Params: make([]any, len(st.Names))}
 	for i, name := range st.Names {
-		out.Params[i] = sqlValue(kind, values[name])
+		out.Params[i] = sqlValue(lang.Dialect, values[name])
 	}
 	return out, nil
 }
@@ -170,8 +183,8 @@ func (d *Definition) Bind(kind string, params map[string]any) (*Bound, error) {
 // sqlValue is a value as the connectors bind it. Timestamps go to MySQL as
 // UTC "2006-01-02 15:04:05.999999", the form DATETIME and TIMESTAMP read
 // whatever the server's version; elsewhere as RFC 3339.
-func sqlValue(kind string, v Value) any {
-	if kind == MySQL && v.Type == TypeTimestamp && !v.Null {
+func sqlValue(dialect string, v Value) any {
+	if dialect == MySQL && v.Type == TypeTimestamp && !v.Null {
 		return v.Time.UTC().Format("2006-01-02 15:04:05.999999")
 	}
 	return v.JSON()

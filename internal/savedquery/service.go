@@ -106,15 +106,16 @@ func conflict(err error) error {
 	return err
 }
 
-// Create checks and stores a new saved query on a datasource of kind.
-func (s *Service) Create(ctx context.Context, kind, userID string, in CreateInput) (*Query, error) {
+// Create checks and stores a new saved query on a datasource written in
+// lang.
+func (s *Service) Create(ctx context.Context, lang Language, userID string, in CreateInput) (*Query, error) {
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}
 	if err := checkDescription(in.Description); err != nil {
 		return nil, err
 	}
-	if err := in.Definition.Check(kind); err != nil {
+	if err := in.Definition.Check(lang); err != nil {
 		return nil, err
 	}
 	body, params, err := marshalDefinition(&in.Definition)
@@ -220,9 +221,9 @@ type UpdateInput struct {
 	Parameters  *[]Param
 }
 
-// Update applies a change to a saved query on a datasource of kind. Bad
+// Update applies a change to a saved query on a datasource written in lang. Bad
 // input changes nothing.
-func (s *Service) Update(ctx context.Context, kind, userID, id string, in UpdateInput) (*Query, error) {
+func (s *Service) Update(ctx context.Context, lang Language, userID, id string, in UpdateInput) (*Query, error) {
 	if in.Name != nil {
 		if err := checkName(*in.Name); err != nil {
 			return nil, err
@@ -262,7 +263,7 @@ func (s *Service) Update(ctx context.Context, kind, userID, id string, in Update
 			if in.Parameters != nil {
 				def.Parameters = *in.Parameters
 			}
-			if err := def.Check(kind); err != nil {
+			if err := def.Check(lang); err != nil {
 				return err
 			}
 			body, params, err := marshalDefinition(&def)

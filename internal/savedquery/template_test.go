@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/kind"
 )
 
 func httpDef(t *testing.T, r Request, ps ...Param) *Definition {
@@ -99,7 +100,7 @@ func TestBindHTTP(t *testing.T) {
 func TestCheckTemplates(t *testing.T) {
 	p := []Param{{Name: "a", Type: TypeText}}
 	for _, tc := range []struct {
-		kind  string
+		kind  Language
 		body  Body
 		ps    []Param
 		field string
@@ -119,11 +120,11 @@ func TestCheckTemplates(t *testing.T) {
 		{kindRedis, Body{Command: []string{"{{a}}", "k"}}, p, "command"},
 		{kindRedis, Body{Command: []string{"GET", "user:{{a}}"}}, p, "command"},
 		{kindRedis, Body{}, nil, "command"},
-		{Postgres, Body{Query: "SELECT :b"}, p, "query"},
-		{Postgres, Body{Query: "SELECT 1"}, p, "parameters[0].name"},
-		{Postgres, Body{Query: "SELECT :a"}, []Param{{Name: "a", Type: TypeText}, {Name: "a", Type: TypeInt}}, "parameters[1].name"},
-		{MySQL, Body{Query: "SELECT ?"}, nil, "query"},
-		{SQLite, Body{Command: []string{"GET"}}, nil, "query"},
+		{Language{Dialect: Postgres}, Body{Query: "SELECT :b"}, p, "query"},
+		{Language{Dialect: Postgres}, Body{Query: "SELECT 1"}, p, "parameters[0].name"},
+		{Language{Dialect: Postgres}, Body{Query: "SELECT :a"}, []Param{{Name: "a", Type: TypeText}, {Name: "a", Type: TypeInt}}, "parameters[1].name"},
+		{Language{Dialect: MySQL}, Body{Query: "SELECT ?"}, nil, "query"},
+		{Language{Dialect: SQLite}, Body{Command: []string{"GET"}}, nil, "query"},
 	} {
 		d := &Definition{Body: tc.body, Parameters: tc.ps}
 		if err := d.Check(tc.kind); fieldOf(err) != tc.field {
@@ -149,10 +150,10 @@ func TestBindRedisAndSQL(t *testing.T) {
 	s := &Definition{Body: Body{Query: "SELECT * FROM t WHERE a = :a AND ts > :ts AND b = :a"},
 		Parameters: []Param{{Name: "a", Type: TypeText}, {Name: "ts", Type: TypeTimestamp}}}
 	for kind, want := range map[string]string{Postgres: "SELECT * FROM t WHERE a = $1 AND ts > $2 AND b = $1", MySQL: "SELECT * FROM t WHERE a = ? AND ts > ? AND b = ?"} {
-		if err := s.Check(kind); err != nil {
+		if err := s.Check(Language{Dialect: kind}); err != nil {
 			t.Fatal(err)
 		}
-		b, err := s.Bind(kind, map[string]any{"a": "'; DROP TABLE t; --", "ts": "2024-01-31T12:00:00+01:00"})
+		b, err := s.Bind(Language{Dialect: kind}, map[string]any{"a": "'; DROP TABLE t; --", "ts": "2024-01-31T12:00:00+01:00"})
 		if err != nil || b.Query != want {
 			t.Fatalf("%s: %+v %v", kind, b, err)
 		}
@@ -173,3 +174,9 @@ func TestBindRedisAndSQL(t *testing.T) {
 		}
 	}
 }
+
+// The languages of the HTTP and Redis kinds, as the registry declares them.
+var (
+	kindHTTP  = Language{Shape: kind.HTTP}
+	kindRedis = Language{Shape: kind.Command}
+)

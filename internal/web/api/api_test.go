@@ -10,6 +10,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
+	"github.com/querygate/querygate/internal/dashboard"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
@@ -84,6 +85,14 @@ func (f *fakeQueries) Authorize(context.Context, accounts.Actor, string, account
 	panic("not called")
 }
 
+func (f *fakeQueries) Resource(context.Context, accounts.Actor, *datasource.Datasource) (accounts.Resource, error) {
+	panic("not called")
+}
+
+func (f *fakeQueries) VisibleDatasources(context.Context, accounts.Actor) ([]query.Visible, error) {
+	panic("not called")
+}
+
 func (f *fakeQueries) TestDraft(context.Context, accounts.Actor, datasource.CreateInput) error {
 	panic("not called")
 }
@@ -117,6 +126,12 @@ func (f *fakeQueries) ImportSavedQueries(context.Context, accounts.Actor, query.
 	panic("not called")
 }
 
+func (f *fakeQueries) PanelQuery(context.Context, accounts.Actor, string) (dashboard.PanelQuery, error) {
+	return dashboard.PanelQuery{}, f.err
+}
+func (f *fakeQueries) SavedQueryID(context.Context, accounts.Actor, string, string) (string, error) {
+	return "", querygate.Errorf(querygate.ENOTFOUND, "no datasource of that name that you can see")
+}
 func (f *fakeQueries) Forget(string)               {}
 func (f *fakeQueries) ForgetDevice(string, string) {}
 func (f *fakeQueries) Limits() query.Limits        { return query.Limits{} }

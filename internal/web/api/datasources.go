@@ -4,10 +4,10 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/kind"
+	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/web/kit"
 )
 
@@ -75,69 +75,26 @@ func (s *Server) listDatasources(w http.ResponseWriter, r *http.Request, u *acco
 	return nil
 }
 
-// visibleDatasource is a datasource the caller may see, with what the
+// VisibleDatasource is a datasource the caller may see, with what the
 // caller's role and grants give them on it.
-type VisibleDatasource struct {
-	*datasource.Datasource
-	Resource accounts.Resource
-}
+type VisibleDatasource = query.Visible
 
-// May reports whether the caller may do a on the datasource.
-func (v VisibleDatasource) May(u *accounts.User, a accounts.Action) bool {
-	return accounts.Authorize(u, a, v.Resource) == nil
-}
-
-// visibleDatasources lists the datasources the caller may see (by name),
-// with their grant levels: the one place that filters a list by access.
+// VisibleDatasources lists the datasources the caller may see (by name),
+// with their grant levels (query.Service.VisibleDatasources).
 func (s *Server) VisibleDatasources(r *http.Request, u *accounts.User) ([]VisibleDatasource, error) {
-	if err := accounts.Authorize(u, accounts.ActionDatasourceList, accounts.Resource{}); err != nil {
-		return nil, err
-	}
-	list, err := s.datasources.List(r.Context())
-	if err != nil {
-		return nil, err
-	}
-	levels, err := s.datasources.Levels(r.Context(), u.ID, "")
-	if err != nil {
-		return nil, err
-	}
-	out := []VisibleDatasource{}
-	for _, d := range list {
-		v := VisibleDatasource{Datasource: d, Resource: accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID, Level: levels[d.ID]}}
-		if v.May(u, accounts.ActionDatasourceRead) {
-			out = append(out, v)
-		}
-	}
-	return out, nil
+	return s.queries.VisibleDatasources(r.Context(), s.Actor(r, u))
 }
 
-// findAuthorized loads the datasource {id} of the request's path and checks
+// FindAuthorized loads the datasource {id} of the request's path and checks
 // the action on it.
 func (s *Server) FindAuthorized(r *http.Request, u *accounts.User, a accounts.Action) (*datasource.Datasource, error) {
 	return s.AuthorizedDatasource(r, u, r.PathValue("id"), a)
 }
 
-// authorizedDatasource loads datasource id and checks the action on it; a
-// datasource the caller may not read is ENOTFOUND.
+// AuthorizedDatasource loads datasource id and checks the action on it; a
+// datasource the caller may not read is ENOTFOUND (query.Service.Authorize).
 func (s *Server) AuthorizedDatasource(r *http.Request, u *accounts.User, id string, a accounts.Action) (*datasource.Datasource, error) {
-	d, err := s.datasources.Find(r.Context(), id)
-	if querygate.ErrorCode(err) == querygate.ENOTFOUND {
-		return nil, ErrDatasourceNotFound
-	} else if err != nil {
-		return nil, err
-	}
-	res, err := s.ResourceFor(r, u, d)
-	if err != nil {
-		return nil, err
-	}
-	// A datasource the caller may not see does not exist for them.
-	if accounts.Authorize(u, accounts.ActionDatasourceRead, res) != nil {
-		return nil, ErrDatasourceNotFound
-	}
-	if err := accounts.Authorize(u, a, res); err != nil {
-		return nil, err
-	}
-	return d, nil
+	return s.queries.Authorize(r.Context(), s.Actor(r, u), id, a)
 }
 
 // createDatasource answers POST /api/datasources (the create use case).

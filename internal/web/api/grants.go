@@ -5,7 +5,6 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/accounts"
-	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/web/kit"
 )
@@ -14,19 +13,10 @@ import (
 // for one the caller may not see, alike.
 var ErrDatasourceNotFound = querygate.Errorf(querygate.ENOTFOUND, "datasource not found.")
 
-// resourceFor describes a datasource for Authorize, with the caller's
-// grant level on it.
+// ResourceFor describes a datasource for Authorize, with the caller's
+// grant level on it (query.Service.Resource).
 func (s *Server) ResourceFor(r *http.Request, u *accounts.User, d *datasource.Datasource) (accounts.Resource, error) {
-	res := accounts.Resource{DatasourceID: d.ID, OwnerID: d.OwnerID}
-	if u.Role == accounts.RoleAdmin {
-		return res, nil
-	}
-	levels, err := s.datasources.Levels(r.Context(), u.ID, d.ID)
-	if err != nil {
-		return res, err
-	}
-	res.Level = levels[d.ID]
-	return res, nil
+	return s.queries.Resource(r.Context(), s.Actor(r, u), d)
 }
 
 type grantsBody struct {
@@ -87,12 +77,7 @@ func (s *Server) createGroup(w http.ResponseWriter, r *http.Request, u *accounts
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	g, err := s.accounts.CreateGroup(r.Context(), req.Name)
-	ev := audit.Event{Action: audit.GroupCreate}
-	if g != nil {
-		ev.Target = g.ID
-	}
-	s.record(r, u, ev, err)
+	g, err := s.accounts.AddGroup(r.Context(), s.Actor(r, u), req.Name)
 	if err != nil {
 		return err
 	}
@@ -105,8 +90,7 @@ func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *acco
 	if err := kit.Decode(w, r, &req); err != nil {
 		return err
 	}
-	g, err := s.accounts.SetGroupMembers(r.Context(), r.PathValue("id"), req.UserIDs)
-	s.record(r, u, audit.Event{Action: audit.GroupUpdate, Target: r.PathValue("id"), Details: map[string]any{"members": len(req.UserIDs)}}, err)
+	g, err := s.accounts.EditGroupMembers(r.Context(), s.Actor(r, u), r.PathValue("id"), req.UserIDs)
 	if err != nil {
 		return err
 	}
@@ -115,9 +99,7 @@ func (s *Server) setGroupMembers(w http.ResponseWriter, r *http.Request, u *acco
 }
 
 func (s *Server) deleteGroup(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	err := s.accounts.DeleteGroup(r.Context(), r.PathValue("id"))
-	s.record(r, u, audit.Event{Action: audit.GroupDelete, Target: r.PathValue("id")}, err)
-	if err != nil {
+	if err := s.accounts.RemoveGroup(r.Context(), s.Actor(r, u), r.PathValue("id")); err != nil {
 		return err
 	}
 	w.WriteHeader(http.StatusNoContent)

@@ -29,6 +29,8 @@ import (
 // Queries are the query use cases (query.Service).
 type Queries interface {
 	Authorize(ctx context.Context, a accounts.Actor, id string, act accounts.Action) (*datasource.Datasource, error)
+	Resource(ctx context.Context, a accounts.Actor, d *datasource.Datasource) (accounts.Resource, error)
+	VisibleDatasources(ctx context.Context, a accounts.Actor) ([]query.Visible, error)
 	Run(ctx context.Context, a accounts.Actor, dsID string, in query.Input, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	RunSaved(ctx context.Context, a accounts.Actor, queryID string, in query.SavedInput, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	TestDatasource(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) error
@@ -42,6 +44,7 @@ type Queries interface {
 	UpdateSavedQuery(ctx context.Context, a accounts.Actor, id string, in savedquery.UpdateInput) (*savedquery.Query, error)
 	DeleteSavedQuery(ctx context.Context, a accounts.Actor, id string) error
 	ImportSavedQueries(ctx context.Context, a accounts.Actor, in query.ImportInput) (query.ImportResult, error)
+	dashboard.Queries
 	Forget(dsID string)
 	ForgetDevice(dsID, deviceID string)
 	Limits() query.Limits
@@ -123,9 +126,10 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	rt := s.Router(mux, s.surface())
 	public := rt.Public
 	handle := rt.Handle
-	// audited is a route that acts on a datasource (or what runs on one):
-	// each request leaves one audit event, refusals of its action
-	// included.
+	// audited is a route that changes something (every route but GET
+	// and the public ones): each request leaves exactly one audit event,
+	// refusals of its action, bad bodies and refusals of its use case
+	// included (auditedAs).
 	audited := func(pattern, event string, a accounts.Action, h kit.UserHandlerFunc) {
 		rt.Handle(pattern, a, h, s.auditedAs(event))
 	}
@@ -141,26 +145,26 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	public("POST /api/logout", s.logout)
 
 	handle("GET /api/me", signedIn, s.me)
-	handle("POST /api/me/password", signedIn, s.changePassword)
-	handle("POST /api/me/sso-link", signedIn, s.linkSSO)
+	audited("POST /api/me/password", audit.PasswordChange, signedIn, s.changePassword)
+	audited("POST /api/me/sso-link", audit.SSOLink, signedIn, s.linkSSO)
 	handle("GET /api/sessions", signedIn, s.listSessions)
-	handle("DELETE /api/sessions/{id}", signedIn, s.revokeSession)
-	handle("POST /api/logout-everywhere", signedIn, s.logoutEverywhere)
+	audited("DELETE /api/sessions/{id}", audit.SessionRevoke, signedIn, s.revokeSession)
+	audited("POST /api/logout-everywhere", audit.LogoutAll, signedIn, s.logoutEverywhere)
 	handle("GET /api/users/{id}/sessions", admin, s.listUserSessions)
-	handle("DELETE /api/users/{id}/sessions", admin, s.endUserSessions)
+	audited("DELETE /api/users/{id}/sessions", audit.LogoutAll, admin, s.endUserSessions)
 	handle("GET /api/users/{id}/tokens", admin, s.listUserTokens)
 	handle("GET /api/settings/sso", admin, s.getSSO)
-	handle("PUT /api/settings/sso", admin, s.putSSO)
+	audited("PUT /api/settings/sso", audit.SSOUpdate, admin, s.putSSO)
 
 	handle("GET /api/users", admin, s.listUsers)
-	handle("POST /api/users", admin, s.createUser)
-	handle("PATCH /api/users/{id}", admin, s.updateUser)
-	rt.Handle("POST /api/users/{id}/password", admin, s.resetPassword, s.auditedAs(audit.PasswordReset))
-	handle("DELETE /api/users/{id}", admin, s.deleteUser)
+	audited("POST /api/users", audit.UserCreate, admin, s.createUser)
+	audited("PATCH /api/users/{id}", audit.UserUpdate, admin, s.updateUser)
+	audited("POST /api/users/{id}/password", audit.PasswordReset, admin, s.resetPassword)
+	audited("DELETE /api/users/{id}", audit.UserDelete, admin, s.deleteUser)
 
 	handle("GET /api/tokens", signedIn, s.listTokens)
-	handle("POST /api/tokens", signedIn, s.createToken)
-	handle("DELETE /api/tokens/{id}", signedIn, s.deleteToken)
+	audited("POST /api/tokens", audit.TokenCreate, signedIn, s.createToken)
+	audited("DELETE /api/tokens/{id}", audit.TokenDelete, signedIn, s.deleteToken)
 
 	handle("GET /api/kinds", signedIn, s.listKinds)
 	handle("GET /api/datasources", accounts.ActionDatasourceList, s.listDatasources)
@@ -181,9 +185,9 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	handle("GET /api/datasources/{id}/grants", signedIn, s.listGrants)
 	audited("PUT /api/datasources/{id}/grants", audit.GrantUpdate, signedIn, s.setGrants)
 	handle("GET /api/groups", admin, s.listGroups)
-	handle("POST /api/groups", admin, s.createGroup)
-	handle("PUT /api/groups/{id}/members", admin, s.setGroupMembers)
-	handle("DELETE /api/groups/{id}", admin, s.deleteGroup)
+	audited("POST /api/groups", audit.GroupCreate, admin, s.createGroup)
+	audited("PUT /api/groups/{id}/members", audit.GroupUpdate, admin, s.setGroupMembers)
+	audited("DELETE /api/groups/{id}", audit.GroupDelete, admin, s.deleteGroup)
 	audited("DELETE /api/devices/{id}", audit.DeviceForget, signedIn, s.deleteDevice)
 	handle("GET /api/queries", signedIn, s.listSavedQueries)
 	audited("POST /api/queries", audit.SavedQueryCreate, signedIn, s.createSavedQuery)
@@ -195,14 +199,14 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	handle("GET /api/queries/{id}/versions", signedIn, s.listSavedQueryVersions)
 	audited("POST /api/queries/{id}/run", audit.SavedQueryRun, signedIn, s.runSavedQuery)
 	handle("GET /api/dashboards", signedIn, s.listDashboards)
-	handle("POST /api/dashboards", accounts.ActionDashboardCreate, s.createDashboard)
-	handle("POST /api/dashboards/import", accounts.ActionDashboardCreate, s.importDashboard)
+	audited("POST /api/dashboards", audit.DashboardCreate, accounts.ActionDashboardCreate, s.createDashboard)
+	audited("POST /api/dashboards/import", audit.DashboardCreate, accounts.ActionDashboardCreate, s.importDashboard)
 	handle("GET /api/dashboards/{id}", signedIn, s.findDashboard)
-	handle("PATCH /api/dashboards/{id}", signedIn, s.updateDashboard)
-	handle("DELETE /api/dashboards/{id}", signedIn, s.deleteDashboard)
+	audited("PATCH /api/dashboards/{id}", audit.DashboardUpdate, signedIn, s.updateDashboard)
+	audited("DELETE /api/dashboards/{id}", audit.DashboardDelete, signedIn, s.deleteDashboard)
 	handle("GET /api/dashboards/{id}/export", signedIn, s.exportDashboard)
 	handle("GET /api/dashboards/{id}/grants", signedIn, s.listDashboardGrants)
-	handle("PUT /api/dashboards/{id}/grants", signedIn, s.setDashboardGrants)
+	audited("PUT /api/dashboards/{id}/grants", audit.DashboardGrants, signedIn, s.setDashboardGrants)
 
 	public("/", s.notFound)
 	return rt.Routes()

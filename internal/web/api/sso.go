@@ -141,7 +141,9 @@ type ssoLinkResponse struct {
 // so that another site cannot start one (cross-origin protection).
 func (s *Server) linkSSO(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	if kit.ViaToken(r) {
-		return querygate.Errorf(querygate.EFORBIDDEN, "Link single sign-on from a signed-in browser, not with an API token.")
+		err := querygate.Errorf(querygate.EFORBIDDEN, "Link single sign-on from a signed-in browser, not with an API token.")
+		s.record(r, u, audit.Event{Action: audit.SSOLink, Target: u.ID, Details: map[string]any{"method": "oidc", "reason": "api_token"}}, err)
+		return err
 	}
 	if s.sso == nil {
 		return querygate.Errorf(querygate.ENOTFOUND, "Single sign-on is not set up.")

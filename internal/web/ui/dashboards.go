@@ -19,7 +19,7 @@ func (s *Server) dashboardsPage(w http.ResponseWriter, r *http.Request, u *accou
 		return err
 	}
 	type row struct {
-		api.VisibleDashboard
+		dashboard.View
 		Owner string
 	}
 	data := struct {
@@ -50,7 +50,7 @@ type dashboardView struct {
 }
 
 func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	resp, err := s.DashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.View })
+	resp, err := s.DashboardWithQueries(r, u, dashboard.NeedView)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func (s *Server) dashboardPage(w http.ResponseWriter, r *http.Request, u *accoun
 }
 
 func (s *Server) editDashboardPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
-	dr, err := s.DashboardWithQueries(r, u, func(a dashboard.Access) bool { return a.Edit })
+	dr, err := s.DashboardWithQueries(r, u, dashboard.NeedEdit)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,11 @@
-package connect
+package egress
 
 import (
 	"context"
 	"crypto/x509"
 	"errors"
 	"io"
+	"log/slog"
 	"net"
 	"strconv"
 	"strings"
@@ -17,6 +18,10 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/seal"
 )
+
+// DialFunc dials a network address (the Dialer's DialContext, a Tunnel's
+// Dial).
+type DialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
 // The settings and secrets of an SSH tunnel, shared by the kinds that can
 // be reached through a bastion (see kind.SSHFields).
@@ -34,7 +39,7 @@ const (
 // connection of the datasource goes through. It holds secrets and prints
 // as REDACTED.
 type SSH struct {
-	Redacted
+	redacted
 	// Host and Port are the bastion's, as the settings name them.
 	Host string
 	Port int
@@ -47,19 +52,36 @@ type SSH struct {
 	Password   seal.Secret
 }
 
+// Secrets are a datasource's opened secrets (connect.Secrets).
+type Secrets interface {
+	Get(name string) (seal.Secret, bool)
+}
+
+// redacted makes the SSH settings, which hold secrets, print, log and
+// marshal as REDACTED whatever code touches them.
+type redacted struct{}
+
+func (redacted) String() string               { return "REDACTED" }
+func (redacted) GoString() string             { return "REDACTED" }
+func (redacted) LogValue() slog.Value         { return slog.StringValue("REDACTED") }
+func (redacted) MarshalJSON() ([]byte, error) { return []byte(`"REDACTED"`), nil }
+
 // Addr is the bastion's host:port.
 func (s *SSH) Addr() string { return net.JoinHostPort(s.Host, strconv.Itoa(s.Port)) }
 
 // DecodeSSH reads a datasource's tunnel settings and secrets: nil when
-// ssh_host is not set. Its errors are ECONFIG, naming settings, never
+// ssh_host is not set. Its errors are querygate.ECONFIG, naming settings, never
 // their values.
 func DecodeSSH(settings map[string]any, secrets Secrets) (*SSH, error) {
 	host, _ := settings[SSHHost].(string)
 	if host == "" {
 		return nil, nil
 	}
-	if secrets == nil {
-		secrets = NoSecrets{}
+	get := func(name string) (seal.Secret, bool) {
+		if secrets == nil {
+			return seal.Secret{}, false
+		}
+		return secrets.Get(name)
 	}
 	s := &SSH{Host: host, Port: 22}
 	switch p := settings[SSHPort].(type) {
@@ -72,18 +94,18 @@ func DecodeSSH(settings map[string]any, secrets Secrets) (*SSH, error) {
 	}
 	s.User, _ = settings[SSHUser].(string)
 	s.HostKey, _ = settings[SSHHostKey].(string)
-	s.PrivateKey, _ = secrets.Get(SSHPrivateKey)
-	s.Passphrase, _ = secrets.Get(SSHPassphrase)
-	s.Password, _ = secrets.Get(SSHPassword)
+	s.PrivateKey, _ = get(SSHPrivateKey)
+	s.Passphrase, _ = get(SSHPassphrase)
+	s.Password, _ = get(SSHPassword)
 	switch {
 	case s.Port < 1 || s.Port > 65535:
-		return nil, Errorf(ECONFIG, "The setting %s must be a port from 1 to 65535.", SSHPort)
+		return nil, querygate.Errorf(querygate.ECONFIG, "The setting %s must be a port from 1 to 65535.", SSHPort)
 	case s.User == "":
-		return nil, Errorf(ECONFIG, "The setting %s is required with %s.", SSHUser, SSHHost)
+		return nil, querygate.Errorf(querygate.ECONFIG, "The setting %s is required with %s.", SSHUser, SSHHost)
 	case s.HostKey == "":
-		return nil, Errorf(ECONFIG, "The setting %s is required with %s: the bastion's host key is never trusted on first use.", SSHHostKey, SSHHost)
+		return nil, querygate.Errorf(querygate.ECONFIG, "The setting %s is required with %s: the bastion's host key is never trusted on first use.", SSHHostKey, SSHHost)
 	case s.PrivateKey.IsZero() && s.Password.IsZero():
-		return nil, Errorf(ECONFIG, "An SSH tunnel needs the secret %s or %s.", SSHPrivateKey, SSHPassword)
+		return nil, querygate.Errorf(querygate.ECONFIG, "An SSH tunnel needs the secret %s or %s.", SSHPrivateKey, SSHPassword)
 	}
 	if _, err := ParseHostKey(s.HostKey); err != nil {
 		return nil, err
@@ -106,7 +128,7 @@ type HostKey struct {
 // confirmed for this datasource's bastion). Its error is ECONFIG.
 func ParseHostKey(s string) (HostKey, error) {
 	s = strings.TrimSpace(s)
-	bad := Errorf(ECONFIG, "The setting %s must be a known_hosts line, a public key line or a SHA256 fingerprint (SHA256:...).", SSHHostKey)
+	bad := querygate.Errorf(querygate.ECONFIG, "The setting %s must be a known_hosts line, a public key line or a SHA256 fingerprint (SHA256:...).", SSHHostKey)
 	if fp, ok := strings.CutPrefix(s, "SHA256:"); ok {
 		fp = strings.TrimRight(fp, "=")
 		if len(fp) != 43 || strings.ContainsAny(fp, " \t") {
@@ -158,7 +180,7 @@ const tunnelHandshake = 15 * time.Second
 
 // Tunnel carries a datasource's connections through one SSH connection to
 // its bastion, opened on first use, kept alive, opened again after a
-// failure, and closed by Close. Its Dial has the signature of DialFunc.
+// failure, and closed by Close. Its Dial is a DialFunc.
 // It is safe for concurrent use.
 type Tunnel struct {
 	s       *SSH
@@ -180,7 +202,7 @@ type Tunnel struct {
 // one). It does not connect. Its errors are ECONFIG.
 func NewTunnel(s *SSH, dial DialFunc, check func(host string, port uint16) error, channels int) (*Tunnel, error) {
 	if s == nil || dial == nil || check == nil {
-		return nil, Errorf(ECONFIG, "The SSH tunnel is not configured.")
+		return nil, querygate.Errorf(querygate.ECONFIG, "The SSH tunnel is not configured.")
 	}
 	key, err := ParseHostKey(s.HostKey)
 	if err != nil {
@@ -195,13 +217,13 @@ func NewTunnel(s *SSH, dial DialFunc, check func(host string, port uint16) error
 			signer, err = ssh.ParsePrivateKeyWithPassphrase([]byte(s.PrivateKey.Reveal()), []byte(s.Passphrase.Reveal()))
 		}
 		if _, ok := errors.AsType[*ssh.PassphraseMissingError](err); ok {
-			return nil, Errorf(ECONFIG, "The secret %s is encrypted: send its %s too.", SSHPrivateKey, SSHPassphrase)
+			return nil, querygate.Errorf(querygate.ECONFIG, "The secret %s is encrypted: send its %s too.", SSHPrivateKey, SSHPassphrase)
 		}
 		if errors.Is(err, x509.IncorrectPasswordError) {
-			return nil, Errorf(ECONFIG, "The secret %s cannot be opened with this %s.", SSHPrivateKey, SSHPassphrase)
+			return nil, querygate.Errorf(querygate.ECONFIG, "The secret %s cannot be opened with this %s.", SSHPrivateKey, SSHPassphrase)
 		}
 		if err != nil {
-			return nil, Errorf(ECONFIG, "The secret %s is not a PEM or OpenSSH private key the gateway can use.", SSHPrivateKey)
+			return nil, querygate.Errorf(querygate.ECONFIG, "The secret %s is not a PEM or OpenSSH private key the gateway can use.", SSHPrivateKey)
 		}
 		t.auth = append(t.auth, ssh.PublicKeys(signer))
 	}
@@ -215,23 +237,23 @@ func NewTunnel(s *SSH, dial DialFunc, check func(host string, port uint16) error
 // Dial opens a connection to address ("host:port") through the bastion.
 // The destination is checked as named before anything is asked of the
 // bastion; the SSH connection is opened when there is none. Errors say
-// which hop failed: the bastion cannot be reached (EUNREACHABLE, or the
+// which hop failed: the bastion cannot be reached (querygate.EUNREACHABLE, or the
 // egress refusal of the bastion), its host key is not the confirmed one
-// (ECONFIG, naming the fingerprint offered), it refused the credentials
-// (EAUTH), it refused to connect to the destination (EUNREACHABLE).
+// (querygate.ECONFIG, naming the fingerprint offered), it refused the credentials
+// (querygate.EAUTH), it refused to connect to the destination (querygate.EUNREACHABLE).
 func (t *Tunnel) Dial(ctx context.Context, network, address string) (net.Conn, error) {
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
-		return nil, Errorf(ECONFIG, "Only TCP connections can go through an SSH tunnel.")
+		return nil, querygate.Errorf(querygate.ECONFIG, "Only TCP connections can go through an SSH tunnel.")
 	}
 	host, portText, err := net.SplitHostPort(address)
 	if err != nil {
-		return nil, Errorf(ECONFIG, "The destination is not a host and port.")
+		return nil, querygate.Errorf(querygate.ECONFIG, "The destination is not a host and port.")
 	}
 	port, err := strconv.ParseUint(portText, 10, 16)
 	if err != nil {
-		return nil, Errorf(ECONFIG, "The destination's port is not a number from 1 to 65535.")
+		return nil, querygate.Errorf(querygate.ECONFIG, "The destination's port is not a number from 1 to 65535.")
 	}
 	if err := t.check(host, uint16(port)); err != nil {
 		return nil, err
@@ -262,7 +284,7 @@ func (t *Tunnel) channel(ctx context.Context, address string) (net.Conn, error) 
 			return t.bridge(ch), nil
 		}
 		if oe, ok := errors.AsType[*ssh.OpenChannelError](err); ok {
-			return nil, Errorf(EUNREACHABLE, "The SSH bastion %s could not connect to %s (%s).", t.s.Addr(), address, oe.Reason)
+			return nil, querygate.Errorf(querygate.EUNREACHABLE, "The SSH bastion %s could not connect to %s (%s).", t.s.Addr(), address, oe.Reason)
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -270,7 +292,7 @@ func (t *Tunnel) channel(ctx context.Context, address string) (net.Conn, error) 
 		// The SSH connection itself failed: drop it and try a new one.
 		t.drop(c)
 		if attempt > 0 {
-			return nil, Errorf(EUNREACHABLE, "The connection to the SSH bastion %s was lost.", t.s.Addr())
+			return nil, querygate.Errorf(querygate.EUNREACHABLE, "The connection to the SSH bastion %s was lost.", t.s.Addr())
 		}
 	}
 }
@@ -282,7 +304,7 @@ func (t *Tunnel) connection(ctx context.Context) (*ssh.Client, error) {
 		t.mu.Lock()
 		if t.closed {
 			t.mu.Unlock()
-			return nil, Errorf(EUNREACHABLE, "The SSH tunnel is closed.")
+			return nil, querygate.Errorf(querygate.EUNREACHABLE, "The SSH tunnel is closed.")
 		}
 		if t.client != nil {
 			c := t.client
@@ -310,7 +332,7 @@ func (t *Tunnel) connection(ctx context.Context) (*ssh.Client, error) {
 			if t.closed {
 				t.mu.Unlock()
 				c.Close()
-				return nil, Errorf(EUNREACHABLE, "The SSH tunnel is closed.")
+				return nil, querygate.Errorf(querygate.EUNREACHABLE, "The SSH tunnel is closed.")
 			}
 			t.client = c
 			go t.watch(c)
@@ -331,7 +353,7 @@ func (t *Tunnel) open(ctx context.Context) (*ssh.Client, error) {
 		if qe := asError(err); qe != nil {
 			return nil, qe
 		}
-		return nil, Errorf(EUNREACHABLE, "The SSH bastion %s cannot be reached.", addr)
+		return nil, querygate.Errorf(querygate.EUNREACHABLE, "The SSH bastion %s cannot be reached.", addr)
 	}
 	var keyOK atomic.Bool
 	cfg := &ssh.ClientConfig{
@@ -358,15 +380,15 @@ func (t *Tunnel) open(ctx context.Context) (*ssh.Client, error) {
 	if !stop() || err != nil {
 		conn.Close()
 		if hk, ok := errors.AsType[*hostKeyError](err); ok {
-			return nil, Errorf(ECONFIG, "The SSH bastion %s offered the host key %s (%s), which is not the one in %s: the connection was refused. Check the fingerprint with the bastion's administrator before changing the setting.", addr, hk.offered, hk.keyType, SSHHostKey)
+			return nil, querygate.Errorf(querygate.ECONFIG, "The SSH bastion %s offered the host key %s (%s), which is not the one in %s: the connection was refused. Check the fingerprint with the bastion's administrator before changing the setting.", addr, hk.offered, hk.keyType, SSHHostKey)
 		}
-		if cerr := ContextError(ctx); cerr != nil {
-			return nil, Errorf(EUNREACHABLE, "The SSH bastion %s did not complete the SSH handshake in time.", addr)
+		if ctx.Err() != nil {
+			return nil, querygate.Errorf(querygate.EUNREACHABLE, "The SSH bastion %s did not complete the SSH handshake in time.", addr)
 		}
 		if keyOK.Load() {
-			return nil, Errorf(EAUTH, "The SSH bastion %s refused the user %s with this %s or %s.", addr, t.s.User, SSHPrivateKey, SSHPassword)
+			return nil, querygate.Errorf(querygate.EAUTH, "The SSH bastion %s refused the user %s with this %s or %s.", addr, t.s.User, SSHPrivateKey, SSHPassword)
 		}
-		return nil, Errorf(EUNREACHABLE, "The SSH bastion %s did not complete an SSH handshake.", addr)
+		return nil, querygate.Errorf(querygate.EUNREACHABLE, "The SSH bastion %s did not complete an SSH handshake.", addr)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	return ssh.NewClient(sc, chans, reqs), nil
@@ -455,24 +477,4 @@ func (t *Tunnel) bridge(ch net.Conn) net.Conn {
 	go func() { _, _ = io.Copy(remote, ch); end() }()
 	go func() { _, _ = io.Copy(ch, remote); end() }()
 	return local
-}
-
-// WithClose returns c, whose Close also runs after (once c is closed):
-// the connector of a datasource reached through a Tunnel closes the
-// tunnel with its pool.
-func WithClose(c Connector, after func() error) Connector {
-	return &closing{Connector: c, after: after}
-}
-
-type closing struct {
-	Connector
-	after func() error
-}
-
-func (c *closing) Close() error {
-	err := c.Connector.Close()
-	if aerr := c.after(); err == nil {
-		err = aerr
-	}
-	return err
 }

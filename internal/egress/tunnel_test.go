@@ -1,4 +1,4 @@
-package connect_test
+package egress_test
 
 import (
 	"context"
@@ -57,14 +57,14 @@ func (s tsecrets) Headers(string) map[string]seal.Secret { return nil }
 func (b *bastion) settings(hostKey string) map[string]any {
 	host, port, _ := net.SplitHostPort(b.addr)
 	p, _ := strconv.Atoi(port)
-	return map[string]any{connect.SSHHost: host, connect.SSHPort: float64(p), connect.SSHUser: b.user, connect.SSHHostKey: hostKey}
+	return map[string]any{egress.SSHHost: host, egress.SSHPort: float64(p), egress.SSHUser: b.user, egress.SSHHostKey: hostKey}
 }
 
 // tunnel opens a tunnel to b dialled through d and checked with policy,
 // counting the dials of the bastion.
-func (b *bastion) tunnel(t *testing.T, settings map[string]any, sec tsecrets, policy *egress.Policy) (*connect.Tunnel, *atomic.Int32) {
+func (b *bastion) tunnel(t *testing.T, settings map[string]any, sec tsecrets, policy *egress.Policy) (*egress.Tunnel, *atomic.Int32) {
 	t.Helper()
-	s, err := connect.DecodeSSH(settings, sec)
+	s, err := egress.DecodeSSH(settings, sec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,7 @@ func (b *bastion) tunnel(t *testing.T, settings map[string]any, sec tsecrets, po
 		dials.Add(1)
 		return d.DialContext(ctx, network, address)
 	}
-	tun, err := connect.NewTunnel(s, dial, policy.CheckNamed, 4)
+	tun, err := egress.NewTunnel(s, dial, policy.CheckNamed, 4)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func (r *rows) Row(v []any) error {
 
 // postgresThrough opens a PostgreSQL connector on the local server whose
 // connections go through tun.
-func postgresThrough(t *testing.T, tun *connect.Tunnel) connect.Connector {
+func postgresThrough(t *testing.T, tun *egress.Tunnel) connect.Connector {
 	t.Helper()
 	u := testenv.PostgresURL(t)
 	port, _ := strconv.Atoi(u.Port())
@@ -120,9 +120,9 @@ func TestTunnelQueries(t *testing.T) {
 		hostKey string
 		sec     tsecrets
 	}{
-		{"known_hosts line, key", known, tsecrets{connect.SSHPrivateKey: b.key}},
+		{"known_hosts line, key", known, tsecrets{egress.SSHPrivateKey: b.key}},
 		{"fingerprint, key with passphrase", ssh.FingerprintSHA256(b.hostKey),
-			tsecrets{connect.SSHPrivateKey: b.keyPass, connect.SSHPassphrase: b.passphrase}},
+			tsecrets{egress.SSHPrivateKey: b.keyPass, egress.SSHPassphrase: b.passphrase}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tun, dials := b.tunnel(t, b.settings(tc.hostKey), tc.sec, egress.DefaultPolicy())
@@ -147,14 +147,14 @@ func TestTunnelQueries(t *testing.T) {
 func TestTunnelHops(t *testing.T) {
 	b := startSSHD(t)
 	ctx := context.Background()
-	good := tsecrets{connect.SSHPrivateKey: b.key}
+	good := tsecrets{egress.SSHPrivateKey: b.key}
 	fp := ssh.FingerprintSHA256(b.hostKey)
 
 	t.Run("wrong host key", func(t *testing.T) {
 		_, other := testenv.NewSSHKey(t, "")
 		tun, _ := b.tunnel(t, b.settings(string(ssh.MarshalAuthorizedKey(other))), good, egress.DefaultPolicy())
 		_, err := tun.Dial(ctx, "tcp", testenv.PostgresURL(t).Host)
-		if querygate.ErrorCode(err) != connect.ECONFIG || !strings.Contains(querygate.ErrorMessage(err), fp) {
+		if querygate.ErrorCode(err) != querygate.ECONFIG || !strings.Contains(querygate.ErrorMessage(err), fp) {
 			t.Fatalf("got %v; want a host key mismatch naming the offered %s", err, fp)
 		}
 	})
@@ -162,16 +162,16 @@ func TestTunnelHops(t *testing.T) {
 		_, other := testenv.NewSSHKey(t, "")
 		tun, _ := b.tunnel(t, b.settings(ssh.FingerprintSHA256(other)), good, egress.DefaultPolicy())
 		_, err := tun.Dial(ctx, "tcp", testenv.PostgresURL(t).Host)
-		if querygate.ErrorCode(err) != connect.ECONFIG || !strings.Contains(querygate.ErrorMessage(err), fp) {
+		if querygate.ErrorCode(err) != querygate.ECONFIG || !strings.Contains(querygate.ErrorMessage(err), fp) {
 			t.Fatalf("got %v; want a host key mismatch naming the offered %s", err, fp)
 		}
 	})
 	t.Run("authentication failed", func(t *testing.T) {
 		stranger, _ := testenv.NewSSHKey(t, "")
-		tun, _ := b.tunnel(t, b.settings(fp), tsecrets{connect.SSHPrivateKey: stranger}, egress.DefaultPolicy())
+		tun, _ := b.tunnel(t, b.settings(fp), tsecrets{egress.SSHPrivateKey: stranger}, egress.DefaultPolicy())
 		_, err := tun.Dial(ctx, "tcp", testenv.PostgresURL(t).Host)
-		if querygate.ErrorCode(err) != connect.EAUTH {
-			t.Fatalf("got %v; want %s", err, connect.EAUTH)
+		if querygate.ErrorCode(err) != querygate.EAUTH {
+			t.Fatalf("got %v; want %s", err, querygate.EAUTH)
 		}
 		if strings.Contains(err.Error(), "PRIVATE KEY") {
 			t.Fatalf("the error holds the key: %v", err)
@@ -185,17 +185,17 @@ func TestTunnelHops(t *testing.T) {
 		closed := l.Addr().(*net.TCPAddr).Port
 		l.Close()
 		s := b.settings(fp)
-		s[connect.SSHPort] = float64(closed)
+		s[egress.SSHPort] = float64(closed)
 		tun, _ := b.tunnel(t, s, good, egress.DefaultPolicy())
 		_, err = tun.Dial(ctx, "tcp", testenv.PostgresURL(t).Host)
-		if querygate.ErrorCode(err) != connect.EUNREACHABLE || !strings.Contains(querygate.ErrorMessage(err), "bastion") {
+		if querygate.ErrorCode(err) != querygate.EUNREACHABLE || !strings.Contains(querygate.ErrorMessage(err), "bastion") {
 			t.Fatalf("got %v; want the bastion unreachable", err)
 		}
 	})
 	t.Run("target refused by the bastion", func(t *testing.T) {
 		tun, _ := b.tunnel(t, b.settings(fp), good, egress.DefaultPolicy())
 		_, err := tun.Dial(ctx, "tcp", "127.0.0.1:1")
-		if querygate.ErrorCode(err) != connect.EUNREACHABLE || !strings.Contains(querygate.ErrorMessage(err), "could not connect to 127.0.0.1:1") {
+		if querygate.ErrorCode(err) != querygate.EUNREACHABLE || !strings.Contains(querygate.ErrorMessage(err), "could not connect to 127.0.0.1:1") {
 			t.Fatalf("got %v; want the bastion's refusal", err)
 		}
 	})
@@ -209,8 +209,8 @@ func TestTunnelHops(t *testing.T) {
 		tun, dials := b.tunnel(t, b.settings(fp), good, policy)
 		for _, target := range []string{"127.0.0.1:5432", "169.254.169.254:80", "127.0.0.1:8080", "[::ffff:169.254.169.254]:80", "0x7f000001:5432"} {
 			_, err := tun.Dial(ctx, "tcp", target)
-			if querygate.ErrorCode(err) != connect.EEGRESS {
-				t.Errorf("%s: got %v; want %s", target, err, connect.EEGRESS)
+			if querygate.ErrorCode(err) != querygate.EEGRESS {
+				t.Errorf("%s: got %v; want %s", target, err, querygate.EEGRESS)
 			}
 		}
 		if n := dials.Load(); n != 0 {
@@ -219,11 +219,11 @@ func TestTunnelHops(t *testing.T) {
 		// With the SSH connection open, a denied destination still gets
 		// no channel.
 		c, err := tun.Dial(ctx, "tcp", testenv.PostgresURL(t).Host)
-		if querygate.ErrorCode(err) != connect.EEGRESS {
+		if querygate.ErrorCode(err) != querygate.EEGRESS {
 			if err == nil {
 				c.Close()
 			}
-			t.Fatalf("got %v; want %s", err, connect.EEGRESS)
+			t.Fatalf("got %v; want %s", err, querygate.EEGRESS)
 		}
 	})
 	t.Run("bounded channels", func(t *testing.T) {
@@ -348,14 +348,14 @@ func TestTunnelPassword(t *testing.T) {
 	b := &bastion{addr: addr, hostKey: hostKey, user: user}
 	policy := egress.NewPolicy(egress.Rules{})
 	fp := ssh.FingerprintSHA256(hostKey)
-	tun, _ := b.tunnel(t, b.settings(fp), tsecrets{connect.SSHPassword: password}, policy)
+	tun, _ := b.tunnel(t, b.settings(fp), tsecrets{egress.SSHPassword: password}, policy)
 	pg := postgresThrough(t, tun)
 	var got rows
 	if _, err := pg.Query(t.Context(), connect.Request{Query: "SELECT 1"}, &got); err != nil || len(got.got) != 1 {
 		t.Fatalf("query through a password tunnel: %v %v", got.got, err)
 	}
-	bad, _ := b.tunnel(t, b.settings(fp), tsecrets{connect.SSHPassword: "not the password"}, policy)
-	if _, err := postgresThrough(t, bad).Query(t.Context(), connect.Request{Query: "SELECT 1"}, &rows{}); querygate.ErrorCode(err) != connect.EAUTH {
-		t.Errorf("wrong SSH password: %v, want %s", err, connect.EAUTH)
+	bad, _ := b.tunnel(t, b.settings(fp), tsecrets{egress.SSHPassword: "not the password"}, policy)
+	if _, err := postgresThrough(t, bad).Query(t.Context(), connect.Request{Query: "SELECT 1"}, &rows{}); querygate.ErrorCode(err) != querygate.EAUTH {
+		t.Errorf("wrong SSH password: %v, want %s", err, querygate.EAUTH)
 	}
 }
