@@ -91,7 +91,7 @@ export class SchemaTree {
   tableItem(schema, t, cols) {
     const name = qualifiedName(this.index, schema, t.name);
     const toggle = el('button', { type: 'button', class: 'tree-toggle', 'aria-expanded': cols ? 'true' : 'false', title: 'Show the columns' });
-    toggle.append(el('span', { class: 'visually-hidden' }, `Columns of ${t.name}`));
+    toggle.append(el('span', { class: 'sr-only' }, `Columns of ${t.name}`));
     const row = el('div', { class: 'tree-row' },
       toggle,
       el('button', { type: 'button', class: 'tree-name', 'data-insert': name, title: `Insert ${name}` }, t.name),
