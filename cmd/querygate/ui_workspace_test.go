@@ -414,3 +414,44 @@ func TestBrowserSchema(t *testing.T) {
 	shoot(t, ctx, "workspace-completion")
 	checkCSP(t, logs)
 }
+
+// TestBrowserHTTPWorkspace: the body of an HTTP request is a JSON editor,
+// sent as JSON, and the request comes back from this user's history.
+func TestBrowserHTTPWorkspace(t *testing.T) {
+	up := newHTTPUpstream(t)
+	ctx, logs := newBrowser(t)
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	id := admin.must(201, "POST", "/api/datasources", map[string]any{"name": "api", "kind": "http",
+		"settings": map[string]any{"base_url": up.URL + "/v1/"}})["id"].(string)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	var body string
+	act(t, ctx, "post a JSON body",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#http-body`),
+		chromedp.SetValue(`#http-method`, "POST", chromedp.ByQuery),
+		chromedp.SendKeys(`#http-path`, "items/7", chromedp.ByQuery),
+		focusEditor(`#http-body`),
+		chromedp.KeyEvent(`{"n": [1`),
+		editorText(`#http-body`, &body),
+	)
+	if body != `{"n": [1]}` {
+		t.Fatalf("the JSON editor closes brackets: %q", body)
+	}
+	act(t, ctx, "send",
+		ctrlEnter(),
+		waitText(`#http-response-body`, `"method": "POST"`),
+	)
+	if got := text(t, ctx, `#http-response-body`); !strings.Contains(got, `\"n\":[1]`) {
+		t.Fatalf("the upstream got: %s", got)
+	}
+	act(t, ctx, "reload",
+		chromedp.Reload(),
+		waitEditor(`#http-body`),
+		editorText(`#http-body`, &body),
+	)
+	if body != `{"n": [1]}` || evalString(t, ctx, `document.querySelector('#http-path').value`) != "items/7" {
+		t.Fatalf("after a reload: body %q", body)
+	}
+	checkCSP(t, logs)
+}
