@@ -170,6 +170,50 @@ func TestBrowserWorkspace(t *testing.T) {
 		t.Fatalf("after Escape, Tab: focus on %q, want the Run button", got)
 	}
 
+	// Escape in the editor cancels a running statement.
+	act(t, ctx, "escape cancels",
+		setEditor(`#editor`, "SELECT pg_sleep(30) AS slow"),
+		focusEditor(`#editor`),
+		ctrlEnter(),
+		waitText(`#run-status`, "Running"),
+		chromedp.KeyEvent(kb.Escape),
+		waitText(`#run-status`, "Canceled after 0 rows"),
+	)
+
+	// Named editors: a second one, renamed, kept over a reload with its
+	// own text; closing it returns to the first.
+	act(t, ctx, "a second editor",
+		setEditor(`#editor`, two),
+		chromedp.Click(`#editor-add`, chromedp.ByQuery),
+		waitText(`#editor-tabs`, "Query 2"),
+		setEditor(`#editor`, "SELECT 'second editor'"),
+		chromedp.Evaluate(`window.prompt = () => 'Scratch'`, nil),
+		chromedp.Click(`#editor-rename`, chromedp.ByQuery),
+		waitText(`#editor-tabs`, "Scratch"),
+		chromedp.Reload(),
+		waitEditor(`#editor`),
+		waitText(`#editor-tabs [aria-selected=true]`, "Scratch"),
+	)
+	var first, second string
+	act(t, ctx, "switch editors",
+		editorText(`#editor`, &second),
+		chromedp.Click(`#editor-tabs [role=tab]:first-child`, chromedp.ByQuery),
+		editorText(`#editor`, &first),
+	)
+	if first != two || second != "SELECT 'second editor'" {
+		t.Fatalf("editors after a reload: %q and %q", first, second)
+	}
+	act(t, ctx, "close the second",
+		chromedp.Click(`#editor-tabs [role=tab]:last-child`, chromedp.ByQuery),
+		chromedp.Evaluate(`window.confirm = () => true`, nil),
+		chromedp.Click(`#editor-close`, chromedp.ByQuery),
+		waitJS(`document.querySelectorAll('#editor-tabs [role=tab]').length === 1`),
+		editorText(`#editor`, &first),
+	)
+	if first != two {
+		t.Fatalf("after closing the second editor: %q", first)
+	}
+
 	// The history: kept over a reload, searchable.
 	act(t, ctx, "history after a reload",
 		chromedp.Reload(),
