@@ -499,3 +499,26 @@ func TestBrowserHTTPWorkspace(t *testing.T) {
 	}
 	checkCSP(t, logs)
 }
+
+// TestBrowserMySQLErrorLine: a MySQL parse error is marked on the line
+// the server names, at the text it quotes.
+func TestBrowserMySQLErrorLine(t *testing.T) {
+	testenv.MySQLDSN(t)
+	ctx, logs := newBrowser(t)
+	g := MustRun(t, t.TempDir(), nil)
+	admin := g.MustSetup(nil)
+	id := mysqlSource(t, admin, "shop", false)
+	browserLogin(t, ctx, g, "admin", adminPassword)
+	act(t, ctx, "a parse error",
+		chromedp.Navigate(g.url+"/datasources/"+id),
+		waitEditor(`#editor`),
+		setEditor(`#editor`, "SELECT 1,\n  2,\n  3 FRM x y"),
+		chromedp.Click(`#run`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#query-error`, chromedp.ByQuery),
+		waitJS(markedJS+` !== ''`),
+	)
+	if got := evalString(t, ctx, markedJS); got != "x" {
+		t.Fatalf("marked %q, want x (%s)", got, text(t, ctx, `#error-message`))
+	}
+	checkCSP(t, logs)
+}
