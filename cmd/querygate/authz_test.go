@@ -88,6 +88,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		"DELETE /api/datasources/{id}":         {need: "manage", ok: 204},
 		"POST /api/datasources/{id}/test":      {need: "use", ok: 200},
 		"POST /api/datasources/{id}/query":     {need: "use", ok: 200, body: map[string]any{"query": "SELECT 1"}},
+		"GET /api/datasources/{id}/schema":     {need: "use", ok: 200},
 		"POST /api/datasources/{id}/unlock":    {need: "read", ok: 400, body: map[string]any{"password": "x"}}, // not device custody
 		"DELETE /api/datasources/{id}/unlock":  {need: "read", ok: 204},
 		"DELETE /api/datasources/{id}/devices": {need: "manage", ok: 200},

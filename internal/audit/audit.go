@@ -93,6 +93,8 @@ const (
 	DeviceRevoke     = "device.revoke"
 	KeysRotate       = "keys.rotate"
 	Query            = "query"
+	// SchemaRead is a read of a datasource's schema (never its content).
+	SchemaRead = "datasource.schema"
 	// Saved queries: a run names the query and its version, never its text.
 	SavedQueryCreate = "savedquery.create"
 	SavedQueryUpdate = "savedquery.update"

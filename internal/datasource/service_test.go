@@ -167,7 +167,7 @@ func valid(kind string) (settings, secrets map[string]any) {
 	case datasource.KindSQLite:
 		return map[string]any{"path": "/var/lib/app/data.db"}, nil
 	case datasource.KindRedis:
-		return map[string]any{"host": "10.0.0.7", "port": 6380, "db": 3, "username": "app", "tls": "require", "ca_cert": pemText, "client_cert": pemText, "allow_admin": false},
+		return map[string]any{"host": "10.0.0.7", "port": 6380, "db": 3, "username": "app", "tls": "require", "ca_cert": pemText, "client_cert": pemText, "allow_admin": false, "schema_scan": false},
 			map[string]any{"password": "pw-" + canary, "client_key": pemKey}
 	case datasource.KindHTTP:
 		return map[string]any{"base_url": "https://api.example.com/v1/", "headers": map[string]string{"Accept": "application/json"}, "timeout_ms": 5000,
@@ -259,7 +259,7 @@ func TestCreateDefaults(t *testing.T) {
 		{datasource.KindPostgres, map[string]any{"port": int64(5432), "sslmode": "verify-full"}},
 		{datasource.KindMySQL, map[string]any{"port": int64(3306), "tls": "verify-full"}},
 		{datasource.KindSQLite, map[string]any{}},
-		{datasource.KindRedis, map[string]any{"port": int64(6379), "db": int64(0), "tls": "disable", "allow_admin": false}},
+		{datasource.KindRedis, map[string]any{"port": int64(6379), "db": int64(0), "tls": "disable", "allow_admin": false, "schema_scan": false}},
 		{datasource.KindHTTP, map[string]any{"timeout_ms": int64(30000), "insecure_skip_verify": false, "api_key_in": "header"}},
 	}
 	for _, tt := range tests {

@@ -25,6 +25,7 @@ import (
 	"github.com/querygate/querygate/internal/kind"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/schema"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -64,10 +65,12 @@ type Options struct {
 	// through an SSH bastion is checked against, as named, before the
 	// bastion is asked to connect (the bastion itself is dialled through
 	// Dial); nil means egress.DefaultPolicy().
-	Egress     *egress.Policy
-	Limits     Limits
-	SQLiteDirs []string
-	SQLiteDeny []string
+	Egress *egress.Policy
+	Limits Limits
+	// SchemaLimits bound one schema read (zero fields: the defaults).
+	SchemaLimits schema.Limits
+	SQLiteDirs   []string
+	SQLiteDeny   []string
 	// RequireTLS refuses datasources that would connect without verified
 	// TLS (--require-datasource-tls).
 	RequireTLS bool
@@ -92,6 +95,7 @@ type Service struct {
 	dial         connect.DialFunc
 	egress       *egress.Policy
 	limits       Limits
+	schemaLimits schema.Limits
 	sqliteDirs   []string
 	sqliteDeny   []string
 	requireTLS   bool
@@ -193,7 +197,8 @@ func NewService(o Options) *Service {
 	s := &Service{log: o.Logger, datasources: o.Datasources, kinds: o.Kinds, dial: o.Dial, egress: o.Egress, limits: o.Limits,
 		sqliteDirs: o.SQLiteDirs, sqliteDeny: o.SQLiteDeny, httpMax: o.HTTPResponseMax, requireTLS: o.RequireTLS, pools: map[string]*pool{},
 		live: map[*pool]struct{}{}, budgets: map[string]*budget{}, stop: make(chan struct{}), done: make(chan struct{}),
-		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests)}
+		devices: o.Devices, savedQueries: o.SavedQueries, audit: o.Audit, metrics: o.Metrics, auditText: o.AuditQueryText, tests: make(chan struct{}, maxConcurrentTests),
+		schemaLimits: o.SchemaLimits.WithDefaults()}
 	go s.janitor()
 	return s
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/datasource"
+	"github.com/querygate/querygate/internal/schema"
 )
 
 // shielded is a connector whose errors never carry one of its
@@ -34,6 +35,16 @@ func shield(conn connect.Connector, secrets datasource.Secrets) connect.Connecto
 func (c *shielded) Query(ctx context.Context, req connect.Request, sink connect.Sink) (connect.Result, error) {
 	res, err := c.Connector.Query(ctx, req, sink)
 	return res, c.check(err)
+}
+
+// Schema reads the wrapped connector's schema (an empty one when it has
+// no reader), its errors withheld like those of Query.
+func (c *shielded) Schema(ctx context.Context, lim schema.Limits) (*schema.Schema, error) {
+	sc, err := connect.ReadSchema(ctx, c.Connector, lim)
+	if err != nil {
+		return nil, c.check(err)
+	}
+	return sc, nil
 }
 
 func (c *shielded) Ping(ctx context.Context) error {

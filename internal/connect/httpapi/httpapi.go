@@ -85,6 +85,7 @@ type Connector struct {
 	readOnly    bool
 	transport   *http.Transport
 	client      *http.Client
+	openAPIPath string
 }
 
 var _ connect.Connector = (*Connector)(nil)
@@ -104,6 +105,7 @@ type rawSettings struct {
 	bearer        string
 	apiKey        string
 	secretHeaders map[string]string
+	openAPIPath   string
 }
 
 // Settings are an HTTP datasource's settings and secrets, checked and
@@ -116,6 +118,9 @@ type Settings struct {
 	timeout  time.Duration
 	roots    *x509.CertPool // nil: the system's
 	insecure bool
+	// openAPIPath is the path, under base_url, of the OpenAPI document a
+	// schema read lists (schema.go); empty for none.
+	openAPIPath string
 }
 
 // DecodeSettings reads and checks a datasource's settings and secrets.
@@ -141,7 +146,14 @@ func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings
 	if err != nil {
 		return nil, err
 	}
-	out := &Settings{base: b, defaults: defaults, creds: creds, timeout: s.timeout, insecure: s.insecure}
+	if s.openAPIPath != "" {
+		// Checked now, so that a path that would leave base_url is told
+		// when the datasource is saved, and again at every read.
+		if _, err := resolvePath(b, s.openAPIPath); err != nil {
+			return nil, configError("The setting openapi_path must be a path under base_url.")
+		}
+	}
+	out := &Settings{base: b, defaults: defaults, creds: creds, timeout: s.timeout, insecure: s.insecure, openAPIPath: s.openAPIPath}
 	if s.caPEM != "" {
 		// Only this authority is trusted, not the system roots as well:
 		// the operator named who signs the server's certificate.
@@ -200,7 +212,7 @@ func New(cfg connect.Config) (*Connector, error) {
 		DisableCompression: true,
 	}
 	c := &Connector{base: s.base, defaults: s.defaults, creds: s.creds, timeout: s.timeout, responseMax: responseMax,
-		readOnly: cfg.ReadOnly, transport: tr}
+		readOnly: cfg.ReadOnly, transport: tr, openAPIPath: s.openAPIPath}
 	// No cookie jar: nothing of a response is kept between requests. No
 	// client timeout: the request's context carries the deadline.
 	c.client = &http.Client{Transport: tr, CheckRedirect: c.checkRedirect}
@@ -221,7 +233,7 @@ func readSettings(settings map[string]any, secrets connect.Secrets) (*rawSetting
 	s := &rawSettings{timeout: defaultTimeout}
 	var err error
 	for name, dst := range map[string]*string{"base_url": &s.baseURL, "ca_cert": &s.caPEM, "basic_user": &s.basicUser,
-		"api_key_name": &s.apiKeyName, "api_key_in": &s.apiKeyIn} {
+		"api_key_name": &s.apiKeyName, "api_key_in": &s.apiKeyIn, "openapi_path": &s.openAPIPath} {
 		if *dst, err = str(name); err != nil {
 			return nil, err
 		}

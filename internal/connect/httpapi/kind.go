@@ -20,6 +20,8 @@ func Kind() *kind.Kind {
 			{Name: "base_url", Label: "Base URL", Type: kind.TypeURL, Required: true, Guards: true,
 				Help: "Every request goes under this URL, for example https://api.example.com/v1/. Put credentials in the secret fields, not in the URL."},
 			{Name: "headers", Label: "Headers", Type: kind.TypeHeaders, Help: "Plain headers sent with every request. Put tokens in Secret headers."},
+			{Name: "openapi_path", Label: "OpenAPI document path", Type: kind.TypeString,
+				Help: "Path under the base URL of the API's OpenAPI document in JSON, for example openapi.json: the schema browser lists its paths."},
 			{Name: "timeout_ms", Label: "Timeout (ms)", Type: kind.TypeInt, Default: 30000, Min: 100, Max: 600000},
 			kind.CACert,
 			{Name: "insecure_skip_verify", Label: "Skip TLS verification", Type: kind.TypeBool, Default: false, Insecure: true, Guards: true,

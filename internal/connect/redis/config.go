@@ -36,6 +36,8 @@ type Settings struct {
 	password   string
 	tls        *tls.Config // nil: tls=disable
 	allowAdmin bool
+	// schemaScan lets a schema read summarise the keys (schema.go).
+	schemaScan bool
 }
 
 // DecodeSettings reads and checks a datasource's settings and secrets.
@@ -94,6 +96,13 @@ func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings
 		s.allowAdmin = v
 	default:
 		return nil, connect.Errorf(connect.ECONFIG, "The setting allow_admin must be true or false.")
+	}
+	switch v := settings["schema_scan"].(type) {
+	case nil:
+	case bool:
+		s.schemaScan = v
+	default:
+		return nil, connect.Errorf(connect.ECONFIG, "The setting schema_scan must be true or false.")
 	}
 	mode, err := str("tls")
 	if err != nil {

@@ -25,6 +25,8 @@ func Kind() *dskind.Kind {
 			dskind.CACert, dskind.ClientCert,
 			{Name: "allow_admin", Label: "Allow administrative commands", Type: dskind.TypeBool, Default: false, Insecure: true, Guards: true,
 				Help: "Insecure: lets queries run administrative and dangerous commands (CONFIG, FLUSHALL, SHUTDOWN, scripts, ACL, ...). Commands that change a pooled connection (AUTH, SELECT, MULTI, SUBSCRIBE, ...) stay refused."},
+			{Name: "schema_scan", Label: "Show key patterns in the schema", Type: dskind.TypeBool, Default: false,
+				Help: "Lets the schema browser summarise keys into patterns (user:*) with their types: a bounded SCAN of at most 1,000 keys per read."},
 			{Name: "password", Label: "Password", Type: dskind.TypeString, Secret: true},
 			dskind.ClientKey,
 		}, dskind.SSHFields()...),

@@ -14,6 +14,7 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/schema"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/web/kit"
 )
@@ -46,6 +47,10 @@ type fakeQueries struct {
 	err   error
 	// grants are the grants SetGrants was given.
 	grants []datasource.Grant
+	// schema is what Schema answers (when err is nil); keys is whether
+	// it was given the request's device keys.
+	schema *schema.Schema
+	keys   bool
 }
 
 var _ Queries = (*fakeQueries)(nil)
@@ -67,6 +72,16 @@ func (f *fakeQueries) RunSaved(context.Context, accounts.Actor, string, query.Sa
 
 func (f *fakeQueries) TestDatasource(context.Context, accounts.Actor, string, query.DeviceKeys) error {
 	panic("not called")
+}
+
+func (f *fakeQueries) Schema(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) (*schema.Schema, error) {
+	f.calls++
+	f.actor, f.dsID = a, dsID
+	f.keys = keys != nil
+	if f.err != nil {
+		return nil, f.err
+	}
+	return f.schema, nil
 }
 
 func (f *fakeQueries) Unlock(context.Context, accounts.Actor, string, seal.Secret, bool) (query.Unlocked, error) {
@@ -256,6 +271,7 @@ func TestRoutesCarryTheirAction(t *testing.T) {
 		"GET /api/datasources":             accounts.ActionDatasourceList,
 		"POST /api/dashboards":             accounts.ActionDashboardCreate,
 		"POST /api/datasources/{id}/query": kit.SignedIn, // the datasource's grant: checked by the use case
+		"GET /api/datasources/{id}/schema": kit.SignedIn, // likewise
 	} {
 		r, ok := byPattern[pattern]
 		if !ok || r.Public || r.Action != want {
@@ -287,5 +303,56 @@ func TestSetGrantsRoute(t *testing.T) {
 	q = &fakeQueries{}
 	if w := call(newTestAPI(q), "PUT", "/api/datasources/ds-1/grants", "editor", `{"grant":[]}`); w.Code != 400 || q.calls != 0 {
 		t.Errorf("unknown field: got %d %s with %d calls, want 400 and none", w.Code, w.Body, q.calls)
+	}
+}
+
+// The schema route hands the datasource of the path, the caller and the
+// device keys to the use case and answers its schema as JSON, never
+// cached, or its error with the error's status.
+func TestSchemaRoute(t *testing.T) {
+	rows := int64(42)
+	q := &fakeQueries{schema: &schema.Schema{Schemas: []schema.Namespace{{Name: "public", Tables: []schema.Table{
+		{Name: "users", Kind: schema.KindTable, RowsEstimate: &rows, Columns: []schema.Column{
+			{Name: "id", Type: "int4", PrimaryKey: true},
+			{Name: "team_id", Type: "int4", Nullable: true, References: "public.teams.id"}}},
+		{Name: "v", Kind: schema.KindView, Columns: []schema.Column{}}}}}, Truncated: true}}
+	w := call(newTestAPI(q), "GET", "/api/datasources/ds-1/schema", "viewer", "")
+	want := `{"schemas":[{"name":"public","tables":[` +
+		`{"name":"users","kind":"table","rows_estimate":42,"columns":[` +
+		`{"name":"id","type":"int4","nullable":false,"primary_key":true},` +
+		`{"name":"team_id","type":"int4","nullable":true,"primary_key":false,"references":"public.teams.id"}]},` +
+		`{"name":"v","kind":"view","rows_estimate":null,"columns":[]}]}],"truncated":true}`
+	if w.Code != 200 || strings.TrimSpace(w.Body.String()) != want {
+		t.Fatalf("got %d %s, want 200 %s", w.Code, w.Body, want)
+	}
+	if ct, cc := w.Header().Get("Content-Type"), w.Header().Get("Cache-Control"); ct != "application/json" || cc != "no-store" {
+		t.Errorf("Content-Type %q, Cache-Control %q: want application/json, no-store", ct, cc)
+	}
+	if q.calls != 1 || q.dsID != "ds-1" || !q.keys || q.actor.User == nil || q.actor.User.ID != "u-viewer" || q.actor.Via != accounts.ViaToken {
+		t.Fatalf("use case called %d times with %q by %+v", q.calls, q.dsID, q.actor)
+	}
+
+	for _, tc := range []struct {
+		err  error
+		want int
+		code string
+	}{
+		{querygate.Errorf(querygate.ENOTFOUND, "Datasource not found."), 404, querygate.ENOTFOUND},
+		{querygate.Errorf(querygate.EFORBIDDEN, "No."), 403, querygate.EFORBIDDEN},
+		{querygate.Errorf(querygate.EDEVICELOCKED, "Unlock it."), 403, querygate.EDEVICELOCKED},
+		{querygate.Errorf(querygate.ETIMEOUT, "Too slow."), 504, querygate.ETIMEOUT},
+	} {
+		q := &fakeQueries{err: tc.err}
+		w := call(newTestAPI(q), "GET", "/api/datasources/ds-1/schema", "viewer", "")
+		if w.Code != tc.want || errorCode(t, w) != tc.code {
+			t.Errorf("use case error %v: got %d %s, want %d %s", tc.err, w.Code, w.Body, tc.want, tc.code)
+		}
+	}
+	q = &fakeQueries{schema: schema.Empty()}
+	if w := call(newTestAPI(q), "GET", "/api/datasources/ds-1/schema", "", ""); w.Code != 401 || q.calls != 0 {
+		t.Errorf("anonymous: got %d with %d calls, want 401 and none", w.Code, q.calls)
+	}
+	if w := call(newTestAPI(q), "GET", "/api/datasources/ds-1/schema", "editor", ""); w.Code != 200 || strings.TrimSpace(w.Body.String()) != `{"schemas":[],"truncated":false}` {
+		t.Errorf("empty schema: got %d %s", w.Code, w.Body)
 	}
 }

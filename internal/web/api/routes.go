@@ -21,6 +21,7 @@ import (
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
+	"github.com/querygate/querygate/internal/schema"
 	"github.com/querygate/querygate/internal/seal"
 	"github.com/querygate/querygate/internal/sso"
 	"github.com/querygate/querygate/internal/web/kit"
@@ -34,6 +35,7 @@ type Queries interface {
 	Run(ctx context.Context, a accounts.Actor, dsID string, in query.Input, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	RunSaved(ctx context.Context, a accounts.Actor, queryID string, in query.SavedInput, keys query.DeviceKeys, out query.Output) (query.Summary, error)
 	TestDatasource(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) error
+	Schema(ctx context.Context, a accounts.Actor, dsID string, keys query.DeviceKeys) (*schema.Schema, error)
 	Unlock(ctx context.Context, a accounts.Actor, dsID string, password seal.Secret, remember bool) (query.Unlocked, error)
 	CreateDatasource(ctx context.Context, a accounts.Actor, in datasource.CreateInput) (*datasource.Datasource, error)
 	UpdateDatasource(ctx context.Context, a accounts.Actor, id string, in datasource.UpdateInput) (*datasource.Datasource, error)
@@ -175,6 +177,7 @@ func (s *Server) Register(mux *http.ServeMux) []kit.Route {
 	audited("POST /api/datasources/{id}/test", audit.DatasourceTest, signedIn, s.testDatasource)
 	audited("POST /api/datasources/test", audit.DatasourceTest, accounts.ActionDatasourceCreate, s.testDraft)
 	audited("POST /api/datasources/{id}/query", audit.Query, signedIn, s.runQuery)
+	audited("GET /api/datasources/{id}/schema", audit.SchemaRead, signedIn, s.readSchema)
 	audited("POST /api/datasources/{id}/unlock", audit.DeviceUnlock, signedIn, s.unlock)
 	audited("DELETE /api/datasources/{id}/unlock", audit.DeviceForget, signedIn, s.forgetDevice)
 	audited("DELETE /api/datasources/{id}/devices", audit.DeviceRevoke, signedIn, s.revokeDevices)
