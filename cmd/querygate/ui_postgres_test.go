@@ -239,6 +239,8 @@ func TestBrowserPostgres(t *testing.T) {
 	act(t, ctx, "locked",
 		chromedp.Navigate(g.url+"/datasources/"+dev),
 		waitEditor(`#editor`),
+		// The schema browser offers the unlock; it prompts only when asked.
+		chromedp.WaitVisible(`#schema-unlock`, chromedp.ByQuery),
 		setEditor(`#editor`, "SELECT 7 AS seven"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#unlock-dialog`, chromedp.ByQuery),
@@ -258,6 +260,8 @@ func TestBrowserPostgres(t *testing.T) {
 		chromedp.SendKeys(`#unlock-password`, devPassword, chromedp.ByQuery),
 		chromedp.Click(`#unlock-submit`, chromedp.ByQuery),
 		waitText(`#run-status`, "1 row in"),
+		// The query unlocked the datasource: the schema browser reads it.
+		waitJS(`!document.querySelector('#schema-unlock') && !document.querySelector('#schema-tree').hasAttribute('aria-busy')`),
 	)
 	if got := text(t, ctx, activeResult+` tbody`); !strings.Contains(got, "7") {
 		t.Fatalf("device-custody rows: %q", got)

@@ -42,9 +42,18 @@ export class SchemaTree {
     this.setStatus('Loading the schema…');
     this.root.setAttribute('aria-busy', 'true');
     const path = `/api/datasources/${encodeURIComponent(this.datasourceID)}/schema`;
-    let r = await api('GET', path);
-    if (!r.ok && r.error.code === 'device_locked' && await unlockDevice(this.datasourceID)) r = await api('GET', path);
+    const r = await api('GET', path);
     this.root.removeAttribute('aria-busy');
+    this.locked = !r.ok && r.error.code === 'device_locked';
+    if (this.locked) {
+      // No password prompt unasked: the tree offers the unlock, and a
+      // query that unlocks the datasource reloads the tree (reloadIfLocked).
+      const b = el('button', { type: 'button', class: 'secondary', id: 'schema-unlock' }, 'Unlock');
+      b.addEventListener('click', async () => { if (await unlockDevice(this.datasourceID)) this.load(); });
+      this.root.replaceChildren(el('li', { class: 'tree-empty' }, b));
+      this.setStatus('This datasource is locked on this device: unlock it to see its tables.');
+      return;
+    }
     if (!r.ok) {
       this.root.replaceChildren();
       this.setStatus(`The schema could not be read: ${r.error.message}`, 'error');
@@ -54,6 +63,11 @@ export class SchemaTree {
     this.truncated = !!r.data.truncated;
     this.onIndex?.(this.index);
     this.draw();
+  }
+
+  /** reloadIfLocked reads the schema again when it was locked. */
+  reloadIfLocked() {
+    if (this.locked) this.load();
   }
 
   // matches reports whether a name holds the filter text.

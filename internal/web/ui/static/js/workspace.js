@@ -490,6 +490,7 @@ function startSQLWorkspace() {
         setStatus(el.status, prefix + view.summary.textContent, 'ok');
       }
       if (list.length > 1) setStatus(el.status, `${list.length} statements run; the last: ${view.summary.textContent}`, 'ok');
+      tree.reloadIfLocked();
     } catch (e) {
       if (e.name === 'AbortError') {
         const rows = view?.result?.count || 0;
