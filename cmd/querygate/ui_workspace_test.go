@@ -118,7 +118,6 @@ func TestBrowserWorkspace(t *testing.T) {
 		t.Fatalf("the two results: %q", got)
 	}
 	act(t, ctx, "the first tab", chromedp.Click(`#result-tab-0`, chromedp.ByQuery), waitText(activeResult+` tbody`, "1"))
-	shoot(t, ctx, "workspace")
 
 	// The second of three statements fails: the third never runs, the
 	// server's position is marked, the message reads without its code.
@@ -370,7 +369,9 @@ func TestBrowserSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Exec(t.Context(), `CREATE TABLE customers (customer_id int PRIMARY KEY, full_name text NOT NULL);
-		CREATE SCHEMA sales; CREATE TABLE sales."Lead List" (lead_id int REFERENCES customers, note text)`)
+		CREATE SCHEMA sales; CREATE TABLE sales."Lead List" (lead_id int REFERENCES customers, note text);
+		INSERT INTO customers VALUES (1, 'Ada Lovelace'), (2, 'Grace Hopper'), (3, 'Edsger Dijkstra');
+		INSERT INTO sales."Lead List" VALUES (1, 'met at the fair'), (3, NULL)`)
 	c.Close(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -453,6 +454,16 @@ func TestBrowserSchema(t *testing.T) {
 		waitJS(fmt.Sprintf(completionJS, "editor")+` === 'Lead List'`),
 	)
 	shoot(t, ctx, "workspace-completion")
+
+	act(t, ctx, "two statements",
+		chromedp.KeyEvent(kb.Escape),
+		setEditor(`#editor`, "SELECT c.customer_id, c.full_name, l.note\nFROM customers c\nLEFT JOIN sales.\"Lead List\" l ON l.lead_id = c.customer_id;\n\nSELECT count(*) AS leads FROM sales.\"Lead List\";"),
+		chromedp.Click(`#run-all`, chromedp.ByQuery),
+		waitText(`#run-status`, "2 statements run"),
+		chromedp.Click(`#result-tab-0`, chromedp.ByQuery),
+		waitText(activeResult+` tbody`, "Grace Hopper"),
+	)
+	shoot(t, ctx, "workspace")
 	checkCSP(t, logs)
 }
 
