@@ -298,6 +298,11 @@ func TestBrowserWorkspace(t *testing.T) {
 	if overflow := evalInt(t, ctx, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); overflow > 0 {
 		t.Errorf("the workspace is %d px wider than a 390 px screen", overflow)
 	}
+	// Nothing of the schema tree (its hidden labels) stretches the page
+	// below its content.
+	if extra := evalInt(t, ctx, `document.documentElement.scrollHeight - Math.ceil(document.querySelector('main').getBoundingClientRect().bottom + window.scrollY)`); extra > 1 {
+		t.Errorf("the page is %d px taller than its content", extra)
+	}
 	shoot(t, ctx, "workspace-phone")
 	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
 	checkCSP(t, logs)
