@@ -74,6 +74,12 @@ type Config struct {
 	InsecureHTTP         bool
 	RequireDatasourceTLS bool
 
+	// MCP endpoint (--mcp)
+	MCP            bool
+	MCPMaxRows     int64
+	MCPMaxBytes    int
+	MCPSQLWritable []string
+
 	// audit
 	AuditQueryText bool
 	AuditSince     time.Time // audit export --since; zero: from the start
@@ -174,6 +180,10 @@ func (c *Config) serveFlags(fs *flag.FlagSet, s *settings) {
 	fs.StringVar(&c.MetricsListen, "metrics-listen", "", "also serve /metrics, without authentication, on this address (such as 127.0.0.1:9090); /metrics on --listen needs an admin")
 	fs.DurationVar(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "on SIGTERM, how long running queries may finish before they are cancelled at their datasources")
 	fs.BoolVar(&c.AuditQueryText, "audit-query-text", false, "record each query's text in its audit event (off: only metadata)")
+	fs.BoolVar(&c.MCP, "mcp", false, "serve the Model Context Protocol for AI agents at /mcp (API tokens only)")
+	fs.Int64Var(&c.MCPMaxRows, "mcp-max-rows", 200, "the most rows one MCP tool call answers (capped at --row-limit-max)")
+	fs.IntVar(&c.MCPMaxBytes, "mcp-max-bytes", 128<<10, "the most bytes of JSON one MCP tool call answers; rows past it are left out, and the answer says so")
+	fs.Var((*stringList)(&c.MCPSQLWritable), "mcp-sql-writable", "id of a datasource that is not read-only on which MCP's run_sql may still run statements, writes included (repeatable); without it run_sql runs only on read-only datasources")
 	fs.DurationVar(&c.DevicePoolIdle, "device-pool-idle", time.Minute, "close the connection pool of a device-custody unlock after this long unused")
 }
 
@@ -449,6 +459,14 @@ func (c *Config) validateServe(s *settings) error {
 	}
 	if c.ShutdownGrace < 0 || c.ShutdownGrace > time.Hour {
 		return badFlag("shutdown-grace", "must be between 0s and 1h")
+	}
+	if c.MCPMaxRows < 1 {
+		return badFlag("mcp-max-rows", "must be at least 1")
+	}
+	// An answer never asks for more rows than any query may.
+	c.MCPMaxRows = min(c.MCPMaxRows, c.RowLimitMax)
+	if c.MCPMaxBytes < 4<<10 || c.MCPMaxBytes > 64<<20 {
+		return badFlag("mcp-max-bytes", "must be between 4096 and 67108864 bytes (64 MiB)")
 	}
 	if c.DevicePoolIdle < time.Second || c.DevicePoolIdle > time.Hour {
 		return badFlag("device-pool-idle", "must be between 1s and 1h")

@@ -14,6 +14,7 @@ import (
 	"github.com/querygate/querygate/internal/dashboard"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/mcp"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
@@ -94,6 +95,7 @@ func (m *Main) serve(ctx context.Context) error {
 		SSO:             sso.NewService(m.db, m.inst.Envelope, dialer),
 		ForceLocalLogin: m.Config.LocalLogin,
 		AllowedHosts:    allowedHosts(m.Config.Listen, ln.Addr(), m.Config.AllowedHosts),
+		MCP:             m.mcpOptions(),
 	})
 	if len(m.Config.AllowedHosts) == 0 && !isLoopback(ln.Addr()) {
 		m.log.WarnContext(ctx, "listening on a non-loopback address without --allowed-hosts: requests for any host name are answered; "+
@@ -206,4 +208,12 @@ func allowedHosts(listen string, addr net.Addr, list []string) []string {
 func isLoopback(addr net.Addr) bool {
 	a, ok := addr.(*net.TCPAddr)
 	return ok && a.IP.IsLoopback()
+}
+
+// mcpOptions configures the MCP endpoint, or nil without --mcp.
+func (m *Main) mcpOptions() *mcp.Options {
+	if !m.Config.MCP {
+		return nil
+	}
+	return &mcp.Options{MaxRows: m.Config.MCPMaxRows, MaxBytes: m.Config.MCPMaxBytes, SQLWritable: m.Config.MCPSQLWritable, Version: version()}
 }

@@ -110,9 +110,12 @@ func TestBrowserDashboard(t *testing.T) {
 		chromedp.Click(`#add-panel`, chromedp.ByQuery),
 		chromedp.SendKeys(`.panel-row:last-child input`, "Regions as bars", chromedp.ByQuery),
 		chromedp.SetValue(`.panel-row:last-child select`, byRegion, chromedp.ByQuery),
+		chromedp.Evaluate(`document.querySelector('.panel-row:last-child select').dispatchEvent(new Event('change'))`, nil),
+		// The columns come from the saved query's own result.
+		waitJS(`!!document.querySelector('.panel-row:last-child .column-checks input[value=revenue]')`),
 		chromedp.Evaluate(`(() => { const r = document.querySelector('.panel-row:last-child'); const f = [...r.querySelectorAll('.field')];
 			const by = (l) => f.find(x => x.querySelector('label').textContent === l).querySelector('input, select');
-			by('Chart').value = 'bar'; by('X column').value = 'region'; by('Y columns').value = 'revenue'; by('Width (of 12)').value = '12'; return true })()`, nil),
+			by('Chart').value = 'bar'; by('X column').value = 'region'; r.querySelectorAll('.column-checks input').forEach((c) => { if (c.checked !== (c.value === 'revenue')) c.click(); }); by('Width (of 12)').value = '12'; return true })()`, nil),
 		chromedp.Click(`#save-dashboard`, chromedp.ByQuery),
 	)
 	waitURL(t, ctx, "/dashboards/"+dash+"$")

@@ -196,8 +196,9 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
-// activeResult is the result tab on show in the SQL workspace.
-const activeResult = `#result-panels .result-panel:not([hidden])`
+// activeResult is the result grid, which in the SQL workspace shows the
+// statement tab selected.
+const activeResult = `#results`
 
 // setEditor replaces the text of the code editor whose host is sel.
 func setEditor(sel, text string) chromedp.Action {
@@ -350,7 +351,7 @@ func TestBrowserUI(t *testing.T) {
 	act(t, ctx, "truncated",
 		chromedp.SetValue(`#limit`, "2", chromedp.ByQuery),
 		chromedp.Click(`#run`, chromedp.ByQuery),
-		chromedp.WaitVisible(activeResult+` .notice`, chromedp.ByQuery),
+		chromedp.WaitVisible(`#truncated`, chromedp.ByQuery),
 		waitText(`#row-count`, "2"),
 		chromedp.SetValue(`#limit`, "", chromedp.ByQuery),
 	)

@@ -13,6 +13,9 @@ type Actor struct {
 	// both for the audit trail.
 	Remote    string
 	RequestID string
+	// Front names the front end the request came through when it is not
+	// the HTTP API or the pages (FrontMCP); audit events record it.
+	Front string
 }
 
 // How an actor's user was proved.
@@ -20,6 +23,9 @@ const (
 	ViaSession = "session"
 	ViaToken   = "token"
 )
+
+// FrontMCP is the Front of a request made through the MCP endpoint.
+const FrontMCP = "mcp"
 
 // UserID returns the actor's user id, or "" for no user.
 func (a Actor) UserID() string {
@@ -31,7 +37,7 @@ func (a Actor) UserID() string {
 
 // Who is the actor as an audit event names it.
 func (a Actor) Who() audit.Who {
-	w := audit.Who{Remote: a.Remote, RequestID: a.RequestID}
+	w := audit.Who{Remote: a.Remote, RequestID: a.RequestID, Front: a.Front}
 	if a.User != nil {
 		w.ID, w.Name = a.User.ID, a.User.Username
 	}

@@ -84,6 +84,7 @@ const (
 	DatasourceUpdate = "datasource.update"
 	DatasourceDelete = "datasource.delete"
 	DatasourceTest   = "datasource.test"
+	DatasourceList   = "datasource.list" // a front end that audits reads listed the datasources (MCP's list_datasources)
 	GrantUpdate      = "grant.update"
 	GroupCreate      = "group.create"
 	GroupUpdate      = "group.update"

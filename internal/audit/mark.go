@@ -53,11 +53,15 @@ type Recorder interface {
 type Who struct {
 	ID, Name          string
 	Remote, RequestID string
+	// Front is the front end the request came through when it is not the
+	// HTTP API or the pages ("mcp"): recorded as the detail "front".
+	Front string
 }
 
 // RecordOutcome is how every use case records its one event: it marks ctx
 // as audited (Marked), fills in the actor, sets the outcome to err's code
-// (OK without error) and, for an egress refusal, the policy's message
+// (OK without error), notes the front end when it is not the HTTP API or
+// the pages (Who.Front) and, for an egress refusal, the policy's message
 // naming the refused address (never a secret), then records ev with rec
 // (nothing is written when rec is nil).
 func RecordOutcome(ctx context.Context, rec Recorder, who Who, ev Event, err error) {
@@ -67,6 +71,12 @@ func RecordOutcome(ctx context.Context, rec Recorder, who Who, ev Event, err err
 	}
 	ev.ActorID, ev.ActorName = who.ID, who.Name
 	ev.Remote, ev.RequestID = who.Remote, who.RequestID
+	if who.Front != "" {
+		if ev.Details == nil {
+			ev.Details = map[string]any{}
+		}
+		ev.Details["front"] = who.Front
+	}
 	ev.Outcome = OK
 	if err != nil {
 		ev.Outcome = querygate.ErrorCode(err)

@@ -38,7 +38,9 @@ type Column struct {
 //	float64              (NaN and ±Inf are encoded as strings)
 //	string               text
 //	[]byte               binary data (encoded as base64)
-//	time.Time            timestamps and dates (encoded as RFC 3339)
+//	Date                 a calendar date without time zone ("2024-03-01")
+//	LocalDateTime        a date and time of day without time zone ("2024-03-01T10:00:00")
+//	time.Time            an instant: a timestamp with time zone (encoded as RFC 3339 with its offset)
 //	Numeric              exact numbers that a float would round (encoded as a JSON string)
 //	JSON                 a JSON document, embedded as is
 //	[]any                an array of these values
@@ -50,7 +52,27 @@ type (
 	Numeric string
 	// JSON is a valid JSON document.
 	JSON []byte
+	// Date is a calendar date that names no instant, as the database
+	// means a DATE: "2024-03-01". Connectors build it with NewDate.
+	Date string
+	// LocalDateTime is a date and a time of day that name no instant, as
+	// the database means a timestamp without time zone (PostgreSQL
+	// timestamp, MySQL DATETIME): "2024-03-01T10:00:00", with a
+	// fraction only when it is not zero. Connectors build it with
+	// NewLocalDateTime.
+	LocalDateTime string
 )
+
+// NewDate returns the date of t's wall clock in t's own location.
+func NewDate(t time.Time) Date {
+	return Date(t.Format(time.DateOnly))
+}
+
+// NewLocalDateTime returns t's wall clock in t's own location, without
+// its zone.
+func NewLocalDateTime(t time.Time) LocalDateTime {
+	return LocalDateTime(t.Format("2006-01-02T15:04:05.999999999"))
+}
 
 // Sink receives a result as it streams. Connectors call Columns once, then
 // Row for each row, in order. A Sink may return ErrStop from Row to end the

@@ -42,6 +42,10 @@ func appendValue(b []byte, v any) []byte {
 		return append(b, '"')
 	case connect.Numeric:
 		return appendString(b, string(v))
+	case connect.Date:
+		return appendString(b, string(v))
+	case connect.LocalDateTime:
+		return appendString(b, string(v))
 	case connect.JSON:
 		// Compacted, so that a document's newlines cannot end an NDJSON
 		// line (json.Compact also validates).
@@ -128,6 +132,10 @@ func textValue(b []byte, v any) []byte {
 	case connect.Numeric:
 		return append(b, v...)
 	case connect.JSON:
+		return append(b, v...)
+	case connect.Date:
+		return append(b, v...)
+	case connect.LocalDateTime:
 		return append(b, v...)
 	case bool:
 		return strconv.AppendBool(b, v)

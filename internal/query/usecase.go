@@ -48,7 +48,16 @@ type Input struct {
 	Body      json.RawMessage
 	Limit     int64
 	TimeoutMS int64
+	// ReadOnlyOnly refuses (EFORBIDDEN) a datasource not marked read-only:
+	// a front end that lets ad-hoc statements run only where the
+	// datasource enforces read-only sets it (MCP's run_sql).
+	ReadOnlyOnly bool
 }
+
+// errNotReadOnly refuses an ad-hoc query asked with ReadOnlyOnly on a
+// datasource that is not read-only.
+var errNotReadOnly = querygate.Errorf(querygate.EFORBIDDEN,
+	"This front end sends ad-hoc statements only to read-only datasources, and this datasource is not read-only.")
 
 // request reads in for a datasource whose requests have that shape.
 func (in *Input) request(shape kind.Shape) (Request, error) {
@@ -252,6 +261,9 @@ func (s *Service) record(ctx context.Context, a accounts.Actor, ev audit.Event, 
 func (s *Service) Run(ctx context.Context, a accounts.Actor, dsID string, in Input, keys DeviceKeys, out Output) (Summary, error) {
 	ev := audit.Event{Action: audit.Query, Target: audit.ClientID(dsID), DatasourceID: audit.ClientID(dsID), Details: map[string]any{}}
 	d, err := s.Authorize(ctx, a, dsID, accounts.ActionDatasourceUse)
+	if err == nil && in.ReadOnlyOnly && !d.ReadOnly {
+		err = errNotReadOnly
+	}
 	if err != nil {
 		s.record(ctx, a, ev, err)
 		return Summary{}, &notStarted{err}

@@ -18,6 +18,7 @@ import (
 	"github.com/querygate/querygate/internal/dashboard"
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
+	"github.com/querygate/querygate/internal/mcp"
 	"github.com/querygate/querygate/internal/metrics"
 	"github.com/querygate/querygate/internal/query"
 	"github.com/querygate/querygate/internal/savedquery"
@@ -68,6 +69,9 @@ type Options struct {
 	// port ignored) the gateway answers, against DNS rebinding; empty
 	// accepts any.
 	AllowedHosts []string
+	// MCP, when set, serves the Model Context Protocol at /mcp (--mcp),
+	// with the Queries service.
+	MCP *mcp.Options
 }
 
 // Server is the whole HTTP surface.
@@ -77,6 +81,7 @@ type Server struct {
 	ui     *ui.Server
 	routes []Route // the API's, as registered by Handler
 	pages  []Route // the pages', as registered by Handler
+	mcp    *mcp.Server
 }
 
 // Routes lists the API routes registered by Handler, so that tests can
@@ -102,9 +107,15 @@ func New(o Options) *Server {
 		SavedQueries: o.SavedQueries, Dashboards: o.Dashboards, Cookies: o.Cookies, Devices: o.Devices, Audit: o.Audit,
 		Metrics: o.Metrics, Egress: o.Egress, AuditQueryText: o.AuditQueryText, Version: o.Version, SSO: o.SSO,
 		ForceLocalLogin: o.ForceLocalLogin})
-	return &Server{base: b, api: a, ui: ui.New(a, ui.Options{Accounts: o.Accounts, Datasources: o.Datasources, Queries: o.Queries,
+	s := &Server{base: b, api: a, ui: ui.New(a, ui.Options{Accounts: o.Accounts, Datasources: o.Datasources, Queries: o.Queries,
 		SavedQueries: o.SavedQueries, Dashboards: o.Dashboards, Devices: o.Devices, Audit: o.Audit, Egress: o.Egress,
 		SSO: o.SSO, ForceLocalLogin: o.ForceLocalLogin})}
+	if o.MCP != nil {
+		m := *o.MCP
+		m.Queries, m.Audit, m.Logger = o.Queries, o.Audit, o.Logger
+		s.mcp = mcp.New(b, m)
+	}
+	return s
 }
 
 // Handler returns the whole HTTP surface with its middleware.
@@ -112,5 +123,10 @@ func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	s.routes = s.api.Register(mux)
 	s.pages = s.ui.Register(mux)
+	if s.mcp != nil {
+		// Behind the same middleware (ingress, host check, cross-origin
+		// protection, request log); it authenticates by token itself.
+		mux.Handle("/mcp", s.mcp)
+	}
 	return s.base.Wrap(mux)
 }

@@ -13,17 +13,18 @@ import (
 type kind int
 
 const (
-	kindString   kind = iota // text: CHAR, VARCHAR, TEXT, ENUM, SET, TIME, and anything unknown
-	kindInt                  // signed integers and YEAR: int64
-	kindUint                 // BIGINT UNSIGNED: uint64
-	kindUint32               // smaller unsigned integers: int64 (they always fit)
-	kindFloat32              // FLOAT: float64, shortest form of the float32
-	kindFloat64              // DOUBLE: float64
-	kindDecimal              // DECIMAL: connect.Numeric
-	kindDate                 // DATE: time.Time (UTC)
-	kindDateTime             // DATETIME, TIMESTAMP: time.Time (UTC)
-	kindJSON                 // JSON (MySQL): connect.JSON
-	kindBytes                // BLOB, BINARY, VARBINARY, BIT, GEOMETRY, VECTOR: []byte
+	kindString    kind = iota // text: CHAR, VARCHAR, TEXT, ENUM, SET, TIME, and anything unknown
+	kindInt                   // signed integers and YEAR: int64
+	kindUint                  // BIGINT UNSIGNED: uint64
+	kindUint32                // smaller unsigned integers: int64 (they always fit)
+	kindFloat32               // FLOAT: float64, shortest form of the float32
+	kindFloat64               // DOUBLE: float64
+	kindDecimal               // DECIMAL: connect.Numeric
+	kindDate                  // DATE: connect.Date
+	kindDateTime              // DATETIME: connect.LocalDateTime (a wall clock, no zone)
+	kindTimestamp             // TIMESTAMP: time.Time, an instant (the session's time zone is UTC)
+	kindJSON                  // JSON (MySQL): connect.JSON
+	kindBytes                 // BLOB, BINARY, VARBINARY, BIT, GEOMETRY, VECTOR: []byte
 )
 
 // column describes one result column: its connect.Column and how its
@@ -62,8 +63,10 @@ func newColumn(name, dbType string) column {
 		k = kindDecimal
 	case "DATE":
 		k = kindDate
-	case "DATETIME", "TIMESTAMP":
+	case "DATETIME":
 		k = kindDateTime
+	case "TIMESTAMP":
+		k = kindTimestamp
 	case "JSON":
 		k = kindJSON
 	case "BLOB", "TINYBLOB", "MEDIUMBLOB", "LONGBLOB", "BINARY", "VARBINARY", "BIT", "GEOMETRY", "VECTOR":
@@ -114,9 +117,15 @@ func (c *column) decode(b []byte) any {
 		return connect.Numeric(b)
 	case kindDate:
 		if t, err := time.ParseInLocation(time.DateOnly, string(b), time.UTC); err == nil {
-			return t
+			return connect.NewDate(t)
 		}
 	case kindDateTime:
+		if t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", string(b), time.UTC); err == nil {
+			return connect.NewLocalDateTime(t)
+		}
+	case kindTimestamp:
+		// The server sends a TIMESTAMP in the session's time zone, which
+		// config.go sets to UTC: it is an instant.
 		if t, err := time.ParseInLocation("2006-01-02 15:04:05.999999999", string(b), time.UTC); err == nil {
 			return t
 		}

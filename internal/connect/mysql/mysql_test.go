@@ -57,7 +57,7 @@ func TestTypesRoundTrip(t *testing.T) {
 	want := []any{int64(1), int64(-128), int64(-32768), int64(-8388608), int64(-2147483648), int64(-9223372036854775808),
 		int64(255), int64(4294967295), uint64(18446744073709551615), int64(2024),
 		connect.Numeric("12345678901234567890.0123456789"), 1.1, 0.1,
-		time.Date(2024, 2, 29, 0, 0, 0, 0, utc), time.Date(2024, 2, 29, 13, 14, 15, 123456000, utc),
+		connect.Date("2024-02-29"), connect.LocalDateTime("2024-02-29T13:14:15.123456"),
 		time.Date(2024, 2, 29, 13, 14, 15, 123000000, utc), "-838:59:59.00",
 		"ab", "héllo ✓", "long text", "Bin", "b", "x,y",
 		[]byte{0, 0xff, 0x10}, []byte("ab\x00"), []byte{}, []byte{0x02, 0x01}, nil, nil}
@@ -148,8 +148,11 @@ func TestExpressionsAndEmptyStrings(t *testing.T) {
 	if b, ok := row[4].([]byte); !ok || string(b) != "\x00\xff" {
 		t.Errorf("UNHEX = %#v, want bytes", row[4])
 	}
-	if now, ok := row[5].(time.Time); !ok || now.Location() != time.UTC || time.Since(now).Abs() > time.Minute {
-		t.Errorf("NOW() = %#v, want the current time in UTC (the session time zone is UTC)", row[5])
+	// NOW() is a DATETIME: a wall clock, in the session's time zone (UTC).
+	if s, ok := row[5].(connect.LocalDateTime); !ok {
+		t.Errorf("NOW() = %#v, want a connect.LocalDateTime", row[5])
+	} else if now, err := time.ParseInLocation("2006-01-02T15:04:05", string(s), time.UTC); err != nil || time.Since(now).Abs() > time.Minute {
+		t.Errorf("NOW() = %q, want the current time in UTC (the session time zone is UTC)", s)
 	}
 }
 

@@ -37,24 +37,25 @@ func resultFormat(oid uint32) int16 {
 type kind uint8
 
 const (
-	kString    kind = iota // text form, as a string
-	kBool                  // binary bool
-	kInt2                  // binary int2
-	kInt4                  // binary int4
-	kInt8                  // binary int8
-	kOID                   // binary oid
-	kFloat8                // binary float8
-	kBytes                 // binary bytea
-	kDate                  // binary date
-	kTimestamp             // binary timestamp and timestamptz
-	kUUID                  // binary uuid
-	kBinArray              // binary array of the kinds above
-	kTextBool              // text bool
-	kTextInt               // text int2, int4, int8, oid
-	kTextFloat             // text float4, float8
-	kNumeric               // text numeric
-	kJSON                  // text json, jsonb
-	kTextArray             // text array
+	kString      kind = iota // text form, as a string
+	kBool                    // binary bool
+	kInt2                    // binary int2
+	kInt4                    // binary int4
+	kInt8                    // binary int8
+	kOID                     // binary oid
+	kFloat8                  // binary float8
+	kBytes                   // binary bytea
+	kDate                    // binary date: connect.Date
+	kTimestamp               // binary timestamp (without time zone): connect.LocalDateTime
+	kTimestamptz             // binary timestamptz: time.Time, an instant in UTC
+	kUUID                    // binary uuid
+	kBinArray                // binary array of the kinds above
+	kTextBool                // text bool
+	kTextInt                 // text int2, int4, int8, oid
+	kTextFloat               // text float4, float8
+	kNumeric                 // text numeric
+	kJSON                    // text json, jsonb
+	kTextArray               // text array
 )
 
 // decoder converts the values of one column.
@@ -122,8 +123,10 @@ func binaryKind(oid uint32) kind {
 		return kFloat8
 	case pgtype.DateOID:
 		return kDate
-	case pgtype.TimestampOID, pgtype.TimestamptzOID:
+	case pgtype.TimestampOID:
 		return kTimestamp
+	case pgtype.TimestamptzOID:
+		return kTimestamptz
 	case pgtype.UUIDOID:
 		return kUUID
 	case pgtype.BoolArrayOID, pgtype.ByteaArrayOID, pgtype.NameArrayOID, pgtype.TextArrayOID,
@@ -225,9 +228,9 @@ func (d *decoder) decode(b []byte) (any, error) {
 		case math.MinInt32:
 			return "-infinity", nil
 		default:
-			return time.Unix((int64(days)+pgEpochDays)*86400, 0).UTC(), nil
+			return connect.NewDate(time.Unix((int64(days)+pgEpochDays)*86400, 0).UTC()), nil
 		}
-	case kTimestamp:
+	case kTimestamp, kTimestamptz:
 		if len(b) != 8 {
 			return nil, errMalformed
 		}
@@ -239,7 +242,14 @@ func (d *decoder) decode(b []byte) (any, error) {
 		default:
 			// Split first: us plus the epoch offset could overflow.
 			// time.Unix normalises a negative remainder.
-			return time.Unix(us/1e6+pgEpochSeconds, us%1e6*1e3).UTC(), nil
+			t := time.Unix(us/1e6+pgEpochSeconds, us%1e6*1e3).UTC()
+			if d.kind == kTimestamp {
+				// A timestamp without time zone is a wall clock: the
+				// server sends it as if in UTC, and it travels with no
+				// zone (an invented Z would make it an instant).
+				return connect.NewLocalDateTime(t), nil
+			}
+			return t, nil
 		}
 	case kUUID:
 		if len(b) != 16 {

@@ -104,11 +104,12 @@ func TestDecodeBinary(t *testing.T) {
 	}{
 		{"int2", kInt2, []byte{0xff, 0xfe}, int64(-2)},
 		{"oid", kOID, be32(math.MaxUint32), int64(math.MaxUint32)},
-		{"timestamp epoch", kTimestamp, be64(0), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
-		{"timestamp before epoch", kTimestamp, be64(uint64(1<<64 - 1)), time.Date(1999, 12, 31, 23, 59, 59, 999999000, time.UTC)},
+		{"timestamp epoch", kTimestamp, be64(0), connect.LocalDateTime("2000-01-01T00:00:00")},
+		{"timestamptz epoch", kTimestamptz, be64(0), time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		{"timestamp before epoch", kTimestamp, be64(uint64(1<<64 - 1)), connect.LocalDateTime("1999-12-31T23:59:59.999999")},
 		{"timestamp infinity", kTimestamp, be64(math.MaxInt64), "infinity"},
-		{"timestamp near max does not overflow", kTimestamp, be64(math.MaxInt64 - 1), time.Date(294277, 1, 9, 4, 0, 54, 775806000, time.UTC)},
-		{"date", kDate, be32(uint32(0xffffffff)), time.Date(1999, 12, 31, 0, 0, 0, 0, time.UTC)},
+		{"timestamp near max does not overflow", kTimestamptz, be64(math.MaxInt64 - 1), time.Date(294277, 1, 9, 4, 0, 54, 775806000, time.UTC)},
+		{"date", kDate, be32(uint32(0xffffffff)), connect.Date("1999-12-31")},
 		{"date -infinity", kDate, be32(1 << 31), "-infinity"},
 		{"uuid", kUUID, []byte{0xa0, 0xee, 0xbc, 0x99, 0x9c, 0x0b, 0x4e, 0xf8, 0xbb, 0x6d, 0x6b, 0xb9, 0xbd, 0x38, 0x0a, 0x11}, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
 	}
@@ -119,7 +120,7 @@ func TestDecodeBinary(t *testing.T) {
 			t.Errorf("%s: decode = %#v, %v; want %#v", tt.name, got, err, tt.want)
 		}
 	}
-	for _, k := range []kind{kBool, kInt2, kInt4, kInt8, kOID, kFloat8, kDate, kTimestamp, kUUID, kBinArray, kTextBool, kTextInt, kTextFloat} {
+	for _, k := range []kind{kBool, kInt2, kInt4, kInt8, kOID, kFloat8, kDate, kTimestamp, kTimestamptz, kUUID, kBinArray, kTextBool, kTextInt, kTextFloat} {
 		d := decoder{kind: k}
 		if got, err := d.decode([]byte{1, 2, 3}); err == nil {
 			t.Errorf("kind %d: decode of 3 odd bytes = %#v, want an error", k, got)

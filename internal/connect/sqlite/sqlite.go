@@ -198,13 +198,12 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		return connect.Result{RowsAffected: after - before}, nil
 	}
 	cols := make([]connect.Column, len(types))
+	decl := make([]string, len(types))
 	for i, t := range types {
-		cols[i] = connect.Column{Name: t.Name(), Type: strings.ToLower(t.DatabaseTypeName())}
+		decl[i] = strings.ToUpper(t.DatabaseTypeName())
+		cols[i] = connect.Column{Name: t.Name(), Type: strings.ToLower(decl[i])}
 	}
 	res := connect.Result{HasRows: true, RowsAffected: -1}
-	if err := sink.Columns(cols); err != nil {
-		return res, stopped(err)
-	}
 	raw := make([]any, len(cols))
 	dest := make([]any, len(cols))
 	for i := range raw {
@@ -212,7 +211,10 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	}
 	vals := make([]any, len(cols))
 	meter := c.bounds.Meter()
-	for rows.Next() {
+	// An expression has no declared type: the first row's storage
+	// class names it, so the columns line is sent after that row is read.
+	more := rows.Next()
+	if more {
 		if err := rows.Scan(dest...); err != nil {
 			return res, mapError(ctx, err)
 		}
@@ -220,11 +222,30 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 			return res, err
 		}
 		for i, v := range raw {
-			vals[i] = value(v)
+			if cols[i].Type == "" {
+				cols[i].Type = storageClass(v)
+			}
+		}
+	}
+	if err := sink.Columns(cols); err != nil {
+		return res, stopped(err)
+	}
+	for more {
+		for i, v := range raw {
+			vals[i] = value(v, decl[i])
 		}
 		if err := sink.Row(vals); err != nil {
 			// Closing the rows resets the statement: SQLite stops there.
 			return res, stopped(err)
+		}
+		if more = rows.Next(); !more {
+			break
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return res, mapError(ctx, err)
+		}
+		if err := checkRow(&meter, raw, cols); err != nil {
+			return res, err
 		}
 	}
 	if err := closeRows(rows); err != nil {
@@ -249,10 +270,26 @@ func closeRows(rows *sql.Rows) error {
 	return err
 }
 
-// value converts what the driver scanned into a connect value.
-func value(v any) any {
+// value converts what the driver scanned into a connect value. decl is
+// the column's declared type, upper case.
+//
+// The driver turns the text of a column declared DATE, DATETIME or
+// TIMESTAMP into a time.Time, reading a text without offset as UTC. SQLite
+// has no time zones, so such a value is handed on as the database means
+// it: a DATE as a connect.Date, a DATETIME or TIMESTAMP as a
+// connect.LocalDateTime (a wall clock), unless its text carried an offset
+// other than UTC, in which case it is the instant it names.
+func value(v any, decl string) any {
 	switch v := v.(type) {
-	case nil, int64, float64, string, bool, time.Time:
+	case time.Time:
+		switch {
+		case decl == "DATE":
+			return connect.NewDate(v)
+		case v.Location() == time.UTC:
+			return connect.NewLocalDateTime(v)
+		}
+		return v
+	case nil, int64, float64, string, bool:
 		return v
 	case []byte:
 		return v
@@ -262,6 +299,22 @@ func value(v any) any {
 	// The driver hands no other type; a new one is shown as text rather
 	// than lost.
 	return "unsupported value"
+}
+
+// storageClass names the SQLite storage class of a scanned value, the type
+// of a column that has no declared type; "" for NULL.
+func storageClass(v any) string {
+	switch v.(type) {
+	case int64, int, bool:
+		return "integer"
+	case float64:
+		return "real"
+	case string, time.Time:
+		return "text"
+	case []byte:
+		return "blob"
+	}
+	return ""
 }
 
 // bindParams converts JSON-decoded params to driver values. SQLite binds

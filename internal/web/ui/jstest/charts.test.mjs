@@ -6,7 +6,7 @@ process.env.TZ = 'UTC';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { niceTicks, timeTicks, seriesOf, toNumber, numberFormat } from '../static/js/charts.js';
+import { guessViz, niceTicks, timeTicks, seriesOf, toNumber, numberFormat } from '../static/js/charts.js';
 
 // close compares tick lists within floating-point noise.
 function close(got, want) {
@@ -120,4 +120,16 @@ test('numberFormat: a dash for no value, the unit after the number', () => {
   for (const v of [null, undefined, NaN]) assert.equal(f(v), '–');
   assert.equal(numberFormat('percent')(0.5), new Intl.NumberFormat(undefined, { style: 'percent' }).format(0.5));
   assert.equal(numberFormat('unknown')(1.23456), new Intl.NumberFormat(undefined, { maximumFractionDigits: 2 }).format(1.23456));
+});
+
+test('guessViz: a date on x with a line, numbers on y, a text column as series', () => {
+  assert.deepEqual(guessViz([{ name: 'day', type: 'date' }, { name: 'n', type: 'int8' }, { name: 'region', type: 'text' }], [['2024-03-01', 3, 'eu']]),
+    { type: 'line', x: 'day', y: ['n'], series: 'region' });
+  assert.deepEqual(guessViz([{ name: 'at', type: 'timestamptz' }, { name: 'a', type: 'numeric' }, { name: 'b', type: 'float8' }], [['2024-03-01T10:00:00Z', '1', 2]]),
+    { type: 'line', x: 'at', y: ['a', 'b'] });
+  assert.deepEqual(guessViz([{ name: 'name', type: 'text' }, { name: 'a', type: 'numeric' }], [['x', '1']]), { type: 'bar', x: 'name', y: ['a'] });
+  assert.deepEqual(guessViz([{ name: 'count', type: 'int8' }], [[5]]), { type: 'number', y: ['count'] });
+  // No type (an expression in SQLite): the first row's values say it.
+  assert.deepEqual(guessViz([{ name: 'd', type: '' }, { name: 'v', type: '' }], [['2024-03-01', 1.5]]), { type: 'line', x: 'd', y: ['v'] });
+  assert.deepEqual(guessViz([{ name: 'a', type: 'text' }, { name: 'b', type: 'text' }], [['x', 'y']]), { type: 'table', x: 'a', y: [] });
 });

@@ -61,8 +61,9 @@ test('dropUnowned removes the old shared keys only', () => {
   s.setItem('querygate.draft.d1', '{}');
   s.setItem('querygate.u.bob.history.d1', '[]');
   s.setItem('other.app', 'x');
+  s.setItem('querygate.theme', 'dark');
   dropUnowned(s);
-  assert.deepEqual(s.keys(), ['querygate.u.bob.history.d1', 'other.app']);
+  assert.deepEqual(s.keys(), ['querygate.u.bob.history.d1', 'other.app', 'querygate.theme']);
 });
 
 test('a broken stored value reads as empty', () => {

@@ -7,6 +7,8 @@
 // than one series. Every text goes in with textContent: a value from a
 // datasource can never become markup.
 
+import { isNumericType, isTemporalType } from './format.js';
+
 const SVG = 'http://www.w3.org/2000/svg';
 
 /** PALETTE is Okabe and Ito's colour-blind-safe palette. */
@@ -229,6 +231,25 @@ function drawXY(svg, viz, columns, rows, width, height) {
     });
   }
   const plot = el('g', { class: 'plot' }, svg);
+  // Hovering shows the values at the nearest x (draw() adds the tip).
+  const nearest = (x) => {
+    if (!isTime) return Math.max(0, Math.min(xs.length - 1, Math.floor((x - m.l) / band)));
+    let best = 0;
+    for (let i = 1; i < xs.length; i++) if (Math.abs(sx(i) - x) < Math.abs(sx(best) - x)) best = i;
+    return best;
+  };
+  const xLabel = (i) => {
+    const v = xs[i];
+    if (v === null || v === undefined) return 'NULL';
+    return typeof v === 'object' ? JSON.stringify(v) : String(v);
+  };
+  svg.hover = {
+    box: { l: m.l, t: m.t, w: pw, h: ph },
+    at: (x) => {
+      const i = nearest(x);
+      return { x: sx(i), title: xLabel(i), lines: series.map((s2, k) => ({ name: s2.name, value: fmt(s2.values[i]), color: PALETTE[k % PALETTE.length] })) };
+    },
+  };
   if (viz.type === 'bar') {
     const groups = stacked ? 1 : series.length;
     const bw = Math.max(1, (band * 0.8) / groups);
@@ -346,7 +367,78 @@ export function draw(box, viz, columns, rows) {
   if (viz.type === 'pie') drawPie(svg, viz, columns, rows, width, height);
   else drawXY(svg, viz, columns, rows, width, height);
   box.replaceChildren(svg);
+  if (svg.hover) tooltip(box, svg, width);
   return svg;
+}
+
+// tooltip shows, while the pointer is over the plot, a guide line at the
+// nearest x and a box with the x value and each series' value there.
+function tooltip(box, svg, width) {
+  const { box: b, at } = svg.hover;
+  const guide = el('line', { y1: b.t, y2: b.t + b.h, x1: -10, x2: -10, class: 'hover-guide', visibility: 'hidden' }, svg);
+  const area = el('rect', { x: b.l, y: b.t, width: b.w, height: b.h, fill: 'transparent', class: 'hover-area' }, svg);
+  const tip = document.createElement('div');
+  tip.className = 'chart-tip';
+  tip.hidden = true;
+  tip.setAttribute('role', 'status');
+  box.append(tip);
+  const hide = () => { tip.hidden = true; guide.setAttribute('visibility', 'hidden'); };
+  area.addEventListener('pointermove', (ev) => {
+    const r = svg.getBoundingClientRect();
+    const x = ((ev.clientX - r.left) * width) / (r.width || width);
+    const p = at(x);
+    guide.setAttribute('x1', p.x);
+    guide.setAttribute('x2', p.x);
+    guide.setAttribute('visibility', 'visible');
+    const head = document.createElement('strong');
+    head.textContent = p.title;
+    const rows = p.lines.map((l) => {
+      const d = document.createElement('div');
+      const sw = document.createElement('span');
+      sw.className = 'swatch';
+      sw.style.background = l.color;
+      d.append(sw, `${l.name}: ${l.value}`);
+      return d;
+    });
+    tip.replaceChildren(head, ...rows);
+    tip.hidden = false;
+    const px = (p.x * (r.width || width)) / width;
+    const left = px + 12 + tip.offsetWidth > box.clientWidth ? px - 12 - tip.offsetWidth : px + 12;
+    tip.style.left = `${Math.max(0, left)}px`;
+    tip.style.top = `${Math.max(0, ev.clientY - r.top - tip.offsetHeight - 8)}px`;
+  });
+  area.addEventListener('pointerleave', hide);
+}
+
+/**
+ * guessViz proposes a chart for a result from its column types (and the
+ * first row where a type says nothing): a date or time column goes on x
+ * with a line, else the first text column with bars; numeric columns go
+ * on y; one numeric value in one row is a number.
+ */
+export function guessViz(columns, rows) {
+  const first = rows[0] || [];
+  const ISO_DATE = /^-?\d{4,}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$/;
+  const numeric = columns.map((c, i) => isNumericType(c.type) || (!c.type && typeof first[i] === 'number'));
+  const temporal = columns.map((c, i) => (isTemporalType(c.type) && !/^time(tz)?$/.test(c.type)) || (!isNumericType(c.type) && typeof first[i] === 'string' && ISO_DATE.test(first[i])));
+  const ys = columns.map((c, i) => i).filter((i) => numeric[i]);
+  // One numeric value in one row (a count, a total): a number.
+  if (rows.length === 1 && ys.length === 1 && columns.length === 1) return { type: 'number', y: [columns[ys[0]].name] };
+  let xi = temporal.indexOf(true);
+  let type = 'line';
+  if (xi < 0) {
+    xi = columns.findIndex((c, i) => !numeric[i]);
+    type = 'bar';
+  }
+  if (xi < 0) xi = 0;
+  const y = ys.filter((i) => i !== xi).slice(0, 4).map((i) => columns[i].name);
+  const viz = { type: y.length ? type : 'table', x: columns[xi] ? columns[xi].name : '', y };
+  // A date on x, one value and one text column: a series per text value.
+  if (type === 'line' && y.length === 1) {
+    const si = columns.findIndex((c, i) => i !== xi && !numeric[i] && !temporal[i]);
+    if (si >= 0) viz.series = columns[si].name;
+  }
+  return viz;
 }
 
 /** svgText serialises a chart with its styles inlined, for an SVG or PNG export. */

@@ -4,6 +4,7 @@
 // written to browser storage, and the gateway keeps nothing either.
 import { setStatus } from './app.js';
 import { draw, svgText } from './charts.js';
+import { isNumericType } from './format.js';
 import { cell, postQuery, readNDJSON, safeFileName } from './stream.js';
 
 const root = document.getElementById('dashboard');
@@ -54,6 +55,26 @@ for (const input of def.inputs) {
   elx.value = String(v);
 }
 
+// A link shares the view: input values in the URL (?since=2024-03-01)
+// override the defaults, and each refresh writes the values shown back
+// into it. (The gateway's request log records the path only, never the
+// query string.)
+const fromURL = new URLSearchParams(location.search);
+for (const input of def.inputs) {
+  const elx = document.getElementById(`in-${input.name}`);
+  if (elx && fromURL.has(input.name)) elx.value = fromURL.get(input.name);
+}
+
+function inputsToURL() {
+  const u = new URLSearchParams();
+  for (const input of def.inputs) {
+    const elx = document.getElementById(`in-${input.name}`);
+    if (elx && elx.value !== '') u.set(input.name, elx.value);
+  }
+  const q = u.toString();
+  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}`);
+}
+
 // ---- panels ----
 
 class PanelView {
@@ -99,12 +120,13 @@ class PanelView {
           const th = document.createElement('th');
           th.scope = 'col';
           th.textContent = c.name;
+          if (isNumericType(c.type)) th.className = 'num';
           head.append(th);
         }
         const tb = t.createTBody();
         for (const r of this.rows.slice(0, 500)) {
           const tr = tb.insertRow();
-          for (const v of r) tr.append(cell(v));
+          r.forEach((v, i) => tr.append(cell(v, this.columns[i]?.type)));
         }
         const wrap = document.createElement('div');
         wrap.className = 'table-wrap';
@@ -229,7 +251,7 @@ async function runAll() {
 }
 
 $('refresh-all').addEventListener('click', runAll);
-$('inputs-form')?.addEventListener('submit', (ev) => { ev.preventDefault(); runAll(); });
+$('inputs-form')?.addEventListener('submit', (ev) => { ev.preventDefault(); inputsToURL(); runAll(); });
 let timer = null;
 $('auto-refresh').addEventListener('change', (ev) => {
   clearInterval(timer);

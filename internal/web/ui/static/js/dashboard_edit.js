@@ -1,7 +1,12 @@
 // The dashboard editor: name, inputs, panels (a saved query, its
 // parameter bindings, the visualisation and its place on the grid), and
-// sharing. Saving sends the whole definition with PATCH.
+// sharing. Saving sends the whole definition with PATCH. Each panel runs
+// its saved query for a live preview while it is edited, and its columns
+// are picked from that result's own columns, never typed. The layout map
+// places panels on the 12-column grid by dragging, or from the keyboard.
 import { api, clearErrors, errorText, setStatus, showError } from './app.js';
+import { draw, guessViz } from './charts.js';
+import { cell, postQuery, readNDJSON } from './stream.js';
 
 const form = document.getElementById('dashboard-edit');
 const $ = (x) => document.getElementById(x);
@@ -76,6 +81,8 @@ function addInput(inp = { name: '', type: 'date' }) {
   };
   row.err = err;
   name.addEventListener('change', refreshBindings);
+  // Previews run with the inputs' defaults.
+  for (const el of [def, type]) el.addEventListener('change', () => { for (const r of panelRows.children) r.schedule?.(); });
   inputRows.append(row);
   return row;
 }
@@ -86,10 +93,57 @@ function queryLabel(q) {
   return `${q.datasource_name} · ${q.name}`;
 }
 
+// columnPicker is a select of the result's columns (keeping a chosen
+// column the result no longer has, marked so).
+function columnPicker(value, none) {
+  const s = document.createElement('select');
+  s.fill = (columns) => {
+    const cur = s.want ?? (s.value || value || '');
+    s.want = undefined;
+    const opts = [...(none ? [['', none]] : []), ...columns.map((c) => [c.name, c.name])];
+    if (cur && !columns.some((c) => c.name === cur)) opts.push([cur, `${cur} (not in the result)`]);
+    s.replaceChildren(...opts.map(([v, l]) => new Option(l, v)));
+    s.value = cur;
+  };
+  s.fill([]);
+  return s;
+}
+
+// columnChecks is a group of checkboxes, one per column of the result.
+function columnChecks(values) {
+  const box = document.createElement('fieldset');
+  box.className = 'column-checks';
+  const legend = document.createElement('legend');
+  legend.textContent = 'Y columns';
+  let chosen = [...values];
+  box.fill = (columns) => {
+    const names = [...columns.map((c) => c.name), ...chosen.filter((n) => !columns.some((c) => c.name === n))];
+    box.replaceChildren(legend, ...names.map((n) => {
+      const id = `e${seq++}`;
+      const c = input('', { type: 'checkbox', id, value: n });
+      c.checked = chosen.includes(n);
+      c.addEventListener('change', () => { chosen = [...box.querySelectorAll('input:checked')].map((x) => x.value); });
+      const l = document.createElement('label');
+      l.htmlFor = id;
+      l.textContent = columns.some((col) => col.name === n) ? n : `${n} (not in the result)`;
+      const span = document.createElement('span');
+      span.className = 'check';
+      span.append(c, l);
+      return span;
+    }));
+    if (!names.length) box.append(Object.assign(document.createElement('span'), { className: 'help', textContent: 'The columns appear when the preview has run.' }));
+  };
+  box.values = () => chosen;
+  box.set = (names) => { chosen = [...names]; };
+  box.fill([]);
+  return box;
+}
+
 function addPanel(p = { viz: { type: 'bar' }, layout: {} }) {
   const row = document.createElement('div');
   row.className = 'panel-editor panel-row';
   row.dataset.id = p.id || '';
+  row.key = `k${seq++}`;
   const title = input(p.title || '', { placeholder: 'Revenue by month' });
   const known = queries.some((q) => q.id === p.query_id);
   const opts = [['', 'choose a saved query…'], ...queries.map((q) => [q.id, queryLabel(q)])];
@@ -97,9 +151,9 @@ function addPanel(p = { viz: { type: 'bar' }, layout: {} }) {
   const query = select(opts, p.query_id || '');
   const viz = p.viz || {};
   const type = select(edit.viz_types, viz.type || 'bar');
-  const x = input(viz.x || '', { className: 'mono', placeholder: 'month' });
-  const y = input((viz.y || []).join(', '), { className: 'mono', placeholder: 'revenue, cost' });
-  const series = input(viz.series || '', { className: 'mono' });
+  const x = columnPicker(viz.x || '');
+  const y = columnChecks(viz.y || []);
+  const series = columnPicker(viz.series || '', 'none');
   const stacked = input('', { type: 'checkbox' });
   stacked.checked = Boolean(viz.stacked);
   const format = select(FORMATS, viz.format || '');
@@ -115,9 +169,19 @@ function addPanel(p = { viz: { type: 'bar' }, layout: {} }) {
   params.className = 'params';
   const err = document.createElement('p');
   err.className = 'field-error';
-  row.append(field('Title', title, 'grow'), field('Saved query', query, 'grow'), field('Chart', type), field('X column', x), field('Y columns', y),
+  const preview = document.createElement('div');
+  preview.className = 'panel-preview';
+  const previewBody = document.createElement('div');
+  previewBody.className = 'panel-body';
+  const previewNote = document.createElement('p');
+  previewNote.className = 'panel-note';
+  previewNote.setAttribute('role', 'status');
+  const previewHead = document.createElement('h3');
+  previewHead.textContent = 'Preview';
+  preview.append(previewHead, previewBody, previewNote);
+  row.append(field('Title', title, 'grow'), field('Saved query', query, 'grow'), field('Chart', type), field('X column', x), y,
     field('Series column', series), field('Stacked', stacked), field('Format', format), field('Unit', unit), field('Compare with the next row', compare),
-    field('Row limit', limit), field('Column (0–11)', col), field('Width (of 12)', w), field('Height', h), removeButton(row), params, err);
+    field('Row limit', limit), field('Column (0–11)', col), field('Width (of 12)', w), field('Height', h), removeButton(row), params, err, preview);
   const bindings = p.params || {};
   row.drawParams = () => {
     params.replaceChildren();
@@ -129,7 +193,8 @@ function addPanel(p = { viz: { type: 'bar' }, layout: {} }) {
         b.input ? `input:${b.input}` : b.value !== undefined ? 'value' : '');
       const val = input(b.value === undefined ? '' : typeof b.value === 'string' ? b.value : JSON.stringify(b.value), { placeholder: prm.type });
       val.hidden = how.value !== 'value';
-      how.addEventListener('change', () => { val.hidden = how.value !== 'value'; });
+      how.addEventListener('change', () => { val.hidden = how.value !== 'value'; box.read(); row.schedule(); });
+      val.addEventListener('change', () => { box.read(); row.schedule(); });
       const box = field(`${prm.name} (${prm.type})`, how);
       box.append(val);
       box.dataset.param = prm.name;
@@ -144,22 +209,233 @@ function addPanel(p = { viz: { type: 'bar' }, layout: {} }) {
       };
     }
   };
-  query.addEventListener('change', () => { for (const k of Object.keys(bindings)) delete bindings[k]; row.drawParams(); });
+  // A panel given a new saved query starts from a guess (runPreview).
+  row.fresh = !p.query_id;
+  query.addEventListener('change', () => { for (const k of Object.keys(bindings)) delete bindings[k]; row.fresh = true; row.drawParams(); row.schedule(); });
   row.read = () => {
     for (const box of params.children) box.read?.();
     const out = {
       title: title.value.trim(), query_id: query.value, params: { ...bindings }, limit: Number(limit.value) || 1000,
-      viz: { type: type.value, x: x.value.trim(), y: y.value.split(',').map((v) => v.trim()).filter(Boolean), series: series.value.trim(),
+      viz: { type: type.value, x: x.value, y: y.values(), series: series.value,
         stacked: stacked.checked, format: format.value, unit: unit.value.trim(), compare: compare.checked },
       layout: { x: Number(col.value) || 0, y: 0, w: Number(w.value) || 6, h: Number(h.value) || 4 },
     };
     if (row.dataset.id) out.id = row.dataset.id;
     return out;
   };
+  row.layoutInputs = { col, w, h };
+  row.titleInput = title;
+
+  // ---- the live preview: the saved query run with the bindings (an
+  // input's default for an input), drawn as the panel will be ----
+  let columns = [];
+  let rows = [];
+  let controller = null;
+  let timer = null;
+  row.redraw = () => {
+    const v = row.read().viz;
+    previewBody.style.height = `${(Number(h.value) || 4) * 60}px`;
+    if (!columns.length) { previewBody.replaceChildren(); return; }
+    try {
+      if (v.type === 'table') {
+        const t = document.createElement('table');
+        t.className = 'grid compact';
+        const head = t.createTHead().insertRow();
+        for (const c of columns) head.append(Object.assign(document.createElement('th'), { scope: 'col', textContent: c.name }));
+        const tb = t.createTBody();
+        for (const r of rows.slice(0, 50)) {
+          const tr = tb.insertRow();
+          r.forEach((val, i) => tr.append(cell(val, columns[i].type)));
+        }
+        previewBody.replaceChildren(t);
+      } else draw(previewBody, v, columns, rows);
+      previewNote.textContent = row.okNote || '';
+      previewNote.className = 'panel-note';
+    } catch (e) {
+      previewBody.replaceChildren();
+      previewNote.textContent = e.message;
+      previewNote.className = 'panel-note is-error';
+    }
+  };
+  row.runPreview = async () => {
+    controller?.abort();
+    columns = [];
+    rows = [];
+    const q = queries.find((qq) => qq.id === query.value);
+    if (!q) { previewNote.textContent = 'Choose a saved query to see a preview.'; previewBody.replaceChildren(); x.fill([]); y.fill([]); series.fill([]); return; }
+    const c = new AbortController();
+    controller = c;
+    previewNote.textContent = 'Running the saved query…';
+    previewNote.className = 'panel-note';
+    const defaults = Object.fromEntries([...inputRows.children].map((r) => r.read()).map((i) => [i.name, i.default]));
+    const prm = {};
+    for (const [name, b] of Object.entries(row.read().params)) {
+      const v = b.input ? defaults[b.input] : b.value;
+      if (v !== undefined && v !== null && v !== '') prm[name] = v;
+    }
+    try {
+      const { resp, error } = await postQuery(`/api/queries/${encodeURIComponent(q.id)}/run`, { params: prm, limit: Math.min(Number(limit.value) || 1000, 10000) },
+        'application/x-ndjson', c.signal, q.datasource_id);
+      if (!resp) { previewNote.textContent = error.message; previewNote.className = 'panel-note is-error'; return; }
+      let failed = null;
+      await readNDJSON(resp, (msg) => {
+        if (msg.columns) columns = msg.columns;
+        else if (msg.row) rows.push(msg.row);
+        else if (msg.error) failed = msg.error;
+      });
+      if (c !== controller) return;
+      // A new panel starts from a guess made from the column types.
+      if (row.fresh && columns.length) {
+        row.fresh = false;
+        const g = guessViz(columns, rows.slice(0, 20));
+        x.want = g.x || '';
+        y.set(g.y || []);
+        series.want = g.series || '';
+        if (g.type && g.type !== 'table') type.value = g.type;
+      }
+      x.fill(columns);
+      y.fill(columns);
+      series.fill(columns);
+      row.okNote = `${rows.length} ${rows.length === 1 ? 'row' : 'rows'} with the inputs’ defaults`;
+      previewNote.textContent = failed ? failed.message : row.okNote;
+      previewNote.className = failed ? 'panel-note is-error' : 'panel-note';
+      if (failed) return;
+      row.dataset.columns = columns.map((cc) => cc.name).join(',');
+      row.redraw();
+    } catch (e) {
+      if (e.name !== 'AbortError') { previewNote.textContent = 'The connection to the gateway failed.'; previewNote.className = 'panel-note is-error'; }
+    }
+  };
+  row.schedule = () => { clearTimeout(timer); timer = setTimeout(() => row.runPreview(), 300); };
+  for (const el of [type, x, series, stacked, format, unit, compare, h]) el.addEventListener('change', () => row.redraw());
+  y.addEventListener('change', () => row.redraw());
+  limit.addEventListener('change', () => row.schedule());
+  for (const el of [title, col, w, h]) el.addEventListener('change', () => drawLayout());
   row.err = err;
   row.drawParams();
   panelRows.append(row);
+  row.runPreview();
+  drawLayout();
   return row;
+}
+
+// ---- the layout map: each panel as a block on the 12-column grid; drag a
+// block to move it (sideways: its column; up and down: its place in the
+// list, which is its row), drag its corner to resize; from the keyboard,
+// arrows move and Shift+arrows resize ----
+
+const map = document.getElementById('layout-map');
+const UNIT_H = 16; // px of the map per unit of height
+
+function drawLayout(focusKey) {
+  if (!map) return;
+  // Blocks are kept and updated, not rebuilt, so that the one in focus
+  // stays in focus.
+  const existing = new Map([...map.children].map((b) => [b.dataset.key, b]));
+  const active = document.activeElement?.closest?.('.layout-block')?.dataset.key;
+  const rows = [...panelRows.children];
+  const blocks = rows.map((row, i) => {
+    let b = existing.get(row.key);
+    if (!b) {
+      b = document.createElement('div');
+      b.className = 'layout-block';
+      b.tabIndex = 0;
+      b.dataset.key = row.key;
+      b.setAttribute('role', 'button');
+      b.setAttribute('aria-describedby', 'layout-help');
+      const label = document.createElement('span');
+      const grip = document.createElement('span');
+      grip.className = 'layout-resize';
+      grip.setAttribute('aria-hidden', 'true');
+      b.append(label, grip);
+      b.addEventListener('keydown', (ev) => keyMove(ev, row));
+      b.addEventListener('pointerdown', (ev) => dragStart(ev, row, ev.target === grip));
+    }
+    const { col, w, h } = row.layoutInputs;
+    b.style.gridColumn = `${(Number(col.value) || 0) + 1} / span ${Number(w.value) || 6}`;
+    b.style.height = `${(Number(h.value) || 4) * UNIT_H}px`;
+    const name = row.titleInput.value.trim() || `Panel ${i + 1}`;
+    b.firstChild.textContent = name;
+    b.setAttribute('aria-label', `${name}: column ${col.value}, width ${w.value}, height ${h.value}, place ${i + 1} of ${rows.length}`);
+    return b;
+  });
+  const same = blocks.length === map.children.length && blocks.every((b, i) => map.children[i] === b);
+  if (!same) map.replaceChildren(...blocks);
+  const k = focusKey || active;
+  const f = k && map.querySelector(`[data-key="${k}"]`);
+  if (f && document.activeElement !== f) f.focus();
+}
+
+function setLayout(row, { x, w, h }) {
+  const { col, w: wi, h: hi } = row.layoutInputs;
+  const nw = Math.max(1, Math.min(12, w ?? Number(wi.value)));
+  const nx = Math.max(0, Math.min(12 - nw, x ?? Number(col.value)));
+  col.value = String(nx);
+  wi.value = String(nw);
+  if (h !== undefined) hi.value = String(Math.max(1, Math.min(12, h)));
+  row.redraw();
+}
+
+function moveInList(row, by) {
+  const rows = [...panelRows.children];
+  const i = rows.indexOf(row);
+  const j = Math.max(0, Math.min(rows.length - 1, i + by));
+  if (i === j) return;
+  if (j > i) rows[j].after(row); else rows[j].before(row);
+}
+
+function keyMove(ev, row) {
+  const { col, w, h } = row.layoutInputs;
+  const [x0, w0, h0] = [Number(col.value), Number(w.value), Number(h.value)];
+  const k = ev.key;
+  if (!['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'].includes(k)) return;
+  ev.preventDefault();
+  if (ev.shiftKey) {
+    if (k === 'ArrowLeft') setLayout(row, { w: w0 - 1 });
+    if (k === 'ArrowRight') setLayout(row, { w: w0 + 1 });
+    if (k === 'ArrowUp') setLayout(row, { h: h0 - 1 });
+    if (k === 'ArrowDown') setLayout(row, { h: h0 + 1 });
+  } else {
+    if (k === 'ArrowLeft') setLayout(row, { x: x0 - 1 });
+    if (k === 'ArrowRight') setLayout(row, { x: x0 + 1 });
+    if (k === 'ArrowUp') moveInList(row, -1);
+    if (k === 'ArrowDown') moveInList(row, 1);
+  }
+  drawLayout(row.key);
+  setStatus($('layout-status'), map.querySelector(`[data-key="${row.key}"]`)?.getAttribute('aria-label') || '');
+}
+
+function dragStart(ev, row, resize) {
+  ev.preventDefault();
+  const block = ev.currentTarget;
+  block.setPointerCapture(ev.pointerId);
+  const cellW = map.clientWidth / 12;
+  const { col, w, h } = row.layoutInputs;
+  const [x0, w0, h0] = [Number(col.value), Number(w.value), Number(h.value)];
+  const [px, py] = [ev.clientX, ev.clientY];
+  const move = (e) => {
+    const dc = Math.round((e.clientX - px) / cellW);
+    if (resize) setLayout(row, { w: w0 + dc, h: h0 + Math.round((e.clientY - py) / UNIT_H) });
+    else setLayout(row, { x: x0 + dc });
+    block.style.gridColumn = `${Number(col.value) + 1} / span ${Number(w.value)}`;
+    block.style.height = `${Number(h.value) * UNIT_H}px`;
+  };
+  const up = (e) => {
+    block.removeEventListener('pointermove', move);
+    block.removeEventListener('pointerup', up);
+    block.removeEventListener('pointercancel', up);
+    if (!resize) {
+      // Dropped above or below other blocks: its place in the list.
+      const below = [...map.children].filter((b) => b !== block && b.getBoundingClientRect().top + b.offsetHeight / 2 < e.clientY).length;
+      const rows = [...panelRows.children];
+      const i = rows.indexOf(row);
+      moveInList(row, below - i);
+    }
+    drawLayout(row.key);
+  };
+  block.addEventListener('pointermove', move);
+  block.addEventListener('pointerup', up);
+  block.addEventListener('pointercancel', up);
 }
 
 function refreshBindings() {
@@ -167,6 +443,7 @@ function refreshBindings() {
     for (const box of row.querySelector('.params').children) box.read?.();
     row.drawParams();
   }
+  drawLayout();
 }
 
 // ---- sharing ----

@@ -130,16 +130,18 @@ export function createEditor({ parent, language, doc = '', label, complete, onRu
   return ed;
 }
 
-// theme is the editor's look, in the page's colours (app.css).
+// theme is the editor's look in the page's colours: app.css's custom
+// properties reach into the shadow root, so dark mode applies too.
 function theme(minHeight, maxHeight) {
   return EditorView.theme({
-    '&': { minHeight, maxHeight, fontSize: '.95rem', backgroundColor: '#ffffff', color: '#1d2330' },
+    '&': { minHeight, maxHeight, fontSize: '.95rem', backgroundColor: 'var(--panel, #fff)', color: 'var(--fg, #1d2330)' },
     '&.cm-focused': { outline: 'none' },
     '.cm-scroller': { fontFamily: 'ui-monospace, "SFMono-Regular", "DejaVu Sans Mono", Menlo, Consolas, monospace', lineHeight: '1.45' },
     '.cm-content': { padding: '.45rem 0' },
-    '.cm-gutters': { backgroundColor: '#f7f8fa', color: '#8a93a3', borderRight: '1px solid #d9dde4' },
-    '.cm-activeLine': { backgroundColor: '#f5f8fd' },
-    '.cm-activeLineGutter': { backgroundColor: '#e9f0fb' },
+    '.cm-gutters': { backgroundColor: 'var(--bg, #f7f8fa)', color: 'var(--muted, #8a93a3)', borderRight: '1px solid var(--line, #d9dde4)' },
+    '.cm-activeLine': { backgroundColor: 'transparent' },
+    '.cm-activeLineGutter': { backgroundColor: 'var(--line, #e9f0fb)' },
+    '.cm-cursor': { borderLeftColor: 'var(--fg, #1d2330)' },
     '.cm-tooltip': { fontFamily: 'system-ui, sans-serif', fontSize: '.88rem' },
     '.cm-tooltip-autocomplete ul li[aria-selected]': { backgroundColor: '#1f5fbf', color: '#fff' },
     '.cm-completionDetail': { marginLeft: '.75em', opacity: '.75', fontStyle: 'normal' },

@@ -59,12 +59,28 @@ function requestBody(defaultLimit) {
   return `${body}}`;
 }
 
+// A link shares the view: parameter values in the URL (?region=north)
+// fill the form, and each run writes the values it ran with into the URL.
+// A link only fills the form: opening it never runs the statement.
+const fields = () => [...form.querySelectorAll('[data-param]')].map((f) => [f.dataset.param, f.querySelector('input, select')]);
+const fromURL = new URLSearchParams(location.search);
+for (const [name, input] of fields()) if (input && name !== 'version' && fromURL.has(name)) input.value = fromURL.get(name);
+
+function valuesToURL() {
+  const u = new URLSearchParams();
+  if (fromURL.has('version')) u.set('version', fromURL.get('version')); // an older version's page
+  for (const [name, input] of fields()) if (input && input.value !== '') u.set(name, input.value);
+  const q = u.toString();
+  history.replaceState(null, '', `${location.pathname}${q ? `?${q}` : ''}`);
+}
+
 const exportLimit = Number.parseInt($('export').dataset.limit, 10) || 0;
-form.addEventListener('submit', (ev) => { ev.preventDefault(); runner.run(path, () => requestBody()); });
+form.addEventListener('submit', (ev) => { ev.preventDefault(); valuesToURL(); runner.run(path, () => requestBody()); });
 $('export').addEventListener('click', () => runner.exportCSV(path, () => requestBody(exportLimit), safeFileName(document.querySelector('h1').textContent, 'csv')));
 form.addEventListener('keydown', (ev) => {
   if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
     ev.preventDefault();
+    valuesToURL();
     runner.run(path, () => requestBody());
   }
 });

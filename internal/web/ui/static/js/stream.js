@@ -9,23 +9,17 @@
 // The page provides the elements of the "results" and "unlock" template
 // blocks (partials.html), found by their ids.
 import { api, clearErrors, setStatus } from './app.js';
-
-const MAX_SHOWN = 5000; // rows kept in the table; more are counted, not shown
+import { formatValue } from './format.js';
+import { renderResult } from './result.js';
 
 const $ = (x) => document.getElementById(x);
 
-/** cell renders one value as a table cell: NULL, JSON for objects, numbers right-aligned. */
-export function cell(v) {
+/** cell renders one value as a table cell by the one rule of format.js. */
+export function cell(v, type) {
   const td = document.createElement('td');
-  if (v === null || v === undefined) {
-    td.textContent = 'NULL';
-    td.className = 'null';
-  } else if (typeof v === 'object') {
-    td.textContent = JSON.stringify(v);
-  } else {
-    td.textContent = String(v);
-    if (typeof v === 'number') td.className = 'num';
-  }
+  const { text, cls } = formatValue(v, type);
+  td.textContent = text;
+  if (cls) td.className = cls;
   return td;
 }
 
@@ -52,16 +46,35 @@ export async function readNDJSON(resp, onMessage, onChunk = () => {}) {
     const { value, done } = await reader.read();
     if (done) break;
     buf += decoder.decode(value, { stream: true });
-    let nl;
-    while ((nl = buf.indexOf('\n')) >= 0) {
-      const line = buf.slice(0, nl);
+    const nl = buf.lastIndexOf('\n');
+    if (nl >= 0) {
+      const text = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
-      if (line.trim()) onMessage(JSON.parse(line));
+      parseLines(text, onMessage);
     }
     onChunk();
   }
+  buf += decoder.decode();
   if (buf.trim()) onMessage(JSON.parse(buf));
   onChunk();
+}
+
+// parseLines parses the whole lines of one chunk in one JSON.parse (a
+// line of NDJSON never holds a raw newline, so the lines joined by commas
+// are a JSON array); a chunk that does not parse so is read line by line,
+// which throws at the bad line.
+function parseLines(text, onMessage) {
+  let msgs = null;
+  try {
+    msgs = JSON.parse(`[${text.split('\n').filter((l) => l.trim()).join(',')}]`);
+  } catch {
+    msgs = null;
+  }
+  if (msgs) {
+    for (const m of msgs) onMessage(m);
+    return;
+  }
+  for (const line of text.split('\n')) if (line.trim()) onMessage(JSON.parse(line));
 }
 
 /**
@@ -86,7 +99,8 @@ export async function postQuery(path, body, accept, signal, datasourceID) {
     }
     if (resp.ok) return { resp };
     const error = await errorOf(resp);
-    if (resp.status === 401) location.assign('/login');
+    // Back to this very view after login (the login page checks the path).
+    if (resp.status === 401) location.assign(`/login?next=${encodeURIComponent(location.pathname + location.search)}`);
     if (error.code === 'device_locked' && datasourceID && await unlockDevice(datasourceID)) continue;
     return { error };
   }
@@ -166,6 +180,27 @@ export function safeFileName(title, ext) {
   return `${(title || '').trim().replace(/[^\w.-]+/g, '_') || 'query'}.${ext}`;
 }
 
+const VERBS = { insert: 'inserted', update: 'updated', delete: 'deleted', merge: 'merged', replace: 'replaced', copy: 'copied' };
+
+/**
+ * doneText is the status line of a finished result: "2 rows in 3 ms" for
+ * rows, "3 rows updated in 3 ms" (the verb from the statement) or "1 row
+ * affected" for a statement without rows.
+ */
+export function doneText(done, body) {
+  const rows = (n) => `${n.toLocaleString()} ${n === 1 ? 'row' : 'rows'}`;
+  const ms = `in ${done.elapsed_ms} ms`;
+  if (done.rows_affected !== undefined && !done.rows) {
+    if (done.rows_affected < 0) return `Done ${ms}.`;
+    let text = '';
+    try { text = typeof body === 'string' ? JSON.parse(body).query || '' : (body && body.query) || ''; } catch { text = ''; }
+    // The first word of the statement, past comments and a WITH clause.
+    const words = text.replace(/--[^\n]*|\/\*[\s\S]*?\*\//g, ' ').toLowerCase().match(/\b(insert|update|delete|merge|replace|copy)\b/);
+    return `${rows(done.rows_affected)} ${words ? VERBS[words[1]] : 'affected'} ${ms}.`;
+  }
+  return `${rows(done.rows)} ${ms}${done.truncated ? ', cut at the row limit' : ''}.`;
+}
+
 /**
  * Runner drives the result area of a page: Run, Cancel and Export CSV
  * buttons, the live row count and elapsed time, the status line, errors
@@ -175,30 +210,34 @@ export function safeFileName(title, ext) {
 export class Runner {
   // onError, when given, may take a refused request's error (say, to show
   // it next to a field) by returning true.
-  constructor({ datasourceID, form, onError }) {
+  // saveSource, when given, lets the chart view save the result's query
+  // (see chartview.js).
+  constructor({ datasourceID, form, onError, saveSource }) {
     this.datasourceID = datasourceID;
     this.form = form;
     this.onError = onError || (() => false);
     this.controller = null;
     this.el = {
       run: $('run'), cancel: $('cancel'), export: $('export'), rowCount: $('row-count'), elapsed: $('elapsed'),
-      status: $('run-status'), errorBox: $('query-error'), truncated: $('truncated'), table: $('results'), viewer: $('http-response'),
+      status: $('run-status'), errorBox: $('query-error'), truncated: $('truncated'), viewer: $('http-response'),
     };
+    // The result area: one call renders a streamed result (grid.js).
+    this.grid = renderResult($('result'), { saveSource });
+    this.grid.hidden = true;
     this.el.cancel.addEventListener('click', () => this.controller?.abort());
   }
 
   get running() { return this.controller !== null; }
 
   reset() {
-    const { errorBox, truncated, table, rowCount, elapsed, viewer } = this.el;
+    const { errorBox, truncated, rowCount, elapsed, viewer } = this.el;
     clearErrors(this.form || document);
     errorBox.hidden = true;
     truncated.hidden = true;
-    table.tHead.replaceChildren();
-    table.tBodies[0].replaceChildren();
+    this.grid.reset();
+    this.grid.hidden = true;
     rowCount.textContent = '0';
     elapsed.textContent = '0';
-    table.hidden = false;
     if (viewer) viewer.hidden = true;
   }
 
@@ -216,18 +255,6 @@ export class Runner {
     this.el.export.disabled = on;
     this.el.cancel.disabled = !on;
     this.form?.setAttribute('aria-busy', String(on));
-  }
-
-  setColumns(cols) {
-    const tr = document.createElement('tr');
-    for (const c of cols) {
-      const th = document.createElement('th');
-      th.scope = 'col';
-      th.textContent = c.name;
-      if (c.type) th.title = c.type;
-      tr.append(th);
-    }
-    this.el.table.tHead.replaceChildren(tr);
   }
 
   // showHTTP fills the response viewer when the result is one HTTP
@@ -248,7 +275,7 @@ export class Runner {
       const th = document.createElement('th');
       th.scope = 'row';
       th.textContent = k;
-      tr.append(th, cell(Array.isArray(v) ? v.join(', ') : v));
+      tr.append(th, cell(Array.isArray(v) ? v.join(', ') : v, ''));
       tbody.append(tr);
     }
     let body = row[b];
@@ -277,7 +304,9 @@ export class Runner {
     this.reset();
     const body = this.bodyOf(makeBody);
     if (body === undefined) return;
-    const { rowCount, elapsed, status, truncated, table } = this.el;
+    this.lastBody = body; // what the result on screen came from
+    const { rowCount, elapsed, status, truncated } = this.el;
+    const grid = this.grid;
     this.controller = new AbortController();
     this.busy(true);
     setStatus(status, 'Running…');
@@ -287,8 +316,6 @@ export class Runner {
     let columns = null;
     let firstRow = null;
     let finished = false;
-    const tbody = table.tBodies[0];
-    let frag = document.createDocumentFragment();
     try {
       const { resp, error } = await postQuery(path, body, 'application/x-ndjson', this.controller.signal, this.datasourceID);
       if (!resp) {
@@ -297,33 +324,29 @@ export class Runner {
         return;
       }
       await readNDJSON(resp, (msg) => {
-        if (msg.columns) {
-          columns = msg.columns;
-          this.setColumns(columns);
-        } else if (msg.row) {
+        if (msg.row) {
           if (!firstRow) firstRow = msg.row;
-          if (rows < MAX_SHOWN) {
-            const tr = document.createElement('tr');
-            for (const v of msg.row) tr.append(cell(v));
-            frag.append(tr);
-          }
+          grid.push(msg.row);
           rows++;
+        } else if (msg.columns) {
+          columns = msg.columns;
+          grid.hidden = false;
+          grid.setColumns(columns);
         } else if (msg.done) {
           finished = true;
           elapsed.textContent = String(msg.done.elapsed_ms);
           truncated.hidden = !msg.done.truncated;
-          const shown = rows > MAX_SHOWN ? ` (the first ${MAX_SHOWN} shown)` : '';
-          setStatus(status, `${msg.done.rows} ${msg.done.rows === 1 ? 'row' : 'rows'} in ${msg.done.elapsed_ms} ms${shown}${msg.done.truncated ? ', cut at the row limit' : ''}.`, 'ok');
+          grid.done(msg.done);
+          setStatus(status, doneText(msg.done, body), 'ok');
         } else if (msg.error) {
           finished = true;
           this.showError(msg.error);
         }
       }, () => {
-        tbody.append(frag);
-        frag = document.createDocumentFragment();
+        grid.flush();
         rowCount.textContent = String(rows);
       });
-      table.hidden = this.showHTTP(columns, firstRow);
+      if (this.showHTTP(columns, firstRow)) grid.hidden = true;
       if (!finished) this.showError({ code: 'incomplete', message: 'The connection closed before the result was complete.' });
     } catch (e) {
       if (e.name === 'AbortError') {

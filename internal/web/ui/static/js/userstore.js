@@ -40,10 +40,11 @@ export function forgetUser(storage, userID) {
 /**
  * dropUnowned removes the keys earlier versions kept for every user alike
  * ("querygate.last.<id>", "querygate.draft.<id>"): on a shared browser
- * they showed one person's last query to the next.
+ * they showed one person's last query to the next. Settings of the
+ * browser itself ("querygate.theme") stay.
  */
 export function dropUnowned(storage) {
-  for (const k of keysOf(storage)) if (k.startsWith('querygate.') && !k.startsWith('querygate.u.')) storage.removeItem(k);
+  for (const k of keysOf(storage)) if (k.startsWith('querygate.last.') || k.startsWith('querygate.draft.')) storage.removeItem(k);
 }
 
 /** readJSON reads a JSON value, or fallback when missing or unreadable. */

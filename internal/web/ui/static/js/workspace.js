@@ -9,12 +9,12 @@ import { setStatus } from './app.js';
 import { splitCommand } from './command.js';
 import { createEditor } from './editor.js';
 import { completeCommand } from './rediscmds.js';
-import { MAX_SHOWN, renderResult } from './resultview.js';
+import { renderResult } from './result.js';
 import { SchemaTree } from './schematree.js';
 import { complete, schemaIndex } from './sqlcomplete.js';
 import { errorRange } from './sqlerror.js';
 import { splitStatements, statementAt } from './sqltext.js';
-import { InputError, Runner, postQuery, readNDJSON, safeFileName } from './stream.js';
+import { InputError, Runner, doneText, postQuery, readNDJSON, safeFileName } from './stream.js';
 import { History, readJSON, userKey, writeJSON } from './userstore.js';
 
 const $ = (x) => document.getElementById(x);
@@ -322,7 +322,7 @@ function startSQLWorkspace() {
 
   // ---- runs ----
   const el = { run: $('run'), runAll: $('run-all'), cancel: $('cancel'), exp: $('export'), status: $('run-status'),
-    error: $('query-error'), rowCount: $('row-count'), elapsed: $('elapsed'), tabs: $('result-tabs'), panels: $('result-panels') };
+    error: $('query-error'), rowCount: $('row-count'), elapsed: $('elapsed'), tabs: $('result-tabs') };
 
   function busy(on) {
     el.run.disabled = on;
@@ -374,52 +374,64 @@ function startSQLWorkspace() {
     return list.map((s) => ({ text: doc.slice(s.from, s.to), offset: s.from, doc }));
   }
 
+  // The statements' results: one tab each, drawn by the one result area
+  // (result.js: the grid and its chart) that shows the tab selected. A
+  // tab keeps its rows in memory while it is on screen, never elsewhere.
+  let tabs = [];
+  let shown = -1;
+  const result = renderResult($('result'), {
+    saveSource: $('save-as') ? () => ({ datasourceID: id, query: tabs[shown]?.piece.text ?? '' }) : undefined,
+  });
+  result.hidden = true;
+
   function newTab(i, piece) {
     const tab = document.createElement('button');
     tab.type = 'button';
     tab.role = 'tab';
     tab.id = `result-tab-${i}`;
-    tab.className = 'result-tab';
+    tab.className = 'stmt-tab';
+    tab.setAttribute('aria-controls', 'result');
     tab.textContent = `${i + 1} · ${piece.text.replace(/\s+/g, ' ').slice(0, 28)}`;
     tab.title = piece.text.slice(0, 500);
-    const panel = document.createElement('div');
-    panel.role = 'tabpanel';
-    panel.className = 'result-panel';
-    panel.id = `result-panel-${i}`;
-    panel.setAttribute('aria-labelledby', tab.id);
-    const summary = document.createElement('p');
-    summary.className = 'result-summary';
-    const truncated = document.createElement('p');
-    truncated.className = 'notice';
-    truncated.hidden = true;
-    truncated.textContent = 'The result was cut at the row limit: more rows exist. Raise the limit or narrow the query.';
-    const body = document.createElement('div');
-    body.className = 'result-body';
-    panel.append(summary, truncated, body);
     tab.addEventListener('click', () => showTab(i));
     tab.addEventListener('keydown', (ev) => {
       const to = ev.key === 'ArrowRight' ? i + 1 : ev.key === 'ArrowLeft' ? i - 1 : null;
-      if (to !== null && $(`result-tab-${to}`)) { showTab(to); $(`result-tab-${to}`).focus(); }
+      if (to !== null && tabs[to]) { showTab(to); $(`result-tab-${to}`).focus(); }
     });
     el.tabs.append(tab);
-    el.panels.append(panel);
     el.tabs.hidden = false;
-    return { tab, panel, summary, truncated, body };
+    const view = { piece, tab, columns: null, rows: [], count: 0, done: null, summary: '' };
+    tabs.push(view);
+    return view;
   }
+  // showTab draws tab i's result in the result area.
   function showTab(i) {
-    for (const t of el.tabs.children) {
-      const on = t.id === `result-tab-${i}`;
-      t.setAttribute('aria-selected', String(on));
-      t.tabIndex = on ? 0 : -1;
+    tabs.forEach((t, j) => {
+      t.tab.setAttribute('aria-selected', String(j === i));
+      t.tab.tabIndex = j === i ? 0 : -1;
+    });
+    if (shown === i) return;
+    shown = i;
+    const t = tabs[i];
+    result.reset();
+    result.hidden = !t.columns;
+    if (t.columns) {
+      result.setColumns(t.columns);
+      for (const r of t.rows) result.push(r);
+      result.flush();
+      if (t.done) result.done(t.done);
     }
-    for (const p of el.panels.children) p.hidden = p.id !== `result-panel-${i}`;
+    drawSummary();
+  }
+  function drawSummary() {
+    const t = tabs[shown];
+    $('result-summary').textContent = t ? t.summary : '';
+    $('truncated').hidden = !(t && t.done && t.done.truncated);
   }
 
-  // runOne streams one statement into its tab; it returns the error, or
-  // null on success.
+  // runOne streams one statement into its tab (shown while it runs); it
+  // returns the error, or null on success.
   async function runOne(piece, view, signal, t0) {
-    const result = { columns: null, rows: [], count: 0, done: null };
-    view.result = result;
     const req = { query: piece.text };
     const limit = rowLimit();
     if (limit) req.limit = limit;
@@ -427,32 +439,30 @@ function startSQLWorkspace() {
     const { resp, error } = await postQuery(path, req, 'application/x-ndjson', signal, id);
     if (!resp) return error;
     let failure = null;
-    let last = 0;
+    const on = () => shown === tabs.indexOf(view);
     await readNDJSON(resp, (msg) => {
-      if (msg.columns) result.columns = msg.columns;
-      else if (msg.row) {
-        if (result.rows.length < MAX_SHOWN) result.rows.push(msg.row);
-        result.count++;
-      } else if (msg.done) result.done = msg.done;
+      if (msg.columns) {
+        view.columns = msg.columns;
+        if (on()) { result.setColumns(msg.columns); result.hidden = false; }
+      } else if (msg.row) {
+        view.rows.push(msg.row);
+        view.count++;
+        if (on()) result.push(msg.row);
+      } else if (msg.done) view.done = msg.done;
       else if (msg.error) failure = msg.error;
     }, () => {
-      el.rowCount.textContent = String(result.count);
+      if (on()) result.flush();
+      el.rowCount.textContent = String(view.count);
       el.elapsed.textContent = String(Math.round(performance.now() - t0));
-      // Draw at most every 200 ms while rows arrive.
-      if (performance.now() - last > 200) {
-        last = performance.now();
-        renderResult(view.body, result);
-      }
     });
-    renderResult(view.body, result);
+    if (on()) {
+      result.flush();
+      if (view.done) result.done(view.done);
+    }
     if (failure) return failure;
-    if (!result.done) return { code: 'incomplete', message: 'The connection closed before the result was complete.' };
-    const d = result.done;
-    view.truncated.hidden = !d.truncated;
-    const shown = result.count > MAX_SHOWN ? ` (the first ${MAX_SHOWN} shown)` : '';
-    view.summary.textContent = result.columns
-      ? `${d.rows} ${d.rows === 1 ? 'row' : 'rows'} in ${d.elapsed_ms} ms${shown}${d.truncated ? ', cut at the row limit' : ''}.`
-      : `Done in ${d.elapsed_ms} ms${d.rows_affected !== undefined ? `: ${d.rows_affected} ${d.rows_affected === 1 ? 'row' : 'rows'} affected` : ''}.`;
+    if (!view.done) return { code: 'incomplete', message: 'The connection closed before the result was complete.' };
+    view.summary = doneText(view.done, req);
+    drawSummary();
     return null;
   }
 
@@ -466,8 +476,12 @@ function startSQLWorkspace() {
       return;
     }
     el.tabs.replaceChildren();
-    el.panels.replaceChildren();
     el.tabs.hidden = true;
+    tabs = [];
+    shown = -1;
+    result.reset();
+    result.hidden = true;
+    drawSummary();
     controller = new AbortController();
     busy(true);
     const t0 = performance.now();
@@ -481,22 +495,23 @@ function startSQLWorkspace() {
         showTab(i);
         const error = await runOne(list[i], view, controller.signal, t0);
         if (error) {
-          view.summary.textContent = 'Failed.';
+          view.summary = 'Failed.';
+          drawSummary();
           showError(error, list[i]);
           setStatus(el.status, list.length > 1 ? `Statement ${i + 1} of ${list.length} failed; the rest did not run.` : 'The query failed.', 'error');
           return;
         }
         const prefix = list.length > 1 ? `Statement ${i + 1} of ${list.length}: ` : '';
-        setStatus(el.status, prefix + view.summary.textContent, 'ok');
+        setStatus(el.status, prefix + view.summary, 'ok');
       }
-      if (list.length > 1) setStatus(el.status, `${list.length} statements run; the last: ${view.summary.textContent}`, 'ok');
+      if (list.length > 1) setStatus(el.status, `${list.length} statements run; the last: ${view.summary}`, 'ok');
       tree.reloadIfLocked();
     } catch (e) {
       if (e.name === 'AbortError') {
-        const rows = view?.result?.count || 0;
-        if (view) view.summary.textContent = `Canceled after ${rows} ${rows === 1 ? 'row' : 'rows'}.`;
+        const rows = view?.count || 0;
+        if (view) view.summary = `Canceled after ${rows} ${rows === 1 ? 'row' : 'rows'}.`;
+        drawSummary();
         setStatus(el.status, `Canceled after ${rows} ${rows === 1 ? 'row' : 'rows'}${list.length > 1 ? ` of statement ${i + 1} of ${list.length}` : ''}.`, 'error');
-        if (view?.result) renderResult(view.body, view.result);
       } else if (e instanceof SyntaxError) {
         showError({ code: 'protocol', message: 'The gateway sent a line that is not JSON.' });
       } else {
