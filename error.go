@@ -52,6 +52,15 @@ type Error struct {
 	Message string
 	// Field names the offending input field, when there is one.
 	Field string
+	// Position, Line, Hint and Detail are what a datasource says about a
+	// statement it rejected, safe to show like Message (they pass the
+	// same secret check): Position is the 1-based character of the
+	// statement where the server found the error (PostgreSQL), Line its
+	// 1-based line (MySQL); zero when unknown.
+	Position int
+	Line     int
+	Hint     string
+	Detail   string
 }
 
 // Error implements the error interface.

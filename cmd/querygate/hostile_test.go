@@ -14,7 +14,10 @@ import (
 // hostilePostgres is a loopback server that speaks just enough of the
 // PostgreSQL protocol to ask for the password in clear and then echo it
 // back, in several encodings, in the message of every error it sends.
-func hostilePostgres(t *testing.T) string {
+//
+// With detail, its errors have a clean message and the secret in their
+// detail and hint instead.
+func hostilePostgres(t *testing.T, detail ...bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -27,13 +30,13 @@ func hostilePostgres(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go serveHostile(conn)
+			go serveHostile(conn, len(detail) > 0 && detail[0])
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func serveHostile(conn net.Conn) {
+func serveHostile(conn net.Conn, detail bool) {
 	defer conn.Close()
 	b := pgproto3.NewBackend(conn, conn)
 	msg, err := b.ReceiveStartupMessage()
@@ -86,7 +89,12 @@ func serveHostile(conn net.Conn) {
 		case *pgproto3.Terminate:
 			return
 		case *pgproto3.Query, *pgproto3.Sync:
-			b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: echo})
+			if detail {
+				b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: "syntax error at or near \"detail\"", Position: 8,
+					Detail: "the server saw " + echo, Hint: "the password is " + secret})
+			} else {
+				b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: echo})
+			}
 			b.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			if b.Flush() != nil {
 				return
@@ -122,6 +130,34 @@ func TestHostileUpstreamCannotEchoSecret(t *testing.T) {
 		}
 		if !strings.Contains(string(r.Body), "withheld") {
 			t.Errorf("%s: answer %s does not say the message was withheld", path, r.Body)
+		}
+	}
+}
+
+// TestHostileUpstreamDetailRedacted proves P3 for the facts beside an
+// error's message: a secret the server puts in an error's detail or hint
+// is redacted, while the clean message and its position reach the caller.
+func TestHostileUpstreamDetailRedacted(t *testing.T) {
+	addr := hostilePostgres(t, true)
+	host, portN := mustSplitHostPort(t, addr)
+	_, c := queryGateway(t, t.TempDir())
+	const secret = "Hostile-Detail-Secret-51c2"
+	id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "hostile", "kind": "postgres",
+		"settings": map[string]any{"host": host, "port": portN, "database": "x", "user": "x", "sslmode": "disable"},
+		"secrets":  map[string]any{"password": secret}})["id"].(string)
+	r := c.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT detail"})
+	if r.Status < 400 {
+		t.Fatalf("got %d %s, want an error", r.Status, r.Body)
+	}
+	for _, f := range []string{secret, base64.StdEncoding.EncodeToString([]byte(secret)), hex.EncodeToString([]byte(secret)),
+		strings.ReplaceAll(secret, "-", `\u002d`), strings.ReplaceAll(secret, "-", `\\u002d`)} {
+		if strings.Contains(string(r.Body), f) {
+			t.Errorf("the answer holds the secret as %q: %s", f, r.Body)
+		}
+	}
+	for _, want := range []string{`"message":"syntax error at or near \"detail\""`, `"position":8`, `"detail":"the server saw `, `"hint":"the password is `} {
+		if !strings.Contains(string(r.Body), want) {
+			t.Errorf("answer %s lacks %s", r.Body, want)
 		}
 	}
 }

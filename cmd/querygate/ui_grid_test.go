@@ -21,7 +21,7 @@ const gridQuery = `SELECT g AS id, 'row ' || g AS label, g * 1.5 AS amount, NULL
 
 // setQuery types a statement into the workspace's editor.
 func setQuery(sql string) chromedp.Action {
-	return chromedp.SetValue(`#editor`, sql, chromedp.ByQuery)
+	return setEditor(`#editor`, sql)
 }
 
 // TestBrowserGrid drives the result grid in Chromium against a real
@@ -52,7 +52,7 @@ func TestBrowserGrid(t *testing.T) {
 
 	act(t, ctx, "open the workspace",
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
 		setQuery(gridQuery),
 		chromedp.SetValue(`#limit`, "200000", chromedp.ByQuery),
 	)
@@ -266,7 +266,7 @@ func TestBrowserChartView(t *testing.T) {
 	var ys []string
 	act(t, ctx, "run and open the chart",
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
 		setQuery(q),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "14 rows in"),
@@ -323,7 +323,7 @@ func TestBrowserChartView(t *testing.T) {
 	}
 	act(t, ctx, "save a line into the same dashboard",
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
 		setQuery(q),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "14 rows in"),
@@ -350,7 +350,7 @@ func TestBrowserChartView(t *testing.T) {
 	}
 	act(t, ctx, "phone size", chromedp.EmulateViewport(390, 844),
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
 		setQuery("SELECT g AS id, repeat('long text ', 12) AS note, g * 1.5 AS amount, NULL::text AS nothing, '2024-03-01'::date + g AS day FROM generate_series(1, 50) g"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "50 rows in"),
@@ -554,7 +554,7 @@ func TestBrowserSharingAndLook(t *testing.T) {
 	act(t, ctx, "prefers dark",
 		emulation.SetEmulatedMedia().WithFeatures([]*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}),
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
 		setQuery(`SELECT NULL::text AS nothing, 1 AS one, '<img src=x onerror=window.pwned=1>' AS "<b>h</b>"`),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "1 row in"),
@@ -589,7 +589,7 @@ func TestBrowserSharingAndLook(t *testing.T) {
 	act(t, ctx, "toggle to light, kept after a reload",
 		chromedp.Click(`#theme-toggle`, chromedp.ByQuery),
 		chromedp.Reload(),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
 		waitJS(`document.documentElement.dataset.theme === 'light'`),
 		chromedp.Evaluate(bg, &light),
 		chromedp.AttributeValue(`#theme-toggle`, "aria-pressed", &pressed, nil, chromedp.ByQuery),

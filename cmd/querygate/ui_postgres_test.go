@@ -168,20 +168,20 @@ func TestBrowserPostgres(t *testing.T) {
 	// is made larger than that to leave the server at once.)
 	act(t, ctx, "streaming",
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		chromedp.SetValue(`#editor`, "SELECT g, repeat(md5(g::text), 300) AS h, pg_sleep(0.05) AS pause FROM generate_series(1, 40) g", chromedp.ByQuery),
+		waitEditor(`#editor`),
+		setEditor(`#editor`, "SELECT g, repeat(md5(g::text), 300) AS h, pg_sleep(0.05) AS pause FROM generate_series(1, 40) g"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitJS(`(n => n > 0 && n < 40)(Number(document.querySelector('#row-count').textContent)) && !document.querySelector('#cancel').disabled`),
 		waitText(`#run-status`, "40 rows in"),
 	)
-	if got := text(t, ctx, `#results thead`); !strings.Contains(got, "g") || !strings.Contains(got, "h") {
+	if got := text(t, ctx, activeResult+` thead`); !strings.Contains(got, "g") || !strings.Contains(got, "h") {
 		t.Fatalf("columns: %q", got)
 	}
 
 	// Cancel stops the statement at the server.
 	marker := "qg_cancel_" + strings.ToLower(rand.Text()[:12])
 	act(t, ctx, "long query",
-		chromedp.SetValue(`#editor`, "SELECT pg_sleep(60) AS "+marker, chromedp.ByQuery),
+		setEditor(`#editor`, "SELECT pg_sleep(60) AS "+marker),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitText(`#run-status`, "Running"),
 	)
@@ -203,7 +203,7 @@ func TestBrowserPostgres(t *testing.T) {
 
 	// Export CSV: the file arrives whole, with quoting.
 	act(t, ctx, "export",
-		chromedp.SetValue(`#editor`, "SELECT g, 'a,b \"c\"' AS s FROM generate_series(1, 5000) g", chromedp.ByQuery),
+		setEditor(`#editor`, "SELECT g, 'a,b \"c\"' AS s FROM generate_series(1, 5000) g"),
 		chromedp.Click(`#export`, chromedp.ByQuery),
 		waitText(`#run-status`, "Exported"),
 	)
@@ -238,8 +238,10 @@ func TestBrowserPostgres(t *testing.T) {
 	dev := deviceSource(t, admin, "ledger", devUser)
 	act(t, ctx, "locked",
 		chromedp.Navigate(g.url+"/datasources/"+dev),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		chromedp.SetValue(`#editor`, "SELECT 7 AS seven", chromedp.ByQuery),
+		waitEditor(`#editor`),
+		// The schema browser offers the unlock; it prompts only when asked.
+		chromedp.WaitVisible(`#schema-unlock`, chromedp.ByQuery),
+		setEditor(`#editor`, "SELECT 7 AS seven"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#unlock-dialog`, chromedp.ByQuery),
 	)
@@ -258,8 +260,10 @@ func TestBrowserPostgres(t *testing.T) {
 		chromedp.SendKeys(`#unlock-password`, devPassword, chromedp.ByQuery),
 		chromedp.Click(`#unlock-submit`, chromedp.ByQuery),
 		waitText(`#run-status`, "1 row in"),
+		// The query unlocked the datasource: the schema browser reads it.
+		waitJS(`!document.querySelector('#schema-unlock') && !document.querySelector('#schema-tree').hasAttribute('aria-busy')`),
 	)
-	if got := text(t, ctx, `#results tbody`); !strings.Contains(got, "7") {
+	if got := text(t, ctx, activeResult+` tbody`); !strings.Contains(got, "7") {
 		t.Fatalf("device-custody rows: %q", got)
 	}
 	act(t, ctx, "my devices", chromedp.Navigate(g.url+"/devices"), waitText(`main`, "ledger"))
@@ -270,8 +274,8 @@ func TestBrowserPostgres(t *testing.T) {
 	browserLogin(t, ctx2, g, "admin", adminPassword)
 	act(t, ctx2, "locked on a new browser",
 		chromedp.Navigate(g.url+"/datasources/"+dev),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		chromedp.SetValue(`#editor`, "SELECT 7 AS seven", chromedp.ByQuery),
+		waitEditor(`#editor`),
+		setEditor(`#editor`, "SELECT 7 AS seven"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#unlock-dialog`, chromedp.ByQuery),
 		chromedp.Click(`#unlock-cancel`, chromedp.ByQuery),
@@ -318,7 +322,7 @@ func TestBrowserPostgres(t *testing.T) {
 			t.Errorf("%s: %d px wider than a 390 px screen", p, overflow)
 		}
 	}
-	act(t, ctx, "phone workspace", chromedp.Navigate(g.url+"/datasources/"+id), chromedp.WaitVisible(`#editor`, chromedp.ByQuery))
+	act(t, ctx, "phone workspace", chromedp.Navigate(g.url+"/datasources/"+id), waitEditor(`#editor`))
 	shoot(t, ctx, "phone-workspace")
 	act(t, ctx, "desktop size", chromedp.EmulateViewport(1280, 900))
 	act(t, ctx, "audit page", chromedp.Navigate(g.url+"/audit"), waitText(`#audit-list`, "datasource.create"))

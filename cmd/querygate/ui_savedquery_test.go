@@ -84,8 +84,8 @@ func TestBrowserSavedQueries(t *testing.T) {
 	const sqlText = "SELECT id, name FROM customers WHERE id >= :min_id AND tier = :tier ORDER BY id"
 	act(t, ctx, "workspace save-as",
 		chromedp.Navigate(g.url+"/datasources/"+ds),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		chromedp.SetValue(`#editor`, sqlText, chromedp.ByQuery),
+		waitEditor(`#editor`),
+		setEditor(`#editor`, sqlText),
 		chromedp.Click(`#save-as`, chromedp.ByQuery),
 	)
 	waitURL(t, ctx, "/queries/new?datasource="+ds)

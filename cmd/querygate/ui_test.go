@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -195,6 +196,31 @@ func shoot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// activeResult is the result grid, which in the SQL workspace shows the
+// statement tab selected.
+const activeResult = `#results`
+
+// setEditor replaces the text of the code editor whose host is sel.
+func setEditor(sel, text string) chromedp.Action {
+	js, _ := json.Marshal(text)
+	return chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).qgEditor.setText(%s)`, sel, js), nil)
+}
+
+// waitEditor waits until the code editor whose host is sel is ready.
+func waitEditor(sel string) chromedp.Action {
+	return waitJS(fmt.Sprintf(`!!document.querySelector(%q)?.qgEditor`, sel))
+}
+
+// focusEditor puts the keyboard focus in the code editor whose host is sel.
+func focusEditor(sel string) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).qgEditor.focus()`, sel), nil)
+}
+
+// editorText reads the text of the code editor whose host is sel.
+func editorText(sel string, text *string) chromedp.Action {
+	return chromedp.Evaluate(fmt.Sprintf(`document.querySelector(%q).qgEditor.getText()`, sel), text)
+}
+
 func text(t *testing.T, ctx context.Context, sel string) string {
 	t.Helper()
 	var s string
@@ -293,17 +319,17 @@ func TestBrowserUI(t *testing.T) {
 	// A query, run with Ctrl+Enter: rows, count and the done line.
 	act(t, ctx, "query",
 		chromedp.Navigate(g.url+"/datasources/"+id),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		chromedp.SetValue(`#editor`, "SELECT id, name FROM t ORDER BY id", chromedp.ByQuery),
-		chromedp.Focus(`#editor`, chromedp.ByQuery),
+		waitEditor(`#editor`),
+		setEditor(`#editor`, "SELECT id, name FROM t ORDER BY id"),
+		focusEditor(`#editor`),
 		chromedp.KeyEvent(kb.Enter, chromedp.KeyModifiers(input.ModifierCtrl)),
 		waitText(`#run-status`, "3 rows in"),
 	)
 	shoot(t, ctx, "query")
-	if got := text(t, ctx, `#results tbody`); !strings.Contains(got, "alpha") || !strings.Contains(got, "beta") || !strings.Contains(got, "NULL") {
+	if got := text(t, ctx, activeResult+` tbody`); !strings.Contains(got, "alpha") || !strings.Contains(got, "beta") || !strings.Contains(got, "NULL") {
 		t.Fatalf("result table: %q", got)
 	}
-	if got := text(t, ctx, `#results thead`); !strings.Contains(got, "id") || !strings.Contains(got, "name") {
+	if got := text(t, ctx, activeResult+` thead`); !strings.Contains(got, "id") || !strings.Contains(got, "name") {
 		t.Fatalf("result head: %q", got)
 	}
 	if got := text(t, ctx, `#row-count`); got != "3" {
@@ -314,8 +340,8 @@ func TestBrowserUI(t *testing.T) {
 	var kept string
 	act(t, ctx, "reload keeps the query",
 		chromedp.Reload(),
-		chromedp.WaitVisible(`#editor`, chromedp.ByQuery),
-		chromedp.Value(`#editor`, &kept, chromedp.ByQuery),
+		waitEditor(`#editor`),
+		editorText(`#editor`, &kept),
 	)
 	if kept != "SELECT id, name FROM t ORDER BY id" {
 		t.Fatalf("editor after reload: %q", kept)
@@ -332,7 +358,7 @@ func TestBrowserUI(t *testing.T) {
 
 	// An error is shown in place with its code.
 	act(t, ctx, "error",
-		chromedp.SetValue(`#editor`, "SELECT * FROM no_such_table", chromedp.ByQuery),
+		setEditor(`#editor`, "SELECT * FROM no_such_table"),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		chromedp.WaitVisible(`#query-error`, chromedp.ByQuery),
 	)
@@ -351,7 +377,7 @@ func TestBrowserUI(t *testing.T) {
 	// gateway (the query ends as canceled, not after its natural end).
 	slow := `WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 100000000000) SELECT x FROM c WHERE x % 20000 = 0`
 	act(t, ctx, "streaming rows",
-		chromedp.SetValue(`#editor`, slow, chromedp.ByQuery),
+		setEditor(`#editor`, slow),
 		chromedp.SetValue(`#limit`, "1000000", chromedp.ByQuery),
 		chromedp.Click(`#run`, chromedp.ByQuery),
 		waitJS(`Number(document.querySelector('#row-count').textContent) >= 2 && !document.querySelector('#cancel').disabled`),

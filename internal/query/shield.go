@@ -2,6 +2,7 @@ package query
 
 import (
 	"context"
+	"errors"
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
@@ -51,10 +52,34 @@ func (c *shielded) Ping(ctx context.Context) error {
 }
 
 // check returns err, or an error of the same code without its message
-// when the message holds a secret.
+// when the message holds a secret. A hint or detail (PostgreSQL's) that
+// holds a secret has it redacted, or is dropped when it cannot be made
+// clean.
 func (c *shielded) check(err error) error {
-	if err == nil || !c.secrets.Contains([]byte(querygate.ErrorMessage(err))) {
+	if err == nil {
+		return nil
+	}
+	if c.secrets.Contains([]byte(querygate.ErrorMessage(err))) {
+		return querygate.Errorf(querygate.ErrorCode(err), "The datasource's message was withheld: it held one of this datasource's secrets.")
+	}
+	qe, ok := errors.AsType[*querygate.Error](err)
+	if !ok || (qe.Hint == "" && qe.Detail == "") {
 		return err
 	}
-	return querygate.Errorf(querygate.ErrorCode(err), "The datasource's message was withheld: it held one of this datasource's secrets.")
+	clean := *qe
+	clean.Hint, clean.Detail = c.redact(qe.Hint), c.redact(qe.Detail)
+	return &clean
+}
+
+// redact returns s with every secret replaced, or "" when it cannot be
+// made clean.
+func (c *shielded) redact(s string) string {
+	if s == "" {
+		return s
+	}
+	b, ok := c.secrets.Redact([]byte(s))
+	if !ok {
+		return ""
+	}
+	return string(b)
 }

@@ -3,6 +3,7 @@ package query
 import (
 	"bufio"
 	"encoding/csv"
+	"errors"
 	"io"
 	"strconv"
 	"time"
@@ -229,11 +230,36 @@ func (e *encoder) fail(err error) error {
 	b = appendString(b, querygate.ErrorCode(err))
 	b = append(b, `,"message":`...)
 	b = appendString(b, querygate.ErrorMessage(err))
+	if qe, ok := errors.AsType[*querygate.Error](err); ok {
+		b = appendErrorFacts(b, qe)
+	}
 	b = append(b, "}}\n"...)
 	if _, err := e.bw.Write(b); err != nil {
 		return err
 	}
 	return e.flushNow()
+}
+
+// appendErrorFacts appends the optional position, line, hint and detail
+// of a datasource's error (as kit.ErrorDetail names them).
+func appendErrorFacts(b []byte, qe *querygate.Error) []byte {
+	if qe.Position > 0 {
+		b = append(b, `,"position":`...)
+		b = strconv.AppendInt(b, int64(qe.Position), 10)
+	}
+	if qe.Line > 0 {
+		b = append(b, `,"line":`...)
+		b = strconv.AppendInt(b, int64(qe.Line), 10)
+	}
+	if qe.Hint != "" {
+		b = append(b, `,"hint":`...)
+		b = appendString(b, qe.Hint)
+	}
+	if qe.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendString(b, qe.Detail)
+	}
+	return b
 }
 
 var errIncomplete = querygate.Errorf(querygate.EINTERNAL, "The result stream was cut short.")

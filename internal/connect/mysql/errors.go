@@ -5,6 +5,8 @@ import (
 	"database/sql/driver"
 	"errors"
 	"net"
+	"regexp"
+	"strconv"
 
 	"github.com/go-sql-driver/mysql"
 
@@ -17,6 +19,7 @@ const (
 	erDBAccessDenied      = 1044 // ER_DBACCESS_DENIED_ERROR
 	erAccessDenied        = 1045 // ER_ACCESS_DENIED_ERROR
 	erBadDB               = 1049 // ER_BAD_DB_ERROR
+	erParseError          = 1064 // ER_PARSE_ERROR
 	erQueryInterrupted    = 1317 // ER_QUERY_INTERRUPTED (KILL QUERY)
 	erAccessDeniedNoPass  = 1698 // ER_ACCESS_DENIED_NO_PASSWORD_ERROR
 	erReadOnlyTransaction = 1792 // ER_CANT_EXECUTE_IN_READ_ONLY_TRANSACTION
@@ -101,7 +104,25 @@ func serverError(e *mysql.MySQLError, ph phase) error {
 		// Too many connections, host blocked, server shutting down, ...
 		return connect.Errorf(connect.EUNREACHABLE, "The server refused the connection: %s", e.Message)
 	}
-	return connect.Errorf(connect.EQUERY, "%s", e.Message)
+	qe := querygate.Errorf(connect.EQUERY, "%s", e.Message)
+	if e.Number == erParseError {
+		qe.Line = parseErrorLine(e.Message)
+	}
+	return qe
+}
+
+// lineRE is the end of a parse error's message: "... near 'x' at line 3".
+var lineRE = regexp.MustCompile(`at line ([0-9]{1,9})$`)
+
+// parseErrorLine returns the statement line a parse error names (the
+// server gives it only in the message), or 0.
+func parseErrorLine(msg string) int {
+	m := lineRE.FindStringSubmatch(msg)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
 }
 
 // isTLSError reports a failure of the TLS handshake or of the TLS layer

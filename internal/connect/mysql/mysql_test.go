@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
 )
 
@@ -545,5 +546,23 @@ func TestPingAndClose(t *testing.T) {
 	_, err := c.Query(t.Context(), connect.Request{Query: "SELECT 1"}, &sink{})
 	if code(err) != "unavailable" {
 		t.Errorf("Query after Close: err = %v, want unavailable", err)
+	}
+}
+
+// TestParseErrorLine: a statement the server cannot parse reports the
+// line the server names, for the editor to mark.
+func TestParseErrorLine(t *testing.T) {
+	s := MustServer(t)
+	c, _ := MustConnector(t, s, options{})
+	for query, line := range map[string]int{"SELEC 1": 1, "SELECT 1,\n2,\n3 FRM x y z": 3, "SELECT 1": 0} {
+		_, err := c.Query(t.Context(), connect.Request{Query: query}, &sink{})
+		qe, _ := errors.AsType[*querygate.Error](err)
+		got := 0
+		if qe != nil {
+			got = qe.Line
+		}
+		if got != line {
+			t.Errorf("%q: line %d (%v), want %d", query, got, err, line)
+		}
 	}
 }

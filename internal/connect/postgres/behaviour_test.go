@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strings"
@@ -330,5 +331,36 @@ func TestClientEncoding(t *testing.T) {
 	got, _ := MustQuery(t, c, connect.Request{Query: "SELECT 'é'::text, current_setting('client_encoding')"})
 	if !equal(got.rows, [][]any{{"é", "UTF8"}}) {
 		t.Errorf("after SET client_encoding: %q, want [[é UTF8]]", got.rows)
+	}
+}
+
+// TestErrorFacts: the server's position, hint and detail of a rejected
+// statement reach the error, for the editor to mark and show.
+func TestErrorFacts(t *testing.T) {
+	s := MustServer(t)
+	c, _, err := newConnector(t, s, options{})
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	tests := []struct {
+		query    string
+		position int
+		hint     string // part of the hint
+		detail   string // part of the detail
+	}{
+		{query: "SELECT 1,\n  2 FRM x", position: 19}, // at or near "x"
+		{query: "SELECT no_such_column_qg", position: 8},
+		{query: "SELECT now() + 1", position: 14, hint: "explicit type casts"},
+		{query: "SELECT '{1,2'::int[]", position: 8, detail: "Unexpected end of input"},
+	}
+	for _, tt := range tests {
+		_, err := c.Query(t.Context(), connect.Request{Query: tt.query}, &sink{})
+		qe, ok := errors.AsType[*querygate.Error](err)
+		if !ok {
+			t.Fatalf("%q: error %v", tt.query, err)
+		}
+		if qe.Position != tt.position || !strings.Contains(qe.Hint, tt.hint) || !strings.Contains(qe.Detail, tt.detail) {
+			t.Errorf("%q: position %d hint %q detail %q, want %d, %q, %q", tt.query, qe.Position, qe.Hint, qe.Detail, tt.position, tt.hint, tt.detail)
+		}
 	}
 }

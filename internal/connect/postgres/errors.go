@@ -89,8 +89,12 @@ func serverError(e *pgconn.PgError) error {
 		return connect.Errorf(connect.EUNREACHABLE, "The connection to the server failed: %s", e.Message)
 	}
 	// 57014 without our context ending: statement_timeout or another
-	// session's cancel; the server says which.
-	return connect.Errorf(connect.EQUERY, "%s", e.Message)
+	// session's cancel; the server says which. The position, hint and
+	// detail help the person who wrote the statement (the query service
+	// checks them for secrets like the message).
+	qe := querygate.Errorf(connect.EQUERY, "%s", e.Message)
+	qe.Position, qe.Hint, qe.Detail = int(e.Position), e.Hint, e.Detail
+	return qe
 }
 
 // isTLSError reports a failure of the TLS negotiation, the handshake, or

@@ -63,11 +63,17 @@ type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
 
-// ErrorDetail is an error as a client sees it: code, safe message, field.
+// ErrorDetail is an error as a client sees it: code, safe message, field,
+// and what a datasource said about a statement it rejected (see
+// querygate.Error).
 type ErrorDetail struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Field   string `json:"field,omitempty"`
+	Code     string `json:"code"`
+	Message  string `json:"message"`
+	Field    string `json:"field,omitempty"`
+	Position int    `json:"position,omitempty"`
+	Line     int    `json:"line,omitempty"`
+	Hint     string `json:"hint,omitempty"`
+	Detail   string `json:"detail,omitempty"`
 }
 
 // msgInternal is the one sentence a client gets for an error that is not a
@@ -93,7 +99,8 @@ func (s *Base) WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	detail := ErrorDetail{Code: querygate.EINTERNAL, Message: msgInternal}
 	var e *querygate.Error
 	if errors.As(err, &e) && e.Code != querygate.EKEY {
-		detail = ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field}
+		detail = ErrorDetail{Code: e.Code, Message: e.Message, Field: e.Field,
+			Position: e.Position, Line: e.Line, Hint: e.Hint, Detail: e.Detail}
 	}
 	if code := querygate.ErrorCode(err); code == querygate.EINTERNAL || code == querygate.EUNAVAILABLE || code == querygate.EKEY {
 		s.LogError(r, "request failed", err)

@@ -51,8 +51,8 @@ type assets struct {
 }
 
 // importRE finds the relative specifier of a static import or export
-// ("from './app.js'", "import './access.js'").
-var importRE = regexp.MustCompile(`(\bfrom\s*|\bimport\s*)(['"])(\./[A-Za-z0-9_.\-]+\.js)(['"])`)
+// ("from './app.js'", "import './access.js'", "from '../vendor/codemirror.js'").
+var importRE = regexp.MustCompile(`(\bfrom\s*|\bimport\s*)(['"])((?:\./|\.\./[A-Za-z0-9_\-]+/)[A-Za-z0-9_.\-]+\.js)(['"])`)
 
 // loadAssets reads every file of fsys, rewrites module imports and
 // computes the hashed names and the compressed bodies.
@@ -100,7 +100,11 @@ func (a *assets) build(name string, raw map[string][]byte, building map[string]b
 				err = e
 				return m
 			}
-			return []byte(string(sub[1]) + string(sub[2]) + "./" + path.Base(a.byName[dep].hashed) + string(sub[4]))
+			rel := "./" + path.Base(a.byName[dep].hashed)
+			if path.Dir(dep) != path.Dir(name) {
+				rel = "../" + a.byName[dep].hashed
+			}
+			return []byte(string(sub[1]) + string(sub[2]) + rel + string(sub[4]))
 		})
 		if err != nil {
 			return err

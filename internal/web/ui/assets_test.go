@@ -38,11 +38,12 @@ func TestAcceptsGzip(t *testing.T) {
 func TestAssetHashesFollowImports(t *testing.T) {
 	files := func(app string) fstest.MapFS {
 		return fstest.MapFS{
-			"js/app.js":  {Data: []byte(app)},
-			"js/page.js": {Data: []byte("import { x } from './app.js';\nimport './side.js';\n// import a JSON file\n")},
-			"js/side.js": {Data: []byte("export const y = 1;\n")},
-			"js/a.js":    {Data: []byte("import './b.js';\n")},
-			"js/b.js":    {Data: []byte("import './a.js';\n")},
+			"js/app.js":   {Data: []byte(app)},
+			"js/page.js":  {Data: []byte("import { x } from './app.js';\nimport './side.js';\n// import a JSON file\nimport { V } from '../vendor/v.js';\n")},
+			"vendor/v.js": {Data: []byte("export const V = 1;\n")},
+			"js/side.js":  {Data: []byte("export const y = 1;\n")},
+			"js/a.js":     {Data: []byte("import './b.js';\n")},
+			"js/b.js":     {Data: []byte("import './a.js';\n")},
 		}
 	}
 	one, err := loadAssets(files("export const x = 1;\n"))
@@ -61,7 +62,7 @@ func TestAssetHashesFollowImports(t *testing.T) {
 	}
 	page := string(two.byName["js/page.js"].body)
 	if !regexp.MustCompile(`from '\./app\.[0-9a-f]{16}\.js'`).MatchString(page) || !strings.Contains(page, "import './"+strings.TrimPrefix(two.byName["js/side.js"].hashed, "js/")+"'") ||
-		!strings.Contains(page, "// import a JSON file") {
+		!strings.Contains(page, "// import a JSON file") || !strings.Contains(page, "from '../"+two.byName["vendor/v.js"].hashed+"'") {
 		t.Errorf("page.js imports:\n%s", page)
 	}
 	if u, err := two.URL("js/app.js"); err != nil || !strings.HasPrefix(u, "/static/js/app.") {

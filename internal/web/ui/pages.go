@@ -191,6 +191,15 @@ func (s *Server) kindLabel(kind string) string {
 	return kind
 }
 
+// kindDialect is the SQL dialect of a kind ("postgres", "mysql",
+// "sqlite"), or "" for the other shapes.
+func (s *Server) kindDialect(kind string) string {
+	if k, ok := s.datasources.FindKind(kind); ok {
+		return k.Dialect
+	}
+	return ""
+}
+
 func (s *Server) datasourcesPage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
 	list, err := s.VisibleDatasources(r, u)
 	if err != nil {
@@ -333,7 +342,8 @@ type workspaceData struct {
 	HTTP         bool
 	CanManage    bool
 	SavedQueries []api.SavedQueryResponse
-	ExportLimit  int64 // the rows an export asks for when no limit is set
+	ExportLimit  int64  // the rows an export asks for when no limit is set
+	Dialect      string // the SQL dialect of a SQL kind, for the editor
 }
 
 func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accounts.User) error {
@@ -348,6 +358,7 @@ func (s *Server) workspacePage(w http.ResponseWriter, r *http.Request, u *accoun
 	data := workspaceData{Datasource: s.DatasourceResponse(d), KindLabel: s.kindLabel(d.Kind),
 		CanManage: accounts.Authorize(u, accounts.ActionDatasourceManage, res) == nil, ExportLimit: s.queries.Limits().MaxRows}
 	data.SQL, data.HTTP, data.Redis = kindShape(d.Kind)
+	data.Dialect = s.kindDialect(d.Kind)
 	qs, err := s.savedQueries.List(r.Context(), d.ID)
 	if err != nil {
 		return err

@@ -1,8 +1,11 @@
 // Shared helpers of every page: JSON calls to the API, field errors,
 // status messages and the logout button. No secret is ever stored by these
-// scripts: not in localStorage, not in the DOM after a request.
+// scripts: not in localStorage, not in the DOM after a request. What the
+// pages keep in the browser is kept per user (userstore.js) and removed
+// at logout.
 
 import { errorText } from './errtext.js';
+import { dropUnowned, forgetUser } from './userstore.js';
 
 /** api sends a JSON request to the gateway and returns {ok, status, data, error}. */
 export async function api(method, path, body) {
@@ -91,14 +94,28 @@ export function wireDeletes(root, pathFor, question, status) {
   });
 }
 
+// eachStorage calls fn with localStorage and sessionStorage (a browser
+// may refuse either).
+function eachStorage(fn) {
+  for (const name of ['localStorage', 'sessionStorage']) {
+    try { fn(window[name]); } catch { /* storage off */ }
+  }
+}
+
 function wireLogout() {
   const form = document.getElementById('logout-form');
   if (!form) return;
   form.addEventListener('submit', async (ev) => {
     ev.preventDefault();
+    // What this user kept in this browser goes first, whatever the
+    // gateway answers: the next person on this browser sees none of it.
+    const user = document.body.dataset.user;
+    if (user) eachStorage((s) => forgetUser(s, user));
     await api('POST', '/api/logout');
     location.assign('/login');
   });
 }
 
+// Keys of earlier versions were shared by every user of a browser.
+eachStorage(dropUnowned);
 wireLogout();

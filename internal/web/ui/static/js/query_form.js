@@ -3,6 +3,7 @@
 // existing query with a new text or new parameters makes a new version.
 import { api, clearErrors, setStatus, showError } from './app.js';
 import { splitCommand, SplitError } from './command.js';
+import { userKey } from './userstore.js';
 
 const form = document.getElementById('saved-query-form');
 const $ = (x) => document.getElementById(x);
@@ -178,7 +179,7 @@ if (form) {
   try { def = JSON.parse(form.dataset.definition || '{}'); } catch { def = {}; }
   if (!queryID) {
     // A draft handed over by the workspace's "Save as" (this tab only).
-    const key = `querygate.draft.${dsID}`;
+    const key = userKey(document.body.dataset.user, `draft.${dsID}`);
     try {
       const draft = JSON.parse(sessionStorage.getItem(key) || 'null');
       if (draft) def = { ...draft, parameters: [] };
