@@ -239,3 +239,19 @@ func schemaBool(v any) bool {
 	}
 	return false
 }
+
+// ReadCatalogue runs a SQL kind's catalogue statement, which ends in
+// LIMIT (the row bound of lim is appended), as a read-only query on c, and
+// gathers its rows into a schema within lim: the one way the SQL
+// connectors read their schema, so that it takes their query path (read
+// only, clean session, bounds).
+func ReadCatalogue(ctx context.Context, c interface {
+	Query(context.Context, Request, Sink) (Result, error)
+}, statement string, lim schema.Limits) (*schema.Schema, error) {
+	sink := NewSchemaSink(lim)
+	req := Request{Query: statement + strconv.Itoa(CatalogueRowLimit(lim)), ReadOnly: true}
+	if _, err := c.Query(ctx, req, sink); err != nil {
+		return nil, err
+	}
+	return sink.Schema(), nil
+}

@@ -2,7 +2,6 @@ package mysql
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/schema"
@@ -59,10 +58,5 @@ const allRows = "18446744073709551615"
 // bounded statement, run like any query (a read-only session and
 // transaction, on a connection closed afterwards).
 func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Schema, error) {
-	sink := connect.NewSchemaSink(lim)
-	req := connect.Request{Query: schemaQuery + strconv.Itoa(connect.CatalogueRowLimit(lim)), ReadOnly: true}
-	if _, err := c.Query(ctx, req, sink); err != nil {
-		return nil, err
-	}
-	return sink.Schema(), nil
+	return connect.ReadCatalogue(ctx, c, schemaQuery, lim)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/schema"
@@ -51,10 +50,5 @@ LIMIT `
 // statement, run like any query (a read-only transaction, on a pooled
 // connection that is reset afterwards).
 func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Schema, error) {
-	sink := connect.NewSchemaSink(lim)
-	req := connect.Request{Query: schemaQuery + strconv.Itoa(connect.CatalogueRowLimit(lim)), ReadOnly: true}
-	if _, err := c.Query(ctx, req, sink); err != nil {
-		return nil, err
-	}
-	return sink.Schema(), nil
+	return connect.ReadCatalogue(ctx, c, schemaQuery, lim)
 }

@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"strconv"
 
 	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/schema"
@@ -34,10 +33,5 @@ LIMIT `
 // read-only query (on a connection that opened the file read-only, under
 // the authorizer).
 func (c *Connector) Schema(ctx context.Context, lim schema.Limits) (*schema.Schema, error) {
-	sink := connect.NewSchemaSink(lim)
-	req := connect.Request{Query: schemaQuery + strconv.Itoa(connect.CatalogueRowLimit(lim)), ReadOnly: true}
-	if _, err := c.Query(ctx, req, sink); err != nil {
-		return nil, err
-	}
-	return sink.Schema(), nil
+	return connect.ReadCatalogue(ctx, c, schemaQuery, lim)
 }
