@@ -4,6 +4,10 @@
 //
 //	go test -run=^$ -bench=. -benchtime=1x ./bench/
 //
+// QG_BENCH_ARGS adds flags to the gateway's command line (for example
+// "--store-sync normal"). QG_BENCH_CPUPROFILE=<dir> makes each gateway write its CPU profile
+// there, for `go tool pprof`.
+//
 // It builds and starts the real querygate binary as a separate process, so
 // the gateway's peak memory (VmHWM) is its own, not the benchmark's.
 package bench
@@ -33,6 +37,11 @@ import (
 	"github.com/querygate/querygate/internal/testenv"
 )
 
+// profiles numbers the gateways' CPU profiles. With QG_BENCH_CPUPROFILE
+// set to a directory, each gateway writes its CPU profile there (through
+// QUERYGATE_CPUPROFILE) when the benchmark stops it.
+var profiles atomic.Int64
+
 // gw is a querygate process under measurement.
 type gw struct {
 	cmd    *exec.Cmd
@@ -58,12 +67,33 @@ func startGateway(b *testing.B) *gw {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, "serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32")
+	args := []string{"serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32"}
+	// QG_BENCH_ARGS adds flags, to compare settings (--store-sync normal).
+	args = append(args, strings.Fields(os.Getenv("QG_BENCH_ARGS"))...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = io.Discard
+	prof := os.Getenv("QG_BENCH_CPUPROFILE")
+	if prof != "" {
+		// One profile per gateway: the benchmark's name and a counter.
+		n := profiles.Add(1)
+		name := strings.NewReplacer("/", "_", "=", "").Replace(b.Name())
+		cmd.Env = append(os.Environ(), fmt.Sprintf("QUERYGATE_CPUPROFILE=%s/%s-%d.pprof", prof, name, n))
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	b.Cleanup(func() {
+		if prof != "" {
+			// A clean stop, so that the gateway writes its profile.
+			cmd.Process.Signal(os.Interrupt)
+			t := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+			cmd.Wait()
+			t.Stop()
+			return
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
 	jar, _ := cookiejar.New(nil)
 	g := &gw{cmd: cmd, url: "http://" + addr, client: &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	for i := 0; ; i++ {
