@@ -212,3 +212,39 @@ func TestFirstRowNotHeldBack(t *testing.T) {
 		t.Fatalf("answer:\n%s", s)
 	}
 }
+
+// A result larger than the encoder's first buffer arrives whole and in
+// order, and the byte count its event records is the answer's length.
+func TestLargeResultBytes(t *testing.T) {
+	rows := make([][]any, 20000)
+	for i := range rows {
+		rows[i] = []any{int64(i), strings.Repeat("x", i%300)}
+	}
+	conn := &fakeConn{errAt: -1, cols: []connect.Column{{Name: "n", Type: "int8"}, {Name: "s", Type: "text"}}, rows: rows}
+	f := newAckFixture(t, conn)
+	var out syncBuffer
+	done := make(chan error, 1)
+	var sum Summary
+	go func() {
+		var err error
+		sum, err = f.svc.Run(t.Context(), f.admin, f.d.ID, Input{Query: json.RawMessage(`"SELECT 1"`), Limit: 100000}, nil, Output{Format: NDJSON, W: &out})
+		done <- err
+	}()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	ls := lines(t, out.String())
+	if len(ls) != len(rows)+2 {
+		t.Fatalf("%d lines, want %d", len(ls), len(rows)+2)
+	}
+	for i, l := range ls[1 : len(ls)-1] {
+		var row []any
+		json.Unmarshal(l["row"], &row)
+		if len(row) != 2 || row[0] != float64(i) || row[1] != strings.Repeat("x", i%300) {
+			t.Fatalf("row %d: %s", i, l["row"])
+		}
+	}
+	if sum.Bytes != int64(len(out.String())) {
+		t.Fatalf("summary bytes %d, answer %d", sum.Bytes, len(out.String()))
+	}
+}

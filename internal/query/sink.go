@@ -99,11 +99,35 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 
 func newEncoder(format Format, w io.Writer, flush func(), start func(), limit int64) *encoder {
 	cw := &countingWriter{w: w}
-	e := &encoder{format: format, w: cw, bw: bufio.NewWriterSize(cw, 32<<10), flush: flush, limit: limit, start: start}
+	size := smallBuffer // most results are small: no 32 KiB to clear and collect for them
+	if format == CSV {
+		size = largeBuffer
+	}
+	e := &encoder{format: format, w: cw, bw: bufio.NewWriterSize(cw, size), flush: flush, limit: limit, start: start}
 	if format == CSV {
 		e.csv = csv.NewWriter(e.bw)
 	}
 	return e
+}
+
+// The encoder's buffer starts small and grows once, when a result fills
+// it (NDJSON; CSV starts large).
+const (
+	smallBuffer = 4 << 10
+	largeBuffer = 32 << 10
+)
+
+// write buffers one line (mu held), moving to the large buffer once the
+// small one is full.
+func (e *encoder) write(b []byte) error {
+	if e.bw.Size() < largeBuffer && len(b) > e.bw.Available() {
+		if err := e.bw.Flush(); err != nil {
+			return err
+		}
+		e.bw = bufio.NewWriterSize(e.w, largeBuffer)
+	}
+	_, err := e.bw.Write(b)
+	return err
 }
 
 // begin starts the output, once (mu held).
@@ -214,7 +238,7 @@ func (e *encoder) Columns(cols []connect.Column) error {
 	}
 	b = append(b, "]}\n"...)
 	e.line = b
-	if _, err := e.bw.Write(b); err != nil {
+	if err := e.write(b); err != nil {
 		return err
 	}
 	e.arm()
@@ -264,7 +288,7 @@ func (e *encoder) Row(values []any) error {
 		}
 		b = append(b, "]}\n"...)
 		e.line = b
-		if _, err := e.bw.Write(b); err != nil {
+		if err := e.write(b); err != nil {
 			return err
 		}
 	}
