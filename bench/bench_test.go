@@ -4,7 +4,8 @@
 //
 //	go test -run=^$ -bench=. -benchtime=1x ./bench/
 //
-// QG_BENCH_ARGS adds flags to the gateway's command line (for example
+// QG_BENCH_BIN runs a querygate binary built beforehand instead of
+// building this tree (to compare two versions). QG_BENCH_ARGS adds flags to the gateway's command line (for example
 // "--store-sync normal"). QG_BENCH_CPUPROFILE=<dir> makes each gateway write its CPU profile
 // there, for `go tool pprof`.
 //
@@ -54,9 +55,12 @@ func startGateway(b *testing.B) *gw {
 	b.Helper()
 	u := testenv.PostgresURL(b)
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "querygate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/querygate").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin := os.Getenv("QG_BENCH_BIN") // a binary built beforehand (another version, to compare)
+	if bin == "" {
+		bin = filepath.Join(dir, "querygate")
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/querygate").CombinedOutput(); err != nil {
+			b.Fatalf("build: %v\n%s", err, out)
+		}
 	}
 	data := filepath.Join(dir, "data")
 	add := exec.Command(bin, "user", "add", "--data-dir", data, "--username", "bench", "--role", "admin")
@@ -68,7 +72,8 @@ func startGateway(b *testing.B) *gw {
 	addr := ln.Addr().String()
 	ln.Close()
 	args := []string{"serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32"}
-	// QG_BENCH_ARGS adds flags, to compare settings (--store-sync normal).
+	// QG_BENCH_BIN runs a querygate binary built beforehand instead of
+// building this tree (to compare two versions). QG_BENCH_ARGS adds flags, to compare settings (--store-sync normal).
 	args = append(args, strings.Fields(os.Getenv("QG_BENCH_ARGS"))...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = io.Discard
