@@ -152,6 +152,27 @@ func (g *gw) peakRSS() float64 {
 	return -1
 }
 
+// cpu returns the CPU time the gateway process has used (user and
+// system), from /proc/<pid>/stat, in clock ticks of 10 ms.
+func (g *gw) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// reportCPU reports the gateway's CPU time per request since from: unlike
+// latency and throughput, it hardly depends on what else the machine runs.
+func (g *gw) reportCPU(b *testing.B, from time.Duration, n int) {
+	b.ReportMetric(float64((g.cpu()-from).Microseconds())/float64(n), "gateway-cpu-us/req")
+}
+
 // query runs one query through the gateway and reads the whole answer,
 // returning the time to the first row line and the number of row lines.
 func (g *gw) query(ctx context.Context, sql string, limit int) (time.Duration, int, error) {
@@ -253,6 +274,8 @@ func BenchmarkSelect1(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("gateway/clients=%d", clients), func(b *testing.B) {
 			for b.Loop() {
+				cpu := g.cpu()
+				defer g.reportCPU(b, cpu, n)
 				latencies(b, clients, n, func() error {
 					_, rows, err := g.query(context.Background(), "SELECT 1", 10)
 					if err == nil && rows != 1 {
@@ -323,6 +346,8 @@ func BenchmarkRows(b *testing.B) {
 func BenchmarkConcurrent(b *testing.B) {
 	g := startGateway(b)
 	for b.Loop() {
+		cpu := g.cpu()
+		defer g.reportCPU(b, cpu, 20000)
 		latencies(b, 32, 20000, func() error {
 			_, rows, err := g.query(context.Background(), "SELECT g, 'x' || g FROM generate_series(1, 10) g", 100)
 			if err == nil && rows != 10 {
