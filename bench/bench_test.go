@@ -5,9 +5,10 @@
 //	go test -run=^$ -bench=. -benchtime=1x ./bench/
 //
 // QG_BENCH_BIN runs a querygate binary built beforehand instead of
-// building this tree (to compare two versions). QG_BENCH_ARGS adds flags to the gateway's command line (for example
-// "--store-sync normal"). QG_BENCH_CPUPROFILE=<dir> makes each gateway write its CPU profile
-// there, for `go tool pprof`.
+// building this tree (to compare two versions in alternating runs).
+// QG_BENCH_ARGS adds flags to the gateway's command line (for example
+// "--store-sync normal"). QG_BENCH_CPUPROFILE=<dir> makes each gateway
+// write its CPU profile there, for `go tool pprof`.
 //
 // It builds and starts the real querygate binary as a separate process, so
 // the gateway's peak memory (VmHWM) is its own, not the benchmark's.
@@ -72,8 +73,7 @@ func startGateway(b *testing.B) *gw {
 	addr := ln.Addr().String()
 	ln.Close()
 	args := []string{"serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32"}
-	// QG_BENCH_BIN runs a querygate binary built beforehand instead of
-// building this tree (to compare two versions). QG_BENCH_ARGS adds flags, to compare settings (--store-sync normal).
+	// QG_BENCH_ARGS adds flags, to compare settings (--store-sync normal).
 	args = append(args, strings.Fields(os.Getenv("QG_BENCH_ARGS"))...)
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = io.Discard
