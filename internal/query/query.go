@@ -575,6 +575,12 @@ func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Devi
 }
 
 // Output is where a result goes.
+//
+// W, Flush and Start may be called from a goroutine other than the use
+// case's caller (the encoder's flush timer), never two at once and never
+// after the use case has returned. The last lines are written to W without
+// a Flush: the caller ends its answer (an HTTP response's end flushes
+// them), so that a small result leaves in one write.
 type Output struct {
 	Format Format
 	W      io.Writer
