@@ -140,9 +140,24 @@ func TestDoneLineWaitsForAuditEvent(t *testing.T) {
 	if got, want := details["bytes"], float64(len(out.String())); got != want {
 		t.Fatalf("bytes in the event: %v, the answer has %v", got, want)
 	}
-	// A small result goes out whole, in one write.
-	if out.writes != 1 {
-		t.Fatalf("%d writes for a two-row result, want 1", out.writes)
+}
+
+// A small result goes out whole, in one write: no line is flushed on its
+// own (only the timer, ruled out here, pushes lines early).
+func TestSmallResultOneWrite(t *testing.T) {
+	saved := firstFlush
+	firstFlush = time.Hour
+	t.Cleanup(func() { firstFlush = saved })
+	conn := &fakeConn{errAt: -1, cols: []connect.Column{{Name: "n", Type: "int4"}}, rows: [][]any{{int64(1)}, {int64(2)}}}
+	f := newAckFixture(t, conn)
+	var out syncBuffer
+	flushes := 0
+	if _, err := f.svc.Run(t.Context(), f.admin, f.d.ID, Input{Query: json.RawMessage(`"SELECT 1"`)}, nil,
+		Output{Format: NDJSON, W: &out, Flush: func() { flushes++ }}); err != nil {
+		t.Fatal(err)
+	}
+	if out.writes != 1 || flushes != 0 || !strings.Contains(out.String(), `"done"`) {
+		t.Fatalf("%d writes and %d flushes for a two-row result, want 1 and 0:\n%s", out.writes, flushes, out.String())
 	}
 }
 
