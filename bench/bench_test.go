@@ -4,6 +4,12 @@
 //
 //	go test -run=^$ -bench=. -benchtime=1x ./bench/
 //
+// QG_BENCH_BIN runs a querygate binary built beforehand instead of
+// building this tree (to compare two versions in alternating runs).
+// QG_BENCH_ARGS adds flags to the gateway's command line (for example
+// "--store-sync normal"). QG_BENCH_CPUPROFILE=<dir> makes each gateway
+// write its CPU profile there, for `go tool pprof`.
+//
 // It builds and starts the real querygate binary as a separate process, so
 // the gateway's peak memory (VmHWM) is its own, not the benchmark's.
 package bench
@@ -33,6 +39,11 @@ import (
 	"github.com/querygate/querygate/internal/testenv"
 )
 
+// profiles numbers the gateways' CPU profiles. With QG_BENCH_CPUPROFILE
+// set to a directory, each gateway writes its CPU profile there (through
+// QUERYGATE_CPUPROFILE) when the benchmark stops it.
+var profiles atomic.Int64
+
 // gw is a querygate process under measurement.
 type gw struct {
 	cmd    *exec.Cmd
@@ -45,9 +56,12 @@ func startGateway(b *testing.B, extra ...string) *gw {
 	b.Helper()
 	u := testenv.PostgresURL(b)
 	dir := b.TempDir()
-	bin := filepath.Join(dir, "querygate")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/querygate").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin := os.Getenv("QG_BENCH_BIN") // a binary built beforehand (another version, to compare)
+	if bin == "" {
+		bin = filepath.Join(dir, "querygate")
+		if out, err := exec.Command("go", "build", "-o", bin, "../cmd/querygate").CombinedOutput(); err != nil {
+			b.Fatalf("build: %v\n%s", err, out)
+		}
 	}
 	data := filepath.Join(dir, "data")
 	add := exec.Command(bin, "user", "add", "--data-dir", data, "--username", "bench", "--role", "admin")
@@ -58,12 +72,33 @@ func startGateway(b *testing.B, extra ...string) *gw {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
-	cmd := exec.Command(bin, append([]string{"serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32"}, extra...)...)
+	args := append([]string{"serve", "--data-dir", data, "--listen", addr, "--row-limit-max", "20000000", "--pool-max-conns", "32"}, extra...)
+	// QG_BENCH_ARGS adds flags, to compare settings (--store-sync normal).
+	args = append(args, strings.Fields(os.Getenv("QG_BENCH_ARGS"))...)
+	cmd := exec.Command(bin, args...)
 	cmd.Stderr = io.Discard
+	prof := os.Getenv("QG_BENCH_CPUPROFILE")
+	if prof != "" {
+		// One profile per gateway: the benchmark's name and a counter.
+		n := profiles.Add(1)
+		name := strings.NewReplacer("/", "_", "=", "").Replace(b.Name())
+		cmd.Env = append(os.Environ(), fmt.Sprintf("QUERYGATE_CPUPROFILE=%s/%s-%d.pprof", prof, name, n))
+	}
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	b.Cleanup(func() {
+		if prof != "" {
+			// A clean stop, so that the gateway writes its profile.
+			cmd.Process.Signal(os.Interrupt)
+			t := time.AfterFunc(30*time.Second, func() { cmd.Process.Kill() })
+			cmd.Wait()
+			t.Stop()
+			return
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+	})
 	jar, _ := cookiejar.New(nil)
 	g := &gw{cmd: cmd, url: "http://" + addr, client: &http.Client{Jar: jar, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	for i := 0; ; i++ {
@@ -115,6 +150,27 @@ func (g *gw) peakRSS() float64 {
 		}
 	}
 	return -1
+}
+
+// cpu returns the CPU time the gateway process has used (user and
+// system), from /proc/<pid>/stat, in clock ticks of 10 ms.
+func (g *gw) cpu() time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", g.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	// The fields after the command name (which may hold spaces).
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	var utime, stime int64
+	fmt.Sscan(f[11], &utime)
+	fmt.Sscan(f[12], &stime)
+	return time.Duration(utime+stime) * 10 * time.Millisecond
+}
+
+// reportCPU reports the gateway's CPU time per request since from: unlike
+// latency and throughput, it hardly depends on what else the machine runs.
+func (g *gw) reportCPU(b *testing.B, from time.Duration, n int) {
+	b.ReportMetric(float64((g.cpu()-from).Microseconds())/float64(n), "gateway-cpu-us/req")
 }
 
 // query runs one query through the gateway and reads the whole answer,
@@ -218,6 +274,8 @@ func BenchmarkSelect1(b *testing.B) {
 		})
 		b.Run(fmt.Sprintf("gateway/clients=%d", clients), func(b *testing.B) {
 			for b.Loop() {
+				cpu := g.cpu()
+				defer g.reportCPU(b, cpu, n)
 				latencies(b, clients, n, func() error {
 					_, rows, err := g.query(context.Background(), "SELECT 1", 10)
 					if err == nil && rows != 1 {
@@ -288,6 +346,8 @@ func BenchmarkRows(b *testing.B) {
 func BenchmarkConcurrent(b *testing.B) {
 	g := startGateway(b)
 	for b.Loop() {
+		cpu := g.cpu()
+		defer g.reportCPU(b, cpu, 20000)
 		latencies(b, 32, 20000, func() error {
 			_, rows, err := g.query(context.Background(), "SELECT g, 'x' || g FROM generate_series(1, 10) g", 100)
 			if err == nil && rows != 10 {

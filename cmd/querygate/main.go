@@ -28,7 +28,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	stopProfile := startProfile()
 	code := NewMain().Exec(ctx, os.Args[1:], os.Getenv)
+	stopProfile()
 	stop()
 	os.Exit(code)
 }

@@ -2,11 +2,14 @@ package audit_test
 
 import (
 	"bytes"
+	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	_ "modernc.org/sqlite"
@@ -153,5 +156,62 @@ func TestConcurrentRecordsChain(t *testing.T) {
 	l.Close()
 	if err := l.Record(t.Context(), audit.Event{Action: audit.Query}); err == nil {
 		t.Fatal("Record after Close succeeded")
+	}
+}
+
+// countingStore counts write transactions.
+type countingStore struct {
+	store.Store
+	updates atomic.Int64
+}
+
+func (c *countingStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	c.updates.Add(1)
+	return c.Store.Update(ctx, fn)
+}
+
+// Concurrent events share transactions (group commit), each Record
+// returning once its own event is written; the chain and the head record
+// stay consistent with every batch.
+func TestGroupCommit(t *testing.T) {
+	dir := t.TempDir()
+	st, err := sqlite.Open(t.Context(), filepath.Join(dir, "q.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cs := &countingStore{Store: st}
+	head := filepath.Join(dir, audit.HeadFile)
+	l := audit.New(audit.Options{Store: cs, Key: seal.GenerateKey(), Head: head})
+	const n = 400
+	var wg sync.WaitGroup
+	seqs := make(chan int64, n)
+	for range n {
+		wg.Go(func() {
+			if err := l.Record(t.Context(), audit.Event{Action: audit.Query}); err != nil {
+				t.Error(err)
+			}
+			// Once Record returns, the event is in the store.
+			evs, err := l.List(t.Context(), store.AuditFilter{Limit: 1})
+			if err != nil || len(evs) == 0 {
+				t.Errorf("no event after Record: %v", err)
+				return
+			}
+			seqs <- evs[0].Seq
+		})
+	}
+	wg.Wait()
+	l.Close()
+	if u := cs.updates.Load(); u >= n {
+		t.Fatalf("%d transactions for %d concurrent events: no group commit", u, n)
+	} else {
+		t.Logf("%d events in %d transactions", n, u)
+	}
+	rep, err := l.Verify(t.Context(), head)
+	if err != nil || rep.Events != n || rep.Last != n || len(rep.Problems) != 0 {
+		t.Fatalf("Verify = %+v %v", rep, err)
+	}
+	if !strings.Contains(strings.Join(rep.Notes, "\n"), fmt.Sprintf("event %d is present and matches", n)) {
+		t.Fatalf("the head record does not name the last event: %v", rep.Notes)
 	}
 }

@@ -63,11 +63,13 @@ type Who struct {
 // (OK without error), notes the front end when it is not the HTTP API or
 // the pages (Who.Front) and, for an egress refusal, the policy's message
 // naming the refused address (never a secret), then records ev with rec
-// (nothing is written when rec is nil).
-func RecordOutcome(ctx context.Context, rec Recorder, who Who, ev Event, err error) {
+// (nothing is written when rec is nil). It returns the error of an event
+// that could not be written (the recorder has logged it), so that a
+// caller can withhold the acknowledgment of the request.
+func RecordOutcome(ctx context.Context, rec Recorder, who Who, ev Event, err error) error {
 	Mark(ctx)
 	if rec == nil {
-		return
+		return nil
 	}
 	ev.ActorID, ev.ActorName = who.ID, who.Name
 	ev.Remote, ev.RequestID = who.Remote, who.RequestID
@@ -87,5 +89,5 @@ func RecordOutcome(ctx context.Context, rec Recorder, who Who, ev Event, err err
 		}
 		ev.Details["refused"] = querygate.ErrorMessage(err)
 	}
-	rec.Record(ctx, ev)
+	return rec.Record(ctx, ev)
 }

@@ -584,6 +584,12 @@ func (s *Service) test(ctx context.Context, ds *datasource.Datasource, dev *Devi
 }
 
 // Output is where a result goes.
+//
+// W, Flush and Start may be called from a goroutine other than the use
+// case's caller (the encoder's flush timer), never two at once and never
+// after the use case has returned. The last lines are written to W without
+// a Flush: the caller ends its answer (an HTTP response's end flushes
+// them), so that a small result leaves in one write.
 type Output struct {
 	Format Format
 	W      io.Writer
@@ -607,37 +613,55 @@ func Started(err error) bool {
 	return !errors.As(err, &ns)
 }
 
-// run runs req on ds (the use cases have authorized it) and streams the
-// result to out. Closing the client's
-// connection (cancelling ctx) cancels the statement at the datasource.
+// run runs req on ds (the use cases have authorized it), streams the
+// result to out and ends it. The use cases use execute instead, and end
+// the stream only once the audit event is durable (see stream).
 func (s *Service) run(ctx context.Context, ds *datasource.Datasource, req Request, out Output) (Summary, error) {
+	sum, enc, err := s.execute(ctx, ds, req, out)
+	if enc == nil {
+		return sum, err
+	}
+	last := enc.last(sum, err)
+	if endErr := enc.end(last, err != nil); err == nil {
+		err = endErr
+	}
+	return sum, err
+}
+
+// execute runs req on ds (the use cases have authorized it) and streams
+// the result to out, all but its last line: for a result that began
+// streaming it returns the encoder, on which the caller writes the done
+// (or error) line with end, and until which nothing more reaches the
+// client. Closing the client's connection (cancelling ctx) cancels the
+// statement at the datasource. An error before the first byte is
+// notStarted, with no encoder.
+func (s *Service) execute(ctx context.Context, ds *datasource.Datasource, req Request, out Output) (Summary, *encoder, error) {
 	start := time.Now()
 	if err := s.validate(ds.Kind, &req); err != nil {
-		return Summary{}, &notStarted{err}
+		return Summary{}, nil, &notStarted{err}
 	}
 	ctx, cancel := context.WithTimeout(ctx, req.Timeout)
 	defer cancel()
 	conn, release, err := s.connector(ctx, ds, req.Device)
 	if err != nil {
-		return Summary{}, &notStarted{timeoutError(ctx, err)}
+		return Summary{}, nil, &notStarted{timeoutError(ctx, err)}
 	}
 	defer release()
 	enc := newEncoder(out.Format, out.W, out.Flush, out.Start, req.Limit)
 	res, err := conn.Query(ctx, connect.Request{Query: req.Query, Params: req.Params,
 		Command: req.Command, HTTP: req.HTTP, ReadOnly: ds.ReadOnly}, enc)
+	enc.stop()
 	sum := Summary{Rows: enc.rows, Truncated: enc.trunc, RowsAffected: res.RowsAffected, HasRows: res.HasRows, Elapsed: time.Since(start)}
 	if err != nil {
 		err = timeoutError(ctx, err)
 		if !enc.started {
-			return sum, &notStarted{err}
+			return sum, nil, &notStarted{err}
 		}
-		enc.fail(err)
-		sum.Bytes = enc.w.n
-		return sum, err
+	} else if enc.err != nil {
+		err = enc.err // a timed flush failed: the client is gone
 	}
-	err = enc.done(sum)
-	sum.Bytes = enc.w.n
-	return sum, err
+	sum.Bytes = enc.size(enc.last(sum, err))
+	return sum, enc, err
 }
 
 // timeoutError makes sure a query stopped by its deadline or by the client

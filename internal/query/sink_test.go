@@ -19,7 +19,7 @@ func TestStreamErrorFacts(t *testing.T) {
 	}
 	qe := querygate.Errorf(querygate.EQUERY, "division by zero")
 	qe.Position, qe.Line, qe.Hint, qe.Detail = 8, 2, `say "no"`, "d\n"
-	if err := e.fail(qe); err != nil {
+	if err := e.end(e.last(Summary{}, qe), true); err != nil {
 		t.Fatal(err)
 	}
 	lines := bytes.Split(bytes.TrimSpace(buf.Bytes()), []byte("\n"))

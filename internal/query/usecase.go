@@ -248,9 +248,10 @@ func (s *Service) openDevice(ctx context.Context, a accounts.Actor, d *datasourc
 }
 
 // record appends ev for the actor with err's code as outcome (or ok), and
-// marks ctx as audited (audit.Marked).
-func (s *Service) record(ctx context.Context, a accounts.Actor, ev audit.Event, err error) {
-	audit.RecordOutcome(ctx, s.recorder(), a.Who(), ev, err)
+// marks ctx as audited (audit.Marked). It returns the error of a write
+// that failed.
+func (s *Service) record(ctx context.Context, a accounts.Actor, ev audit.Event, err error) error {
+	return audit.RecordOutcome(ctx, s.recorder(), a.Who(), ev, err)
 }
 
 // Run is the query use case (POST /api/datasources/{id}/query): the actor
@@ -285,8 +286,15 @@ func (s *Service) Run(ctx context.Context, a accounts.Actor, dsID string, in Inp
 
 // stream runs req on d (already authorized), records ev completed with the
 // summary, counts the query in the metrics and logs one line of metadata.
+//
+// The stream's last line (done, or the error) is what acknowledges the
+// request to the client, so it is written only once ev is durable: an
+// acknowledged query's event survives a crash. Until then the result
+// waits in the encoder (a small one whole, so that it goes out in one
+// write). When the event cannot be recorded, the stream ends with an
+// error instead of its done line.
 func (s *Service) stream(ctx context.Context, a accounts.Actor, d *datasource.Datasource, req Request, ev audit.Event, out Output) (Summary, error) {
-	sum, err := s.run(ctx, d, req, out)
+	sum, enc, err := s.execute(ctx, d, req, out)
 	outcome := "ok"
 	if err != nil {
 		outcome = querygate.ErrorCode(err)
@@ -300,7 +308,15 @@ func (s *Service) stream(ctx context.Context, a accounts.Actor, d *datasource.Da
 	if sum.RowsAffected > 0 {
 		details["rows_affected"] = sum.RowsAffected
 	}
-	s.record(ctx, a, ev, err)
+	recErr := s.record(ctx, a, ev, err)
+	if enc != nil {
+		if recErr != nil && err == nil {
+			err = errNotRecorded
+		}
+		if endErr := enc.end(enc.last(sum, err), err != nil); err == nil {
+			err = endErr
+		}
+	}
 	if s.metrics != nil {
 		s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	}
@@ -310,6 +326,10 @@ func (s *Service) stream(ctx context.Context, a accounts.Actor, d *datasource.Da
 		"elapsed_ms", sum.Elapsed.Milliseconds(), "outcome", outcome)
 	return sum, err
 }
+
+// errNotRecorded ends a result whose audit event could not be written: it
+// is not acknowledged.
+var errNotRecorded = querygate.Errorf(querygate.EUNAVAILABLE, "The audit event of this query could not be recorded, so its result is not confirmed; try again.")
 
 // auditText is what --audit-query-text records of a query: the statement,
 // the Redis command name, or the HTTP method and path. Never parameters,

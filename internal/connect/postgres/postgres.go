@@ -24,7 +24,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -125,11 +124,20 @@ func (c *Connector) Close() error {
 // runs on its own (autocommit). Cancelling ctx sends a cancel request to
 // the server.
 //
-// The statement is parsed and described as the unnamed statement, then
+// The statement is parsed and described as the unnamed statement (for a
+// read-only request in the same round trip as its BEGIN READ ONLY), then
 // bound and executed: two round trips, nothing kept on the server or in a
 // cache (see poolConfig), every parameter bound by the type the server
 // described for it (see encodeParams), and each result column asked in
-// the format its decoder reads (see resultFormat).
+// the format its decoder reads (see resultFormat). One round trip is not
+// possible without giving up one of these: the formats are chosen in the
+// Bind message, per column type, so the types must be known before it;
+// knowing them beforehand needs a cache of descriptions by statement text
+// (which keeps request text and goes stale when a table changes), and
+// asking text for every column would make values depend on session
+// settings a statement can change as it runs (extra_float_digits rounds
+// float8 text, DateStyle and TimeZone shape timestamps, bytea_output
+// bytea), where the binary forms do not.
 func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect.Sink) (connect.Result, error) {
 	pc, err := c.acquire(ctx)
 	if err != nil {
@@ -139,14 +147,14 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	// wanted: pgconn then sends the server a cancel request.
 	qctx, cancel := context.WithCancel(ctx)
 	r := &run{ctx: ctx, conn: pc, cancel: cancel, meter: c.bounds.Meter()}
-	if req.ReadOnly {
-		r.tx, err = pc.BeginTx(qctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
-		if err != nil {
-			return connect.Result{}, r.fail(err)
-		}
-	}
 	pg := pc.Conn().PgConn()
-	sd, err := pg.Prepare(qctx, "", req.Query, nil)
+	var sd *pgconn.StatementDescription
+	if req.ReadOnly {
+		r.inTx = true
+		sd, err = beginAndDescribe(qctx, pg, req.Query)
+	} else {
+		sd, err = pg.Prepare(qctx, "", req.Query, nil)
+	}
 	if err != nil {
 		return connect.Result{}, r.fail(err)
 	}
@@ -163,11 +171,59 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	return r.stream(rr, sink)
 }
 
+// beginAndDescribe starts a read-only transaction and parses and
+// describes query as the unnamed statement, in one round trip (a
+// pipeline: BEGIN READ ONLY, Parse, Describe, Sync). The transaction is
+// open afterwards, also when the statement is refused (then aborted);
+// the run's finish rolls it back.
+func beginAndDescribe(ctx context.Context, pg *pgconn.PgConn, query string) (*pgconn.StatementDescription, error) {
+	pl := pg.StartPipeline(ctx)
+	pl.SendQueryParams("BEGIN READ ONLY", nil, nil, nil, nil)
+	pl.SendPrepare("", query, nil)
+	if err := pl.Sync(); err != nil {
+		pl.Close()
+		return nil, err
+	}
+	var sd *pgconn.StatementDescription
+	var first error
+	for {
+		res, err := pl.GetResults()
+		if err != nil {
+			if first == nil {
+				first = err
+			}
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) {
+				break // the connection broke: Close says so
+			}
+			continue
+		}
+		switch res := res.(type) {
+		case *pgconn.ResultReader:
+			if _, err := res.Close(); err != nil && first == nil {
+				first = err
+			}
+			continue
+		case *pgconn.StatementDescription:
+			sd = res
+			continue
+		}
+		break // the sync, or nothing more
+	}
+	if err := pl.Close(); err != nil && first == nil {
+		first = err
+	}
+	if first == nil && sd == nil {
+		first = errors.New("postgres: the statement was not described")
+	}
+	return sd, first
+}
+
 // run is one statement on one pooled connection.
 type run struct {
 	ctx    context.Context // the caller's
 	conn   *pgxpool.Conn
-	tx     pgx.Tx // nil unless read-only
+	inTx   bool // a read-only transaction was begun: finish rolls it back
 	cancel context.CancelFunc
 	meter  connect.RowMeter // the bounds of a row (bounds.go)
 }
@@ -180,15 +236,33 @@ func (r *run) fail(err error) error {
 }
 
 // finish rolls back the read-only transaction and releases the
-// connection; the pool drops it if it broke.
+// connection; the pool drops it if it broke. The rollback is a round trip
+// the client need not wait for (the result is complete, and a read-only
+// transaction has nothing to keep), so it runs in the background, and the
+// connection goes back to the pool only after it: the next request never
+// sees this one's transaction.
 func (r *run) finish() {
-	if r.tx != nil {
+	r.cancel()
+	if !r.inTx {
+		r.release()
+		return
+	}
+	go r.release()
+}
+
+// release ends the read-only transaction, if any, and gives the
+// connection back to the pool, or closes it when its session can no
+// longer be trusted.
+func (r *run) release() {
+	pg := r.conn.Conn().PgConn()
+	if r.inTx {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), rollbackTimeout)
-		r.tx.Rollback(ctx) // on failure pgx closes the connection
+		if _, err := pg.Exec(ctx, "ROLLBACK").ReadAll(); err != nil || pg.TxStatus() != 'I' {
+			pg.Close(ctx) // the pool then drops it
+		}
 		cancel()
 	}
-	r.cancel()
-	if pg := r.conn.Conn().PgConn(); pg.ParameterStatus("client_encoding") != "UTF8" {
+	if pg.ParameterStatus("client_encoding") != "UTF8" {
 		// The statement changed the encoding (SET client_encoding):
 		// the connection's text would no longer be UTF-8, so it is
 		// closed instead of going back to the pool.
@@ -207,7 +281,7 @@ func (r *run) abandon(rr *pgconn.ResultReader) {
 	r.cancel()
 	go func() {
 		rr.Close()
-		r.finish()
+		r.release()
 	}()
 }
 
