@@ -613,9 +613,19 @@ func TestWireLimitsAndAudit(t *testing.T) {
 				t.Errorf("time cap: %v after %s", err, time.Since(start))
 			}
 			rw.Close(t.Context())
+			// Acknowledged means recorded: once the client has the
+			// statement's ReadyForQuery, its event is in the trail.
+			queryEvents := func() int {
+				evs, _ := w.admin.must(200, "GET", "/api/audit?action=query", nil)["events"].([]any)
+				return len(evs)
+			}
+			before := queryEvents()
 			var one int
 			if err := conn.QueryRow(t.Context(), "SELECT 1 AS audit_marker_stmt").Scan(&one); err != nil {
 				t.Fatal(err)
+			}
+			if n := queryEvents(); n != before+1 {
+				t.Errorf("right after the answer: %d query events, want %d (the event is written before ReadyForQuery)", n, before+1)
 			}
 			conn.Exec(t.Context(), "SELECT 'a' AS audit_one; SELECT 'b' AS audit_two", pgx.QueryExecModeSimpleProtocol)
 			conn.Close(t.Context())

@@ -210,6 +210,19 @@ func (w *WireSession) Close() {
 	w.release()
 }
 
+// Recorded implements postgres.WireHooks: it waits for the audit writes
+// in flight, so that the client's ReadyForQuery, which acknowledges the
+// statements, comes only once their events are recorded (their writes
+// overlap with relaying the answers, not with the next statement).
+func (w *WireSession) Recorded() {
+	for range cap(w.audits) {
+		w.audits <- struct{}{}
+	}
+	for range cap(w.audits) {
+		<-w.audits
+	}
+}
+
 // Safe implements postgres.WireHooks.
 func (w *WireSession) Safe(text string) bool {
 	return text == "" || !w.secrets.Contains([]byte(text))
@@ -276,7 +289,8 @@ func (st *wireStatement) Row() error {
 }
 
 // Done records the statement's one audit event, in the background (see
-// WireSession.audits).
+// WireSession.audits); the ReadyForQuery after it waits for the write
+// (Recorded).
 func (st *wireStatement) Done(tag string, err error) {
 	w := st.w
 	elapsed := time.Since(st.start)

@@ -76,6 +76,11 @@ type WireHooks interface {
 	// Safe reports whether a text the server sent (an error, a notice, a
 	// parameter value) may reach the client.
 	Safe(text string) bool
+	// Recorded returns once every statement answered so far has its
+	// audit event recorded: the ReadyForQuery that acknowledges them to
+	// the client waits for it (acknowledged means recorded, as on the
+	// HTTP API).
+	Recorded()
 }
 
 // WireStatement is one statement's account.
@@ -481,6 +486,7 @@ func (w *Wire) sync(c WireClient, h WireHooks) error {
 		if rfq, ok := msg.(*pgproto3.ReadyForQuery); ok {
 			w.pending = 0
 			w.afterReady(rfq.TxStatus)
+			h.Recorded()
 			c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus(rfq.TxStatus)})
 			return c.Flush()
 		}
