@@ -187,6 +187,12 @@ const VERBS = { insert: 'inserted', update: 'updated', delete: 'deleted', merge:
  * rows, "3 rows updated in 3 ms" (the verb from the statement) or "1 row
  * affected" for a statement without rows.
  */
+/** showRowCount shows n (or a dash) in the counter, with "row" or "rows". */
+function showRowCount(el, n) {
+  el.rowCount.textContent = typeof n === 'number' ? String(n) : n;
+  if (el.rowWord) el.rowWord.textContent = n === 1 ? 'row' : 'rows';
+}
+
 export function doneText(done, body) {
   const rows = (n) => `${n.toLocaleString()} ${n === 1 ? 'row' : 'rows'}`;
   const ms = `in ${done.elapsed_ms} ms`;
@@ -218,7 +224,7 @@ export class Runner {
     this.onError = onError || (() => false);
     this.controller = null;
     this.el = {
-      run: $('run'), cancel: $('cancel'), export: $('export'), rowCount: $('row-count'), elapsed: $('elapsed'),
+      run: $('run'), cancel: $('cancel'), export: $('export'), rowCount: $('row-count'), rowWord: $('row-word'), elapsed: $('elapsed'),
       status: $('run-status'), errorBox: $('query-error'), truncated: $('truncated'), viewer: $('http-response'),
     };
     // The result area: one call renders a streamed result (grid.js).
@@ -230,13 +236,13 @@ export class Runner {
   get running() { return this.controller !== null; }
 
   reset() {
-    const { errorBox, truncated, rowCount, elapsed, viewer } = this.el;
+    const { errorBox, truncated, elapsed, viewer } = this.el;
     clearErrors(this.form || document);
     errorBox.hidden = true;
     truncated.hidden = true;
     this.grid.reset();
     this.grid.hidden = true;
-    rowCount.textContent = '0';
+    showRowCount(this.el, '0');
     elapsed.textContent = '0';
     if (viewer) viewer.hidden = true;
   }
@@ -305,7 +311,7 @@ export class Runner {
     const body = this.bodyOf(makeBody);
     if (body === undefined) return;
     this.lastBody = body; // what the result on screen came from
-    const { rowCount, elapsed, status, truncated } = this.el;
+    const { elapsed, status, truncated } = this.el;
     const grid = this.grid;
     this.controller = new AbortController();
     this.busy(true);
@@ -344,13 +350,13 @@ export class Runner {
         }
       }, () => {
         grid.flush();
-        rowCount.textContent = String(rows);
+        showRowCount(this.el, rows);
       });
       if (this.showHTTP(columns, firstRow)) grid.hidden = true;
       if (!finished) this.showError({ code: 'incomplete', message: 'The connection closed before the result was complete.' });
     } catch (e) {
       if (e.name === 'AbortError') {
-        setStatus(status, `Canceled after ${rows} rows.`, 'error');
+        setStatus(status, `Canceled after ${rows} ${rows === 1 ? 'row' : 'rows'}.`, 'error');
       } else if (e instanceof SyntaxError) {
         this.showError({ code: 'protocol', message: 'The gateway sent a line that is not JSON.' });
       } else {
@@ -358,7 +364,7 @@ export class Runner {
       }
     } finally {
       clearInterval(timer);
-      rowCount.textContent = String(rows);
+      showRowCount(this.el, rows);
       this.controller = null;
       this.busy(false);
     }
@@ -375,7 +381,7 @@ export class Runner {
     this.reset();
     const body = this.bodyOf(makeBody);
     if (body === undefined) return;
-    const { status, rowCount } = this.el;
+    const { status } = this.el;
     this.controller = new AbortController();
     this.busy(true);
     setStatus(status, 'Exporting…');
@@ -393,7 +399,7 @@ export class Runner {
         if (done) break;
         chunks.push(value);
         bytes += value.byteLength;
-        rowCount.textContent = '–';
+        showRowCount(this.el, '–');
         setStatus(status, `Exporting… ${Math.round(bytes / 1024)} KiB`);
       }
       const url = URL.createObjectURL(new Blob(chunks, { type: 'text/csv' }));
