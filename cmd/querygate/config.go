@@ -48,6 +48,9 @@ type Config struct {
 	LocalLogin  bool
 	// StoreSync is the embedded SQLite store's commit mode.
 	StoreSync sqlite.Sync
+	// AuditQueued acknowledges requests once their audit events are
+	// queued, not committed (--audit-ack queued).
+	AuditQueued bool
 
 	// query limits and datasources
 	RowLimitMax     int64
@@ -104,6 +107,7 @@ type Config struct {
 // into their Config field.
 type settings struct {
 	storeSync      string
+	auditAck       string
 	egressSourceIP string
 	since          string
 }
@@ -162,6 +166,7 @@ func (c *Config) serveFlags(fs *flag.FlagSet, s *settings) {
 	fs.DurationVar(&c.SessionTTL, "session-ttl", 12*time.Hour, "absolute lifetime of a login session")
 	fs.BoolVar(&c.LocalLogin, "local-login", false, "keep password sign-in on even when the single sign-on setting turns it off (the way back in when the identity provider fails)")
 	fs.DurationVar(&c.SessionIdle, "session-idle", 2*time.Hour, "a login session unused for this long ends (at most --session-ttl)")
+	fs.StringVar(&s.auditAck, "audit-ack", "recorded", "recorded: a request is answered (a result's done line, a wire client's ReadyForQuery) only once its audit event is committed; queued: once it is queued, so the events of the requests answered in the last moments before querygate dies (at most 512) may be lost")
 	fs.StringVar(&s.storeSync, "store-sync", "full", "embedded store only: full waits for the disk at every commit; normal does not, so the changes and audit events of the last moments before a crash of the machine or a power loss (not of querygate) may be lost")
 	fs.Int64Var(&c.RowLimitMax, "row-limit-max", 1_000_000, "the most rows any query may return (callers ask with limit; default limit 1000)")
 	fs.DurationVar(&c.QueryTimeoutMax, "query-timeout-max", 5*time.Minute, "the longest any query may run (callers ask with timeout_ms; default 30s)")
@@ -387,6 +392,12 @@ func (c *Config) validateServe(s *settings) error {
 		c.StoreSync = sqlite.Sync(s.storeSync)
 	default:
 		return badFlag("store-sync", "must be full or normal")
+	}
+	switch s.auditAck {
+	case "recorded", "queued":
+		c.AuditQueued = s.auditAck == "queued"
+	default:
+		return badFlag("audit-ack", "must be recorded or queued")
 	}
 	if c.StoreSync == sqlite.SyncNormal && c.DatabaseURL != "" {
 		return errors.New("--store-sync normal is for the embedded store only; a PostgreSQL store keeps its own synchronous_commit")

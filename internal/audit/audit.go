@@ -137,6 +137,8 @@ type Log struct {
 	// Only the writer goroutine uses head once New has returned.
 	headPath string
 	head     head
+	// queued: Record does not wait for the commit (Options.Queued).
+	queued bool
 
 	queue     chan *pending
 	done      chan struct{}
@@ -154,6 +156,8 @@ type Log struct {
 type pending struct {
 	e   *store.AuditEvent
 	err chan error
+	// queued: nobody waits for err; the writer logs the outcome.
+	queued bool
 }
 
 // maxBatch bounds the events written in one transaction.
@@ -169,6 +173,13 @@ type Options struct {
 	// <data dir>/audit.head); empty keeps none, and the deletion of the
 	// newest events cannot then be detected.
 	Head string
+	// Queued makes Record return once the event is queued for the
+	// writer, not once it is committed (--audit-ack queued): requests are
+	// acknowledged before their events are durable, and the events
+	// queued when the process dies (at most one batch being written and
+	// one queue, maxBatch each) are lost. A failed write is logged. The
+	// default waits for the commit: acknowledged means recorded.
+	Queued bool
 }
 
 // New returns the audit log of an instance. It reads the head record, if
@@ -181,7 +192,7 @@ func New(o Options) *Log {
 	if !o.Key.Valid() {
 		panic("audit: no key")
 	}
-	l := &Log{store: o.Store, key: o.Key, log: o.Logger, now: time.Now, headPath: o.Head,
+	l := &Log{store: o.Store, key: o.Key, log: o.Logger, now: time.Now, headPath: o.Head, queued: o.Queued,
 		queue: make(chan *pending, maxBatch), done: make(chan struct{}),
 		heads: make(chan head, 1), headsDone: make(chan struct{})}
 	if o.Head != "" {
@@ -238,6 +249,14 @@ func (l *Log) writer() {
 		}
 		for _, p := range batch {
 			p.err <- err
+			if !p.queued {
+				continue
+			}
+			if err != nil {
+				l.logFailed(context.Background(), p.e, err)
+			} else {
+				l.logRecorded(context.Background(), p.e)
+			}
 		}
 	}
 }
@@ -365,18 +384,28 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 	// The write must not be lost because the client went away: it is
 	// queued whatever ctx says.
 	ctx = context.WithoutCancel(ctx)
-	p := &pending{e: e, err: make(chan error, 1)}
+	p := &pending{e: e, err: make(chan error, 1), queued: l.queued}
 	err := l.enqueue(p)
-	if err == nil {
+	if err == nil && !p.queued {
 		err = <-p.err
 	}
 	if err != nil {
-		l.log.ErrorContext(ctx, "audit event not recorded", "action", ev.Action, "error_type", fmt.Sprintf("%T", err))
+		l.logFailed(ctx, e, err)
 		return err
 	}
+	if !p.queued {
+		l.logRecorded(ctx, e)
+	}
+	return nil
+}
+
+func (l *Log) logRecorded(ctx context.Context, e *store.AuditEvent) {
 	l.log.InfoContext(ctx, "audit", "seq", e.Seq, "action", e.Action, "actor_id", e.ActorID, "target", e.Target,
 		"datasource_id", e.DatasourceID, "outcome", e.Outcome, "hash", hex.EncodeToString(e.Hash[:8]))
-	return nil
+}
+
+func (l *Log) logFailed(ctx context.Context, e *store.AuditEvent, err error) {
+	l.log.ErrorContext(ctx, "audit event not recorded", "action", e.Action, "error_type", fmt.Sprintf("%T", err))
 }
 
 // enqueue hands an event to the writer; it fails once the log is closed.

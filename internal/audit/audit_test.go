@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	_ "modernc.org/sqlite"
 
@@ -213,5 +214,61 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(rep.Notes, "\n"), fmt.Sprintf("event %d is present and matches", n)) {
 		t.Fatalf("the head record does not name the last event: %v", rep.Notes)
+	}
+}
+
+// gatedStore holds every Update until gate is closed.
+type gatedStore struct {
+	store.Store
+	gate chan struct{}
+}
+
+func (g *gatedStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	<-g.gate
+	return g.Store.Update(ctx, fn)
+}
+
+// By default Record returns only once its event is committed; with
+// Queued (--audit-ack queued) it returns once the event is queued, and the
+// event is committed later, chained like any other.
+func TestQueuedAck(t *testing.T) {
+	for _, queued := range []bool{false, true} {
+		t.Run(fmt.Sprintf("queued=%v", queued), func(t *testing.T) {
+			dir := t.TempDir()
+			st, err := sqlite.Open(t.Context(), filepath.Join(dir, "q.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			g := &gatedStore{Store: st, gate: make(chan struct{})}
+			head := filepath.Join(dir, audit.HeadFile)
+			l := audit.New(audit.Options{Store: g, Key: seal.GenerateKey(), Head: head, Queued: queued})
+			returned := make(chan error, 1)
+			go func() { returned <- l.Record(t.Context(), audit.Event{Action: audit.Query}) }()
+			select {
+			case err := <-returned:
+				if !queued {
+					t.Fatalf("Record returned (%v) before its event was committed", err)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			case <-time.After(300 * time.Millisecond):
+				if queued {
+					t.Fatal("Record waited for the commit with Queued")
+				}
+			}
+			close(g.gate)
+			if !queued {
+				if err := <-returned; err != nil {
+					t.Fatal(err)
+				}
+			}
+			l.Close()
+			rep, err := l.Verify(t.Context(), head)
+			if err != nil || rep.Events != 1 || len(rep.Problems) != 0 {
+				t.Fatalf("Verify = %+v %v", rep, err)
+			}
+		})
 	}
 }
