@@ -8,20 +8,10 @@
 import { api, setStatus } from './app.js';
 import { draw, guessViz } from './charts.js';
 import { formatValue } from './format.js';
+import { h } from './grid.js';
 
 const MAX_CHARTED = 10000; // rows a chart draws (a dashboard panel pulls at most as many)
 const TYPES = ['line', 'area', 'bar', 'pie', 'number', 'table'];
-
-function h(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'text') e.textContent = v;
-    else if (k === 'class') e.className = v;
-    else e.setAttribute(k, v);
-  }
-  e.append(...kids);
-  return e;
-}
 
 function field(id, label, control) {
   return h('div', { class: 'field' }, h('label', { for: id, text: label }), control);

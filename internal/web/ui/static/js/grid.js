@@ -13,7 +13,11 @@ import { FORMAT_RULE, comparator, copyText, expanded, formatValue, isLong, isNum
 const ROW_H = 28; // px, fixed: the window of rows is computed, not measured
 const OVERSCAN = 8;
 
-function h(tag, attrs = {}, ...kids) {
+/**
+ * h makes an element: attrs are attributes, but for text (its text,
+ * never markup) and class; kids are appended.
+ */
+export function h(tag, attrs = {}, ...kids) {
   const e = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) {
     if (k === 'text') e.textContent = v;
