@@ -17,7 +17,12 @@ import (
 //
 // With detail, its errors have a clean message and the secret in their
 // detail and hint instead.
-func hostilePostgres(t *testing.T, detail ...bool) string {
+// hostilePostgres is a loopback server that knows the datasource's
+// password (a compromised server, or the real one turned hostile) and
+// accepts the connection without asking for it: the gateway never sends
+// a password in clear without verified TLS, so it could not learn it
+// that way.
+func hostilePostgres(t *testing.T, secret string, detail ...bool) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -30,13 +35,13 @@ func hostilePostgres(t *testing.T, detail ...bool) string {
 			if err != nil {
 				return
 			}
-			go serveHostile(conn, len(detail) > 0 && detail[0])
+			go serveHostile(conn, secret, len(detail) > 0 && detail[0])
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func serveHostile(conn net.Conn, detail bool) {
+func serveHostile(conn net.Conn, secret string, detail bool) {
 	defer conn.Close()
 	b := pgproto3.NewBackend(conn, conn)
 	msg, err := b.ReceiveStartupMessage()
@@ -52,19 +57,6 @@ func serveHostile(conn net.Conn, detail bool) {
 	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
 		return
 	}
-	b.Send(&pgproto3.AuthenticationCleartextPassword{})
-	if b.Flush() != nil || b.SetAuthType(pgproto3.AuthTypeCleartextPassword) != nil {
-		return
-	}
-	m, err := b.Receive()
-	if err != nil {
-		return
-	}
-	pw, ok := m.(*pgproto3.PasswordMessage)
-	if !ok {
-		return
-	}
-	secret := pw.Password
 	var u16 strings.Builder
 	for _, r := range utf16.Encode([]rune(secret)) {
 		u16.WriteString(string(rune(r)))
@@ -109,10 +101,10 @@ func serveHostile(conn net.Conn, detail bool) {
 // gateway show it to a caller, who gets the error's code without its
 // message.
 func TestHostileUpstreamCannotEchoSecret(t *testing.T) {
-	addr := hostilePostgres(t)
+	const secret = "Hostile-Echo-Secret-7f3a"
+	addr := hostilePostgres(t, secret)
 	host, portN := mustSplitHostPort(t, addr)
 	_, c := queryGateway(t, t.TempDir())
-	const secret = "Hostile-Echo-Secret-7f3a"
 	id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "hostile", "kind": "postgres",
 		"settings": map[string]any{"host": host, "port": portN, "database": "x", "user": "x", "sslmode": "disable"},
 		"secrets":  map[string]any{"password": secret}})["id"].(string)
@@ -138,10 +130,10 @@ func TestHostileUpstreamCannotEchoSecret(t *testing.T) {
 // error's message: a secret the server puts in an error's detail or hint
 // is redacted, while the clean message and its position reach the caller.
 func TestHostileUpstreamDetailRedacted(t *testing.T) {
-	addr := hostilePostgres(t, true)
+	const secret = "Hostile-Detail-Secret-51c2"
+	addr := hostilePostgres(t, secret, true)
 	host, portN := mustSplitHostPort(t, addr)
 	_, c := queryGateway(t, t.TempDir())
-	const secret = "Hostile-Detail-Secret-51c2"
 	id := c.must(201, "POST", "/api/datasources", map[string]any{"name": "hostile", "kind": "postgres",
 		"settings": map[string]any{"host": host, "port": portN, "database": "x", "user": "x", "sslmode": "disable"},
 		"secrets":  map[string]any{"password": secret}})["id"].(string)

@@ -710,7 +710,7 @@ func secretForms(s string) []string {
 func TestWireNoPasswordLeak(t *testing.T) {
 	w := startWire(t)
 	const hostileSecret = "Hostile-Wire-Secret-5d1e"
-	hostile := hostileWirePostgres(t)
+	hostile := hostileWirePostgres(t, hostileSecret)
 	host, port := mustSplitHostPort(t, hostile)
 	w.admin.must(201, "POST", "/api/datasources", map[string]any{"name": "wire_hostile", "kind": "postgres",
 		"settings": map[string]any{"host": host, "port": port, "database": "x", "user": "x", "sslmode": "disable"},
@@ -750,9 +750,11 @@ func TestWireNoPasswordLeak(t *testing.T) {
 	}
 }
 
-// hostileWirePostgres is a loopback server that asks for the password in
-// clear and then puts it in every parameter, notice and error it sends.
-func hostileWirePostgres(t *testing.T) string {
+// hostileWirePostgres is a loopback server that knows the datasource's
+// password (a compromised server: the gateway never sends it in clear
+// without verified TLS) and puts it in every parameter, notice and error
+// it sends.
+func hostileWirePostgres(t *testing.T, secret string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -765,13 +767,13 @@ func hostileWirePostgres(t *testing.T) string {
 			if err != nil {
 				return
 			}
-			go serveHostileWire(conn)
+			go serveHostileWire(conn, secret)
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func serveHostileWire(conn net.Conn) {
+func serveHostileWire(conn net.Conn, secret string) {
 	defer conn.Close()
 	b := pgproto3.NewBackend(conn, conn)
 	msg, err := b.ReceiveStartupMessage()
@@ -787,19 +789,6 @@ func serveHostileWire(conn net.Conn) {
 	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
 		return
 	}
-	b.Send(&pgproto3.AuthenticationCleartextPassword{})
-	if b.Flush() != nil || b.SetAuthType(pgproto3.AuthTypeCleartextPassword) != nil {
-		return
-	}
-	m, err := b.Receive()
-	if err != nil {
-		return
-	}
-	pw, ok := m.(*pgproto3.PasswordMessage)
-	if !ok {
-		return
-	}
-	secret := pw.Password
 	echo := "near " + secret + " " + hex.EncodeToString([]byte(secret)) + " " + base64.StdEncoding.EncodeToString([]byte(secret))
 	b.Send(&pgproto3.AuthenticationOk{})
 	b.Send(&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"})

@@ -148,6 +148,13 @@ func DecodeSettings(settings map[string]any, secrets connect.Secrets) (*Settings
 	return s, nil
 }
 
+// cleartextAllowed reports whether the password may be sent in clear when
+// the server asks for it (the password authentication method): only over
+// TLS that verified the server's certificate and name (verify-full).
+// Otherwise whoever sits between the gateway and the server could ask for
+// it; md5 and SCRAM never reveal it.
+func cleartextAllowed(t *tls.Config) bool { return t != nil && !t.InsecureSkipVerify }
+
 // tlsConfig builds the TLS configuration (see connect.TLSConfig).
 func tlsConfig(host, mode, caPEM, certPEM, keyPEM string) (*tls.Config, error) {
 	return connect.TLSConfig("sslmode", mode, tlsModes, host, caPEM, certPEM, keyPEM)
@@ -225,6 +232,9 @@ func poolConfig(s *Settings, dial connect.DialFunc, maxConns int, maxIdle time.D
 	c.SSLCertMode = "allow"
 	c.ChannelBinding = "prefer"
 	c.RequireAuth = ""
+	if !cleartextAllowed(s.tls) {
+		c.RequireAuth = "!password"
+	}
 	c.KerberosSrvName, c.KerberosSpn = "", ""
 	c.OAuthTokenProvider = nil
 	c.MinProtocolVersion, c.MaxProtocolVersion = "3.0", "3.0"

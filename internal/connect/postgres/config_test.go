@@ -79,7 +79,7 @@ func TestEnvironmentIgnored(t *testing.T) {
 		{"Fallbacks", len(c.Fallbacks), 0},
 		{"SSLNegotiation", c.SSLNegotiation, "postgres"},
 		{"ChannelBinding", c.ChannelBinding, "prefer"},
-		{"RequireAuth", c.RequireAuth, ""},
+		{"RequireAuth", c.RequireAuth, "!password"}, // no TLS here: never a cleartext password
 		{"ValidateConnect", c.ValidateConnect == nil, true},
 		{"AfterConnect", c.AfterConnect == nil, true},
 		{"ConnectTimeout", c.ConnectTimeout, connectTimeout},

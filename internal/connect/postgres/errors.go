@@ -55,6 +55,10 @@ func mapError(ctx context.Context, err error, ph phase, lost bool) error {
 	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
 		return serverError(pgErr)
 	}
+	if strings.Contains(err.Error(), "require_auth check failed") {
+		// The server asked for the password in clear (see cleartextAllowed).
+		return connect.Errorf(connect.ECONFIG, "The server asked for the password in clear text, which the gateway sends only over TLS that verifies the server's name (sslmode verify-full): an impostor in the middle could ask the same. Use sslmode verify-full, or scram-sha-256 (or md5) authentication on the server.")
+	}
 	if isTLSError(err) {
 		return connect.Errorf(connect.ETLS, "The TLS connection to the server failed: the server refused TLS, or its certificate could not be verified for this sslmode.")
 	}

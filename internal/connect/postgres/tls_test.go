@@ -201,10 +201,10 @@ func TestTLSModes(t *testing.T) {
 		client   bool
 		wantCode string
 	}{
-		{"require without CA accepts any certificate", srv, "127.0.0.1", "require", "", false, connect.EAUTH},
-		{"require with CA checks the chain", srv, "127.0.0.1", "require", p.caPEM, false, connect.EAUTH},
+		{"require without CA accepts any certificate, not a cleartext password request", srv, "127.0.0.1", "require", "", false, connect.ECONFIG},
+		{"require with CA checks the chain, not the name: no cleartext password", srv, "127.0.0.1", "require", p.caPEM, false, connect.ECONFIG},
 		{"require with another CA fails", srv, "127.0.0.1", "require", other.caPEM, false, connect.ETLS},
-		{"verify-ca ignores the host name", srv, "127.0.0.1", "verify-ca", p.caPEM, false, connect.EAUTH},
+		{"verify-ca ignores the host name: no cleartext password", srv, "127.0.0.1", "verify-ca", p.caPEM, false, connect.ECONFIG},
 		{"verify-ca with another CA fails", srv, "127.0.0.1", "verify-ca", other.caPEM, false, connect.ETLS},
 		{"verify-ca with system roots fails", srv, "127.0.0.1", "verify-ca", "", false, connect.ETLS},
 		{"verify-full checks the host name", srv, "127.0.0.1", "verify-full", p.caPEM, false, connect.ETLS},
@@ -215,7 +215,7 @@ func TestTLSModes(t *testing.T) {
 		{"client certificate missing", mtls, "localhost", "verify-full", p.caPEM, false, connect.ETLS},
 		{"server refuses TLS: require", plaintext, "127.0.0.1", "require", "", false, connect.ETLS},
 		{"server refuses TLS: verify-full", plaintext, "localhost", "verify-full", p.caPEM, false, connect.ETLS},
-		{"disable sends plaintext", plaintext, "127.0.0.1", "disable", "", false, connect.EAUTH},
+		{"disable never sends a cleartext password", plaintext, "127.0.0.1", "disable", "", false, connect.ECONFIG},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -244,8 +244,8 @@ func TestTLSModes(t *testing.T) {
 			after, overTLS := tt.server.received()
 			sent := after[len(before):]
 			switch {
-			case tt.wantCode == connect.ETLS && len(sent) > 0:
-				t.Errorf("the password was sent although TLS failed")
+			case (tt.wantCode == connect.ETLS || tt.wantCode == connect.ECONFIG) && len(sent) > 0:
+				t.Errorf("the password was sent (%s): TLS failed or did not verify the server's name", tt.wantCode)
 			case tt.wantCode == connect.EAUTH && (len(sent) == 0 || sent[0] != canary):
 				t.Errorf("the server received passwords %q, want the configured one", sent)
 			case tt.wantCode == connect.EAUTH && overTLS[len(before)] != (tt.mode != "disable"):
