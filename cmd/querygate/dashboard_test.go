@@ -122,7 +122,9 @@ func TestDashboardMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	// Closed after the tables are dropped (cleanups run last first; a
+	// deferred close would run before them and leave the tables behind).
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	small, big := "qg_mem_s_"+strings.ToLower(rand.Text()[:8]), "qg_mem_b_"+strings.ToLower(rand.Text()[:8])
 	for tbl, n := range map[string]int{small: 100_000, big: 1_000_000} {
 		if _, err := conn.Exec(t.Context(), fmt.Sprintf(`CREATE TABLE %s AS SELECT g AS id, g %% 97 AS k, md5(g::text) AS h, (g::bigint * 7919 %% 10000) AS v FROM generate_series(1, %d) g`, tbl, n)); err != nil {

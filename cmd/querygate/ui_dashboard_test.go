@@ -27,7 +27,9 @@ func TestBrowserDashboard(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
+	// Closed after the tables are dropped (cleanups run last first; a
+	// deferred close would run before them and leave the tables behind).
+	t.Cleanup(func() { conn.Close(context.Background()) })
 	table := "qg_dash_" + strings.ToLower(rand.Text()[:10])
 	canary := "RESULT-CANARY-" + rand.Text()[:12]
 	if _, err := conn.Exec(t.Context(), fmt.Sprintf(`CREATE TABLE %s AS
