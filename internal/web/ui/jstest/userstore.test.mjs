@@ -48,11 +48,11 @@ test('one user never sees another user\'s history; forgetUser removes only that 
   new History(s, 'bob', 'd1').add('SELECT bob');
   assert.deepEqual(new History(s, 'bob', 'd1').list().map((e) => e.text), ['SELECT bob']);
   forgetUser(s, 'alice');
-  assert.deepEqual(s.keys(), ['querygate.u.bob.history.d1']);
+  assert.deepEqual(s.keys(), ['querygate.u.bob.history.d1', 'querygate.out.alice']);
   // A user id that is a prefix of another's is not confused with it.
   new History(s, 'bo', 'd1').add('x');
   forgetUser(s, 'bo');
-  assert.deepEqual(s.keys(), ['querygate.u.bob.history.d1']);
+  assert.deepEqual(s.keys(), ['querygate.u.bob.history.d1', 'querygate.out.alice', 'querygate.out.bo']);
 });
 
 test('dropUnowned removes the old shared keys only', () => {
@@ -90,5 +90,25 @@ test('nothing is written after a logout forgot the user', () => {
   h.add('SELECT 1');
   forgetUser(s, 'u9');
   h.add('SELECT 2'); // a write on the page's way out
-  assert.deepEqual(s.keys(), []);
+  assert.deepEqual(s.keys(), ['querygate.out.u9']); // only the logged-out mark
+});
+
+test('a logout in one tab stops the pages of that user in another tab from writing', async () => {
+  // Each import URL is a module of its own, as each tab has its own.
+  const tab1 = await import('../static/js/userstore.js?tab=1');
+  const tab2 = await import('../static/js/userstore.js?tab=2');
+  const s = memoryStorage(); // localStorage is shared by the tabs
+  const h2 = new tab2.History(s, 'u7', 'd1');
+  h2.add('SELECT 1');
+  new tab2.History(s, 'u8', 'd1').add('SELECT 8');
+  tab1.forgetUser(s, 'u7');
+  h2.add('SELECT secret'); // tab 2's workspace saving on its way out
+  assert.deepEqual(s.keys().filter((k) => k.startsWith('querygate.u.u7.')), []);
+  // Another user's pages go on writing.
+  new tab2.History(s, 'u8', 'd1').add('SELECT 9');
+  assert.equal(new tab2.History(s, 'u8', 'd1').list().length, 2);
+  // Signed in again (a page of theirs loaded): their pages write again.
+  tab2.signedIn(s, 'u7');
+  h2.add('SELECT 2');
+  assert.equal(h2.list().length, 1);
 });

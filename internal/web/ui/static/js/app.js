@@ -5,7 +5,7 @@
 // at logout.
 
 import { errorText } from './errtext.js';
-import { dropUnowned, forgetUser } from './userstore.js';
+import { dropUnowned, forgetUser, signedIn } from './userstore.js';
 
 /** api sends a JSON request to the gateway and returns {ok, status, data, error}. */
 export async function api(method, path, body) {
@@ -118,4 +118,6 @@ function wireLogout() {
 
 // Keys of earlier versions were shared by every user of a browser.
 eachStorage(dropUnowned);
+// A page of a signed-in user loaded: they are signed in (again).
+if (document.body.dataset.user) eachStorage((s) => signedIn(s, document.body.dataset.user));
 wireLogout();

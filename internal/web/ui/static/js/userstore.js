@@ -28,13 +28,40 @@ function keysOf(storage) {
 let forgotten = false;
 
 /**
- * forgetUser removes every key of userID from storage; from then on this
- * page writes no key.
+ * outKey marks, in the browser's storage itself, that userID logged out:
+ * pages of that user still open in other tabs then write nothing either
+ * (their module never saw the logout).
+ */
+export function outKey(userID) {
+  if (!userID) throw new Error('userstore: no user');
+  return `querygate.out.${userID}`;
+}
+
+/**
+ * forgetUser removes every key of userID from storage and marks the user
+ * logged out; from then on no page of that user writes a key, in this tab
+ * or another, until a page of theirs loads again (signedIn).
  */
 export function forgetUser(storage, userID) {
   forgotten = true;
   const p = userPrefix(userID);
   for (const k of keysOf(storage)) if (k.startsWith(p)) storage.removeItem(k);
+  try { storage.setItem(outKey(userID), '1'); } catch { /* full or off */ }
+}
+
+/**
+ * signedIn clears the logged-out mark of userID: a page of theirs loaded,
+ * so they are signed in again.
+ */
+export function signedIn(storage, userID) {
+  if (userID) storage.removeItem(outKey(userID));
+}
+
+// ownerOf is the user whose key k is ("" for none).
+function ownerOf(k) {
+  const p = 'querygate.u.';
+  if (!k.startsWith(p)) return '';
+  return k.slice(p.length).split('.')[0];
 }
 
 /**
@@ -60,6 +87,8 @@ export function readJSON(storage, key, fallback) {
 /** writeJSON writes a JSON value; a full or disabled storage is ignored. */
 export function writeJSON(storage, key, value) {
   if (forgotten) return;
+  const owner = ownerOf(key);
+  if (owner && storage.getItem(outKey(owner)) !== null) return; // logged out in another tab
   try { storage.setItem(key, JSON.stringify(value)); } catch { /* full or off */ }
 }
 
