@@ -752,8 +752,8 @@ func TestWireNoPasswordLeak(t *testing.T) {
 
 // hostileWirePostgres is a loopback server that knows the datasource's
 // password (a compromised server: the gateway never sends it in clear
-// without verified TLS) and puts it in every parameter, notice and error
-// it sends.
+// without verified TLS) and puts it in every parameter (name and value),
+// notice and error (texts, severities, code) and command tag it sends.
 func hostileWirePostgres(t *testing.T, secret string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -789,6 +789,7 @@ func serveHostileWire(conn net.Conn, secret string) {
 	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
 		return
 	}
+	executes := 0
 	echo := "near " + secret + " " + hex.EncodeToString([]byte(secret)) + " " + base64.StdEncoding.EncodeToString([]byte(secret))
 	b.Send(&pgproto3.AuthenticationOk{})
 	b.Send(&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"})
@@ -808,9 +809,21 @@ func serveHostileWire(conn net.Conn, secret string) {
 		case *pgproto3.Terminate:
 			return
 		case *pgproto3.Query, *pgproto3.Execute:
+			executes++
 			b.Send(&pgproto3.ParameterStatus{Name: "search_path", Value: echo})
+			b.Send(&pgproto3.ParameterStatus{Name: secret, Value: "x"})
 			b.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "01000", Message: echo, Detail: secret})
-			b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: "syntax error", Hint: echo})
+			b.Send(&pgproto3.NoticeResponse{Severity: secret, SeverityUnlocalized: secret, Code: "01000", Message: "notice"})
+			switch executes % 3 {
+			case 1:
+				// A statement that succeeds, with the secret as its tag.
+				b.Send(&pgproto3.CommandComplete{CommandTag: []byte(secret)})
+			case 0:
+				b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: "syntax error", Hint: echo})
+			default:
+				// The secret in the fields that are not texts.
+				b.Send(&pgproto3.ErrorResponse{Severity: secret, SeverityUnlocalized: secret, Code: secret, Message: "syntax error"})
+			}
 			if _, ok := m.(*pgproto3.Query); ok {
 				b.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			}

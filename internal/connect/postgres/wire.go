@@ -535,17 +535,17 @@ func (w *Wire) relay(c WireClient, h WireHooks, msg pgproto3.BackendMessage) {
 	case *pgproto3.ErrorResponse:
 		w.pending = 0
 		w.skipping = true
-		c.Send(w.safeError(h, m))
+		c.Send(w.safeError(h, m, "ERROR"))
 		return
 	case *pgproto3.NoticeResponse:
 		if w.readOnly && m.Code == "25001" {
 			return // "there is already a transaction in progress": the gateway's
 		}
 		e := (*pgproto3.ErrorResponse)(m)
-		c.Send((*pgproto3.NoticeResponse)(w.safeError(h, e)))
+		c.Send((*pgproto3.NoticeResponse)(w.safeError(h, e, "NOTICE")))
 		return
 	case *pgproto3.ParameterStatus:
-		if !h.Safe(m.Value) {
+		if !h.Safe(m.Name) || !h.Safe(m.Value) {
 			return
 		}
 	case *pgproto3.NotificationResponse:
@@ -557,22 +557,61 @@ func (w *Wire) relay(c WireClient, h WireHooks, msg pgproto3.BackendMessage) {
 }
 
 // safeError returns e, or e with its texts replaced when one of them holds
-// a secret of the datasource.
-func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {
+// a secret of the datasource. Severities and the SQLSTATE are not texts:
+// only the fixed severities and a well-formed code pass, others are
+// replaced by generic ones (fallback is the severity for a notice or an
+// error), so that no field carries anything else.
+func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse, fallback string) *pgproto3.ErrorResponse {
+	severity, unlocalized, code := e.Severity, e.SeverityUnlocalized, e.Code
+	if !severities[severity] {
+		severity = fallback
+	}
+	if unlocalized != "" && !severities[unlocalized] {
+		unlocalized = fallback
+	}
+	if !validSQLState(code) {
+		code = "XX000"
+	}
+	withheld := func() *pgproto3.ErrorResponse {
+		return &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: unlocalized, Code: code,
+			Message: "The datasource's message was withheld: it held one of this datasource's secrets."}
+	}
 	for _, s := range []string{e.Message, e.Detail, e.Hint, e.Where, e.InternalQuery, e.SchemaName, e.TableName,
 		e.ColumnName, e.DataTypeName, e.ConstraintName, e.File, e.Routine} {
 		if !h.Safe(s) {
-			return &pgproto3.ErrorResponse{Severity: e.Severity, SeverityUnlocalized: e.SeverityUnlocalized, Code: e.Code,
-				Message: "The datasource's message was withheld: it held one of this datasource's secrets."}
+			return withheld()
 		}
 	}
 	for _, v := range e.UnknownFields {
 		if !h.Safe(v) {
-			return &pgproto3.ErrorResponse{Severity: e.Severity, SeverityUnlocalized: e.SeverityUnlocalized, Code: e.Code,
-				Message: "The datasource's message was withheld: it held one of this datasource's secrets."}
+			return withheld()
 		}
 	}
-	return e
+	if severity == e.Severity && unlocalized == e.SeverityUnlocalized && code == e.Code {
+		return e
+	}
+	out := *e
+	out.Severity, out.SeverityUnlocalized, out.Code = severity, unlocalized, code
+	return &out
+}
+
+// severities are the severities PostgreSQL sends (unlocalized; a server
+// with localized messages has its severities replaced).
+var severities = map[string]bool{"ERROR": true, "FATAL": true, "PANIC": true, "WARNING": true, "NOTICE": true,
+	"DEBUG": true, "INFO": true, "LOG": true}
+
+// validSQLState reports whether code is a SQLSTATE: five digits or
+// upper-case letters.
+func validSQLState(code string) bool {
+	if len(code) != 5 {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // execute runs one Execute: it is sent with a Flush and answered before
@@ -687,6 +726,11 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		case *pgproto3.CommandComplete:
 			stop()
 			tag := string(m.CommandTag)
+			if !h.Safe(tag) {
+				// A tag is the server's text too.
+				tag = ""
+				m = &pgproto3.CommandComplete{}
+			}
 			w.ended(tag)
 			if limit != nil {
 				return w.refuse(c, st, limit)
@@ -724,7 +768,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				c.Send(errorResponse("ERROR", "57014", msg))
 				return nil
 			}
-			safe := w.safeError(h, m)
+			safe := w.safeError(h, m, "ERROR")
 			st.Done("", connect.Errorf(connect.EQUERY, "%s", safe.Message))
 			c.Send(safe)
 			return nil
