@@ -49,6 +49,11 @@ const (
 	// maxMessage bounds one client message (a statement text, a Bind, a
 	// COPY data chunk) held in memory.
 	maxMessage = 16 << 20
+	// maxLoginMessage bounds a client message before login (the password:
+	// a token is short), so that a client that is not logged in cannot
+	// make the gateway hold much memory. The startup packet has its own
+	// bound (10000 bytes, pgproto3's, as PostgreSQL's).
+	maxLoginMessage = 8 << 10
 	// flushAt is how many bytes of answers are buffered before they are
 	// written to the client.
 	flushAt = 64 << 10
@@ -202,6 +207,9 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 	msg, err := c.b.Receive()
 	if err != nil {
+		if _, ok := errors.AsType[*pgproto3.ExceededMaxBodyLenErr](err); ok {
+			fatal(c, "08P01", "The message is larger than querygate accepts before login.")
+		}
 		return
 	}
 	pw, ok := msg.(*pgproto3.PasswordMessage)
@@ -244,6 +252,7 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	conn.SetDeadline(time.Time{})
+	c.b.SetMaxBodyLen(maxMessage)
 	log.InfoContext(s.ctx, "wire session", "user_id", u.ID)
 	err = ws.Serve(s.ctx, c)
 	if err != nil && s.ctx.Err() == nil {
@@ -381,7 +390,7 @@ type client struct {
 
 func newClient(conn net.Conn) *client {
 	b := pgproto3.NewBackend(conn, conn)
-	b.SetMaxBodyLen(maxMessage)
+	b.SetMaxBodyLen(maxLoginMessage) // until login: see serveConn
 	return &client{b: b, conn: conn, buf: make([]byte, 0, flushAt+4096)}
 }
 
