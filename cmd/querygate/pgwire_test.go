@@ -968,3 +968,97 @@ func TestWireEgress(t *testing.T) {
 		t.Errorf("the refusal is not audited with its reason: %s", body)
 	}
 }
+
+// rawWire connects to the gateway's wire listener as admin on db with a
+// raw protocol frontend, up to the first ReadyForQuery.
+func rawWire(t *testing.T, w *wireGateway, db string) (*pgproto3.Frontend, net.Conn) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", w.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fe := pgproto3.NewFrontend(conn, conn)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "admin", "database": db}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("startup: %v", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.AuthenticationCleartextPassword:
+			fe.Send(&pgproto3.PasswordMessage{Password: w.token})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("startup: %s", m.Message)
+		case *pgproto3.ReadyForQuery:
+			return fe, conn
+		}
+	}
+}
+
+// receiveUntil reads messages until one of type T, failing on a timeout.
+func receiveUntil[T pgproto3.BackendMessage](t *testing.T, fe *pgproto3.Frontend) T {
+	t.Helper()
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("waiting for %T: %v", *new(T), err)
+		}
+		if m, ok := msg.(T); ok {
+			return m
+		}
+	}
+}
+
+// TestWireSkipUntilSync: after an extended-protocol error the server
+// ignores every message until Sync; a simple query (or a function call,
+// then a query) sent then is ignored by the gateway too, which must not
+// wait for an answer the server will not give: once the client leaves,
+// its connection slot is free (--pool-max-conns 1) for the next user.
+func TestWireSkipUntilSync(t *testing.T) {
+	w := startWire(t, "--pool-max-conns", "1")
+	for _, db := range []string{w.roName, w.rwName} {
+		for _, fn := range []bool{false, true} {
+			fe, conn := rawWire(t, w, db)
+			fe.Send(&pgproto3.Parse{Query: "SELEC bad"})
+			fe.Send(&pgproto3.Bind{})
+			fe.Send(&pgproto3.Execute{})
+			fe.Send(&pgproto3.Flush{})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			receiveUntil[*pgproto3.ErrorResponse](t, fe)
+			if fn {
+				fe.Send(&pgproto3.FunctionCall{Function: 1})
+			}
+			fe.Send(&pgproto3.Query{String: "SELECT 1"})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			conn.Close()
+			// The slot comes free: the same datasource answers at once
+			// over HTTP and over the wire.
+			id := map[string]string{w.roName: w.roID, w.rwName: w.rwID}[db]
+			start := time.Now()
+			r := w.admin.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT 1"})
+			if r.Status != 200 || time.Since(start) > 10*time.Second {
+				t.Fatalf("%s (function call %v): after the client left, a query got %d in %s: %s", db, fn, r.Status, time.Since(start), r.Body)
+			}
+			fe, _ = rawWire(t, w, db)
+			fe.Send(&pgproto3.Query{String: "SELECT 1"})
+			fe.Flush()
+			receiveUntil[*pgproto3.CommandComplete](t, fe)
+			receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+			fe.Send(&pgproto3.Terminate{})
+			fe.Flush()
+		}
+	}
+}

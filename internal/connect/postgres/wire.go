@@ -298,6 +298,21 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 		w.skipping = false
 		w.fe.Send(m)
 		return w.sync(c, h)
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		return nil // outside a COPY the server ignores them too
+	}
+	if w.skipping {
+		// After an error the server ignores every message until Sync, a
+		// simple query and a function call too: so does the relay, which
+		// would otherwise wait for the server's answer to a message the
+		// server dropped. The error is already on its way to the client
+		// (the server flushes errors at once): a Flush sends it.
+		if _, ok := msg.(*pgproto3.Flush); ok {
+			return c.Flush()
+		}
+		return nil
+	}
+	switch m := msg.(type) {
 	case *pgproto3.Query:
 		return w.query(ctx, c, h, m.String)
 	case *pgproto3.FunctionCall:
@@ -306,13 +321,6 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 		c.Send(errorResponse("ERROR", "0A000", "The fast-path function call is not available through querygate; call the function in a statement."))
 		c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus('I')})
 		return c.Flush()
-	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
-		return nil // outside a COPY the server ignores them too
-	}
-	if w.skipping {
-		return nil // the server would ignore it until Sync
-	}
-	switch m := msg.(type) {
 	case *pgproto3.Parse:
 		if err := w.ready(c, h); err != nil {
 			return err
@@ -485,6 +493,7 @@ func (w *Wire) sync(c WireClient, h WireHooks) error {
 		}
 		if rfq, ok := msg.(*pgproto3.ReadyForQuery); ok {
 			w.pending = 0
+			w.skipping = false // an error before the Sync is behind it
 			w.afterReady(rfq.TxStatus)
 			h.Recorded()
 			c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus(rfq.TxStatus)})
@@ -643,7 +652,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		timer = time.AfterFunc(w.maxTimeout, func() {
 			defer cancelled.Done()
 			timedOut.Store(true)
-			w.Cancel(context.WithoutCancel(ctx))
+			w.cancelBounded(ctx)
 		})
 	}
 	stop := func() bool {
@@ -651,6 +660,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 			cancelled.Done()
 		}
 		cancelled.Wait()
+		w.pg.Conn().SetReadDeadline(time.Time{})
 		return timedOut.Load()
 	}
 	var limit error // the statement's own error (row limit): rows are no longer relayed
@@ -686,7 +696,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				continue
 			}
 			if limit = st.Row(); limit != nil {
-				cancelled.Go(func() { w.Cancel(context.WithoutCancel(ctx)) })
+				cancelled.Go(func() { w.cancelBounded(ctx) })
 				continue
 			}
 			c.SendRaw(raw)
@@ -775,6 +785,19 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		}
 		w.relay(c, h, msg)
 	}
+}
+
+// cancelGrace is how long the server has to answer once the gateway
+// cancelled a statement: a server that does not (one that ignores the
+// cancel, or a connection that hangs) has its session ended, rather than
+// holding the client's connection slot forever.
+const cancelGrace = 10 * time.Second
+
+// cancelBounded cancels the running statement and bounds the wait for
+// the server's answer by cancelGrace.
+func (w *Wire) cancelBounded(ctx context.Context) {
+	w.Cancel(context.WithoutCancel(ctx))
+	w.pg.Conn().SetReadDeadline(time.Now().Add(cancelGrace))
 }
 
 // refuse ends a statement that broke a limit of the use case: the client
