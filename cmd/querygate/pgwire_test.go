@@ -1062,3 +1062,83 @@ func TestWireSkipUntilSync(t *testing.T) {
 		}
 	}
 }
+
+// TestWireIdleHoldsNothing: on a read-only datasource, once a client is
+// told ReadyForQuery (after a simple query, after Sync) the gateway's
+// read-only transaction is over: an idle client holds no lock and no
+// snapshot, so DDL on the table it read is not blocked. A client that
+// began a transaction of its own keeps one, as on a real server.
+func TestWireIdleHoldsNothing(t *testing.T) {
+	w := startWire(t)
+	ctx := t.Context()
+	idleInTx := func() int {
+		var n int
+		if err := w.direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state = 'idle in transaction'", w.roUser).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	alter := func(column string) error {
+		tx, err := w.direct.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+w.table+" ADD COLUMN "+column+" int"); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	fe, _ := rawWire(t, w, w.roName)
+	fe.Send(&pgproto3.Query{String: "SELECT count(*) FROM " + w.table})
+	fe.Flush()
+	if rfq := receiveUntil[*pgproto3.ReadyForQuery](t, fe); rfq.TxStatus != 'I' {
+		t.Fatalf("status %q after a simple query", rfq.TxStatus)
+	}
+	if n := idleInTx(); n != 0 {
+		t.Errorf("after a simple query: %d sessions of the read-only role idle in transaction", n)
+	}
+	if err := alter("after_simple"); err != nil {
+		t.Errorf("after a simple query the idle client blocks DDL: %v", err)
+	}
+	fe.Send(&pgproto3.Parse{Query: "SELECT count(*) FROM " + w.table})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	fe.Flush()
+	receiveUntil[*pgproto3.CommandComplete](t, fe)
+	receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+	if n := idleInTx(); n != 0 {
+		t.Errorf("after Sync: %d sessions of the read-only role idle in transaction", n)
+	}
+	if err := alter("after_sync"); err != nil {
+		t.Errorf("after Sync the idle client blocks DDL: %v", err)
+	}
+	// The client's own transaction is kept (and still read-only).
+	fe.Send(&pgproto3.Query{String: "BEGIN; SELECT count(*) FROM " + w.table})
+	fe.Flush()
+	if rfq := receiveUntil[*pgproto3.ReadyForQuery](t, fe); rfq.TxStatus != 'T' {
+		t.Fatalf("status %q in the client's transaction", rfq.TxStatus)
+	}
+	if n := idleInTx(); n != 1 {
+		t.Errorf("in the client's own transaction: %d sessions idle in transaction, want 1", n)
+	}
+	fe.Send(&pgproto3.Query{String: "INSERT INTO " + w.table + " VALUES (1)"})
+	fe.Flush()
+	if e := receiveUntil[*pgproto3.ErrorResponse](t, fe); e.Code != "25006" {
+		t.Errorf("a write in the client's transaction: %s %s", e.Code, e.Message)
+	}
+	fe.Send(&pgproto3.Query{String: "ROLLBACK"})
+	fe.Flush()
+	receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+	receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+	if n := idleInTx(); n != 0 {
+		t.Errorf("after the client's ROLLBACK: %d sessions idle in transaction", n)
+	}
+	if w.rows() != 0 {
+		t.Errorf("the read-only datasource was written")
+	}
+}

@@ -495,11 +495,51 @@ func (w *Wire) sync(c WireClient, h WireHooks) error {
 			w.pending = 0
 			w.skipping = false // an error before the Sync is behind it
 			w.afterReady(rfq.TxStatus)
+			if err := w.endIdle(c, h); err != nil {
+				return err
+			}
 			h.Recorded()
 			c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus(rfq.TxStatus)})
 			return c.Flush()
 		}
 		w.relay(c, h, msg)
+	}
+}
+
+// endIdle ends the gateway's read-only transaction before the client is
+// told ReadyForQuery, unless the client began a transaction of its own
+// (which a real server keeps open too, with the portals a driver may
+// still fetch from): an idle client holds no locks and no snapshot on the
+// server, as an autocommit client of a real server. The next statement
+// begins a new transaction (ready), as after any other.
+func (w *Wire) endIdle(c WireClient, h WireHooks) error {
+	if !w.readOnly || w.clientTx || w.tx == txNone {
+		return nil
+	}
+	w.fe.Send(&pgproto3.Query{String: "ROLLBACK"})
+	if err := w.fe.Flush(); err != nil {
+		return err
+	}
+	w.tx = txNone
+	w.suspended = nil
+	for {
+		msg, err := w.recv()
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ReadyForQuery:
+			if m.TxStatus != 'I' {
+				c.Send(errorResponse("FATAL", "25006", "querygate could not end the read-only transaction this datasource requires; the session ends."))
+				c.Flush()
+				w.pg.Conn().Close()
+				return errProtocol
+			}
+			return nil
+		case *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+			w.relay(c, h, msg)
+		}
+		// The ROLLBACK's own answers are the gateway's.
 	}
 }
 
