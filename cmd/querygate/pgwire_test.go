@@ -1142,3 +1142,26 @@ func TestWireIdleHoldsNothing(t *testing.T) {
 		t.Errorf("the read-only datasource was written")
 	}
 }
+
+// TestWireClientGone: a client that leaves while its statement runs has
+// the statement cancelled and its session ended at once: its connection
+// slot (--pool-max-conns 1) is free for the next user, not held until the
+// statement ends or --query-timeout-max.
+func TestWireClientGone(t *testing.T) {
+	w := startWire(t, "--pool-max-conns", "1")
+	for _, db := range []string{w.roName, w.rwName} {
+		fe, conn := rawWire(t, w, db)
+		fe.Send(&pgproto3.Query{String: "SELECT pg_sleep(120)"})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		conn.Close()
+		id := map[string]string{w.roName: w.roID, w.rwName: w.rwID}[db]
+		start := time.Now()
+		r := w.admin.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT 1"})
+		if r.Status != 200 || time.Since(start) > 10*time.Second {
+			t.Fatalf("%s: after the client left, a query got %d in %s: %s", db, r.Status, time.Since(start), r.Body)
+		}
+	}
+}

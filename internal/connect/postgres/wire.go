@@ -64,6 +64,9 @@ type WireClient interface {
 	Flush() error
 	// Err is the first write error (the client went away).
 	Err() error
+	// Gone is closed when the client's connection ends (nil: not
+	// watched): a statement running then is cancelled.
+	Gone() <-chan struct{}
 }
 
 // WireHooks are the use case's rules, applied by the relay to each
@@ -695,10 +698,25 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 			w.cancelBounded(ctx)
 		})
 	}
+	done := make(chan struct{})
+	closeDone := sync.OnceFunc(func() { close(done) })
+	if gone := c.Gone(); gone != nil {
+		// A client that leaves has its statement cancelled (a statement
+		// with no rows to send would otherwise run on until its end or
+		// --query-timeout-max, holding the connection slot).
+		cancelled.Go(func() {
+			select {
+			case <-gone:
+				w.cancelBounded(ctx)
+			case <-done:
+			}
+		})
+	}
 	stop := func() bool {
 		if timer != nil && timer.Stop() {
 			cancelled.Done()
 		}
+		closeDone()
 		cancelled.Wait()
 		w.pg.Conn().SetReadDeadline(time.Time{})
 		return timedOut.Load()
