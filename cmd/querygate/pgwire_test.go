@@ -1060,6 +1060,30 @@ func TestWireSkipUntilSync(t *testing.T) {
 			fe.Send(&pgproto3.Terminate{})
 			fe.Flush()
 		}
+		// A client that syncs after the ignored query gets one
+		// ReadyForQuery for it, as from the server, and goes on.
+		fe, _ := rawWire(t, w, db)
+		fe.Send(&pgproto3.Parse{Query: "SELEC bad"})
+		fe.Send(&pgproto3.Flush{})
+		fe.Flush()
+		receiveUntil[*pgproto3.ErrorResponse](t, fe)
+		fe.Send(&pgproto3.Query{String: "SELECT 'ignored'"})
+		fe.Send(&pgproto3.Sync{})
+		fe.Send(&pgproto3.Query{String: "SELECT 'answered'"})
+		fe.Flush()
+		for _, want := range []byte{'Z', 'T', 'D', 'C', 'Z'} {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatalf("%s: after Sync: %v", db, err)
+			}
+			raw, _ := msg.Encode(nil)
+			if raw[0] != want {
+				t.Fatalf("%s: after Sync got %T, want %q", db, msg, want)
+			}
+			if d, ok := msg.(*pgproto3.DataRow); ok && string(d.Values[0]) != "answered" {
+				t.Fatalf("%s: got the row %q", db, d.Values[0])
+			}
+		}
 	}
 }
 
