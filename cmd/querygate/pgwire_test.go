@@ -752,8 +752,8 @@ func TestWireNoPasswordLeak(t *testing.T) {
 
 // hostileWirePostgres is a loopback server that knows the datasource's
 // password (a compromised server: the gateway never sends it in clear
-// without verified TLS) and puts it in every parameter, notice and error
-// it sends.
+// without verified TLS) and puts it in every parameter (name and value),
+// notice and error (texts, severities, code) and command tag it sends.
 func hostileWirePostgres(t *testing.T, secret string) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -789,6 +789,7 @@ func serveHostileWire(conn net.Conn, secret string) {
 	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
 		return
 	}
+	executes := 0
 	echo := "near " + secret + " " + hex.EncodeToString([]byte(secret)) + " " + base64.StdEncoding.EncodeToString([]byte(secret))
 	b.Send(&pgproto3.AuthenticationOk{})
 	b.Send(&pgproto3.ParameterStatus{Name: "client_encoding", Value: "UTF8"})
@@ -808,9 +809,21 @@ func serveHostileWire(conn net.Conn, secret string) {
 		case *pgproto3.Terminate:
 			return
 		case *pgproto3.Query, *pgproto3.Execute:
+			executes++
 			b.Send(&pgproto3.ParameterStatus{Name: "search_path", Value: echo})
+			b.Send(&pgproto3.ParameterStatus{Name: secret, Value: "x"})
 			b.Send(&pgproto3.NoticeResponse{Severity: "NOTICE", Code: "01000", Message: echo, Detail: secret})
-			b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: "syntax error", Hint: echo})
+			b.Send(&pgproto3.NoticeResponse{Severity: secret, SeverityUnlocalized: secret, Code: "01000", Message: "notice"})
+			switch executes % 3 {
+			case 1:
+				// A statement that succeeds, with the secret as its tag.
+				b.Send(&pgproto3.CommandComplete{CommandTag: []byte(secret)})
+			case 0:
+				b.Send(&pgproto3.ErrorResponse{Severity: "ERROR", Code: "42601", Message: "syntax error", Hint: echo})
+			default:
+				// The secret in the fields that are not texts.
+				b.Send(&pgproto3.ErrorResponse{Severity: secret, SeverityUnlocalized: secret, Code: secret, Message: "syntax error"})
+			}
 			if _, ok := m.(*pgproto3.Query); ok {
 				b.Send(&pgproto3.ReadyForQuery{TxStatus: 'I'})
 			}
@@ -953,5 +966,226 @@ func TestWireEgress(t *testing.T) {
 	ev := admin.must(200, "GET", "/api/audit?action=pgwire.connect", nil)
 	if body := fmt.Sprint(ev); !strings.Contains(body, "egress") {
 		t.Errorf("the refusal is not audited with its reason: %s", body)
+	}
+}
+
+// rawWire connects to the gateway's wire listener as admin on db with a
+// raw protocol frontend, up to the first ReadyForQuery.
+func rawWire(t *testing.T, w *wireGateway, db string) (*pgproto3.Frontend, net.Conn) {
+	t.Helper()
+	conn, err := net.DialTimeout("tcp", w.addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	conn.SetDeadline(time.Now().Add(20 * time.Second))
+	fe := pgproto3.NewFrontend(conn, conn)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "admin", "database": db}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("startup: %v", err)
+		}
+		switch m := msg.(type) {
+		case *pgproto3.AuthenticationCleartextPassword:
+			fe.Send(&pgproto3.PasswordMessage{Password: w.token})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		case *pgproto3.ErrorResponse:
+			t.Fatalf("startup: %s", m.Message)
+		case *pgproto3.ReadyForQuery:
+			return fe, conn
+		}
+	}
+}
+
+// receiveUntil reads messages until one of type T, failing on a timeout.
+func receiveUntil[T pgproto3.BackendMessage](t *testing.T, fe *pgproto3.Frontend) T {
+	t.Helper()
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("waiting for %T: %v", *new(T), err)
+		}
+		if m, ok := msg.(T); ok {
+			return m
+		}
+	}
+}
+
+// TestWireSkipUntilSync: after an extended-protocol error the server
+// ignores every message until Sync; a simple query (or a function call,
+// then a query) sent then is ignored by the gateway too, which must not
+// wait for an answer the server will not give: once the client leaves,
+// its connection slot is free (--pool-max-conns 1) for the next user.
+func TestWireSkipUntilSync(t *testing.T) {
+	w := startWire(t, "--pool-max-conns", "1")
+	for _, db := range []string{w.roName, w.rwName} {
+		for _, fn := range []bool{false, true} {
+			fe, conn := rawWire(t, w, db)
+			fe.Send(&pgproto3.Parse{Query: "SELEC bad"})
+			fe.Send(&pgproto3.Bind{})
+			fe.Send(&pgproto3.Execute{})
+			fe.Send(&pgproto3.Flush{})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			receiveUntil[*pgproto3.ErrorResponse](t, fe)
+			if fn {
+				fe.Send(&pgproto3.FunctionCall{Function: 1})
+			}
+			fe.Send(&pgproto3.Query{String: "SELECT 1"})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(300 * time.Millisecond)
+			conn.Close()
+			// The slot comes free: the same datasource answers at once
+			// over HTTP and over the wire.
+			id := map[string]string{w.roName: w.roID, w.rwName: w.rwID}[db]
+			start := time.Now()
+			r := w.admin.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT 1"})
+			if r.Status != 200 || time.Since(start) > 10*time.Second {
+				t.Fatalf("%s (function call %v): after the client left, a query got %d in %s: %s", db, fn, r.Status, time.Since(start), r.Body)
+			}
+			fe, _ = rawWire(t, w, db)
+			fe.Send(&pgproto3.Query{String: "SELECT 1"})
+			fe.Flush()
+			receiveUntil[*pgproto3.CommandComplete](t, fe)
+			receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+			fe.Send(&pgproto3.Terminate{})
+			fe.Flush()
+		}
+		// A client that syncs after the ignored query gets one
+		// ReadyForQuery for it, as from the server, and goes on.
+		fe, _ := rawWire(t, w, db)
+		fe.Send(&pgproto3.Parse{Query: "SELEC bad"})
+		fe.Send(&pgproto3.Flush{})
+		fe.Flush()
+		receiveUntil[*pgproto3.ErrorResponse](t, fe)
+		fe.Send(&pgproto3.Query{String: "SELECT 'ignored'"})
+		fe.Send(&pgproto3.Sync{})
+		fe.Send(&pgproto3.Query{String: "SELECT 'answered'"})
+		fe.Flush()
+		for _, want := range []byte{'Z', 'T', 'D', 'C', 'Z'} {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatalf("%s: after Sync: %v", db, err)
+			}
+			raw, _ := msg.Encode(nil)
+			if raw[0] != want {
+				t.Fatalf("%s: after Sync got %T, want %q", db, msg, want)
+			}
+			if d, ok := msg.(*pgproto3.DataRow); ok && string(d.Values[0]) != "answered" {
+				t.Fatalf("%s: got the row %q", db, d.Values[0])
+			}
+		}
+	}
+}
+
+// TestWireIdleHoldsNothing: on a read-only datasource, once a client is
+// told ReadyForQuery (after a simple query, after Sync) the gateway's
+// read-only transaction is over: an idle client holds no lock and no
+// snapshot, so DDL on the table it read is not blocked. A client that
+// began a transaction of its own keeps one, as on a real server.
+func TestWireIdleHoldsNothing(t *testing.T) {
+	w := startWire(t)
+	ctx := t.Context()
+	idleInTx := func() int {
+		var n int
+		if err := w.direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state = 'idle in transaction'", w.roUser).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	alter := func(column string) error {
+		tx, err := w.direct.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tx.Rollback(ctx)
+		if _, err := tx.Exec(ctx, "SET LOCAL lock_timeout = '2s'"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, "ALTER TABLE "+w.table+" ADD COLUMN "+column+" int"); err != nil {
+			return err
+		}
+		return tx.Commit(ctx)
+	}
+	fe, _ := rawWire(t, w, w.roName)
+	fe.Send(&pgproto3.Query{String: "SELECT count(*) FROM " + w.table})
+	fe.Flush()
+	if rfq := receiveUntil[*pgproto3.ReadyForQuery](t, fe); rfq.TxStatus != 'I' {
+		t.Fatalf("status %q after a simple query", rfq.TxStatus)
+	}
+	if n := idleInTx(); n != 0 {
+		t.Errorf("after a simple query: %d sessions of the read-only role idle in transaction", n)
+	}
+	if err := alter("after_simple"); err != nil {
+		t.Errorf("after a simple query the idle client blocks DDL: %v", err)
+	}
+	fe.Send(&pgproto3.Parse{Query: "SELECT count(*) FROM " + w.table})
+	fe.Send(&pgproto3.Bind{})
+	fe.Send(&pgproto3.Execute{})
+	fe.Send(&pgproto3.Sync{})
+	fe.Flush()
+	receiveUntil[*pgproto3.CommandComplete](t, fe)
+	receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+	if n := idleInTx(); n != 0 {
+		t.Errorf("after Sync: %d sessions of the read-only role idle in transaction", n)
+	}
+	if err := alter("after_sync"); err != nil {
+		t.Errorf("after Sync the idle client blocks DDL: %v", err)
+	}
+	// The client's own transaction is kept (and still read-only).
+	fe.Send(&pgproto3.Query{String: "BEGIN; SELECT count(*) FROM " + w.table})
+	fe.Flush()
+	if rfq := receiveUntil[*pgproto3.ReadyForQuery](t, fe); rfq.TxStatus != 'T' {
+		t.Fatalf("status %q in the client's transaction", rfq.TxStatus)
+	}
+	if n := idleInTx(); n != 1 {
+		t.Errorf("in the client's own transaction: %d sessions idle in transaction, want 1", n)
+	}
+	fe.Send(&pgproto3.Query{String: "INSERT INTO " + w.table + " VALUES (1)"})
+	fe.Flush()
+	if e := receiveUntil[*pgproto3.ErrorResponse](t, fe); e.Code != "25006" {
+		t.Errorf("a write in the client's transaction: %s %s", e.Code, e.Message)
+	}
+	fe.Send(&pgproto3.Query{String: "ROLLBACK"})
+	fe.Flush()
+	receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+	receiveUntil[*pgproto3.ReadyForQuery](t, fe)
+	if n := idleInTx(); n != 0 {
+		t.Errorf("after the client's ROLLBACK: %d sessions idle in transaction", n)
+	}
+	if w.rows() != 0 {
+		t.Errorf("the read-only datasource was written")
+	}
+}
+
+// TestWireClientGone: a client that leaves while its statement runs has
+// the statement cancelled and its session ended at once: its connection
+// slot (--pool-max-conns 1) is free for the next user, not held until the
+// statement ends or --query-timeout-max.
+func TestWireClientGone(t *testing.T) {
+	w := startWire(t, "--pool-max-conns", "1")
+	for _, db := range []string{w.roName, w.rwName} {
+		fe, conn := rawWire(t, w, db)
+		fe.Send(&pgproto3.Query{String: "SELECT pg_sleep(120)"})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		conn.Close()
+		id := map[string]string{w.roName: w.roID, w.rwName: w.rwID}[db]
+		start := time.Now()
+		r := w.admin.do("POST", "/api/datasources/"+id+"/query", map[string]any{"query": "SELECT 1"})
+		if r.Status != 200 || time.Since(start) > 10*time.Second {
+			t.Fatalf("%s: after the client left, a query got %d in %s: %s", db, r.Status, time.Since(start), r.Body)
+		}
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"net"
@@ -49,6 +50,11 @@ const (
 	// maxMessage bounds one client message (a statement text, a Bind, a
 	// COPY data chunk) held in memory.
 	maxMessage = 16 << 20
+	// maxLoginMessage bounds a client message before login (the password:
+	// a token is short), so that a client that is not logged in cannot
+	// make the gateway hold much memory. The startup packet has its own
+	// bound (10000 bytes, pgproto3's, as PostgreSQL's).
+	maxLoginMessage = 8 << 10
 	// flushAt is how many bytes of answers are buffered before they are
 	// written to the client.
 	flushAt = 64 << 10
@@ -202,6 +208,9 @@ func (s *Server) serveConn(conn net.Conn) {
 	}
 	msg, err := c.b.Receive()
 	if err != nil {
+		if _, ok := errors.AsType[*pgproto3.ExceededMaxBodyLenErr](err); ok {
+			fatal(c, "08P01", "The message is larger than querygate accepts before login.")
+		}
 		return
 	}
 	pw, ok := msg.(*pgproto3.PasswordMessage)
@@ -244,6 +253,8 @@ func (s *Server) serveConn(conn net.Conn) {
 		return
 	}
 	conn.SetDeadline(time.Time{})
+	c.b.SetMaxBodyLen(maxMessage)
+	defer c.watch()()
 	log.InfoContext(s.ctx, "wire session", "user_id", u.ID)
 	err = ws.Serve(s.ctx, c)
 	if err != nil && s.ctx.Err() == nil {
@@ -375,15 +386,54 @@ func newID() string {
 type client struct {
 	b    *pgproto3.Backend
 	conn net.Conn
+	in   *switchReader
 	buf  []byte
 	err  error
+	gone chan struct{} // closed when the client's connection ends (watch)
 }
 
+// switchReader is the reader the Backend reads from: the connection, or
+// after watch the pipe from the watching goroutine.
+type switchReader struct{ r io.Reader }
+
+func (s *switchReader) Read(p []byte) (int, error) { return s.r.Read(p) }
+
 func newClient(conn net.Conn) *client {
-	b := pgproto3.NewBackend(conn, conn)
-	b.SetMaxBodyLen(maxMessage)
-	return &client{b: b, conn: conn, buf: make([]byte, 0, flushAt+4096)}
+	in := &switchReader{r: conn}
+	b := pgproto3.NewBackend(in, conn)
+	b.SetMaxBodyLen(maxLoginMessage) // until login: see serveConn
+	return &client{b: b, conn: conn, in: in, buf: make([]byte, 0, flushAt+4096)}
 }
+
+// watch reads the connection from a goroutine from now on (one chunk
+// ahead of the relay at most), so that the client's going away is
+// noticed (Gone) while the relay waits for the server. The returned stop
+// ends the goroutine once the connection is closed.
+func (c *client) watch() (stop func()) {
+	pr, pw := io.Pipe()
+	c.gone = make(chan struct{})
+	c.in.r = pr
+	go func() {
+		defer close(c.gone)
+		buf := make([]byte, 16<<10)
+		for {
+			n, err := c.conn.Read(buf)
+			if n > 0 {
+				if _, werr := pw.Write(buf[:n]); werr != nil {
+					return
+				}
+			}
+			if err != nil {
+				pw.CloseWithError(err)
+				return
+			}
+		}
+	}()
+	return func() { pr.Close() }
+}
+
+// Gone implements postgres.WireClient.
+func (c *client) Gone() <-chan struct{} { return c.gone }
 
 func (c *client) Receive() (pgproto3.FrontendMessage, error) {
 	if c.err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 )
 
 func serve(t *testing.T, o Options) string {
@@ -114,5 +115,47 @@ func TestAdapterOnly(t *testing.T) {
 				t.Errorf("pgwire imports %s", imp)
 			}
 		}
+	}
+}
+
+// TestLoginMessageBounded: before login a client message is bounded by
+// maxLoginMessage: a password message announced at 100 KiB is refused at
+// its header (the gateway neither waits for nor holds its body) and the
+// connection is closed.
+func TestLoginMessageBounded(t *testing.T) {
+	addr := serve(t, Options{})
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	fe := pgproto3.NewFrontend(conn, conn)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersion30, Parameters: map[string]string{"user": "admin", "database": "x"}})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := fe.Receive(); err != nil {
+		t.Fatal(err)
+	} else if _, ok := msg.(*pgproto3.AuthenticationCleartextPassword); !ok {
+		t.Fatalf("got %T, want the password prompt", msg)
+	}
+	// The header of a 100 KiB password message and the start of its body.
+	head := []byte{'p', 0, 0, 0, 0}
+	binary.BigEndian.PutUint32(head[1:], 100<<10+4)
+	if _, err := conn.Write(append(head, make([]byte, 1024)...)); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := fe.Receive()
+	if err != nil {
+		t.Fatalf("no answer to an oversized password message (the gateway waits for its body): %v", err)
+	}
+	if e, ok := msg.(*pgproto3.ErrorResponse); !ok || e.Code != "08P01" {
+		t.Fatalf("got %#v, want a protocol error", msg)
+	}
+	if _, err := fe.Receive(); err == nil {
+		t.Fatal("the connection stays open")
+	} else if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatal("the connection stays open")
 	}
 }

@@ -64,6 +64,9 @@ type WireClient interface {
 	Flush() error
 	// Err is the first write error (the client went away).
 	Err() error
+	// Gone is closed when the client's connection ends (nil: not
+	// watched): a statement running then is cancelled.
+	Gone() <-chan struct{}
 }
 
 // WireHooks are the use case's rules, applied by the relay to each
@@ -298,6 +301,21 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 		w.skipping = false
 		w.fe.Send(m)
 		return w.sync(c, h)
+	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
+		return nil // outside a COPY the server ignores them too
+	}
+	if w.skipping {
+		// After an error the server ignores every message until Sync, a
+		// simple query and a function call too: so does the relay, which
+		// would otherwise wait for the server's answer to a message the
+		// server dropped. The error is already on its way to the client
+		// (the server flushes errors at once): a Flush sends it.
+		if _, ok := msg.(*pgproto3.Flush); ok {
+			return c.Flush()
+		}
+		return nil
+	}
+	switch m := msg.(type) {
 	case *pgproto3.Query:
 		return w.query(ctx, c, h, m.String)
 	case *pgproto3.FunctionCall:
@@ -306,13 +324,6 @@ func (w *Wire) handle(ctx context.Context, c WireClient, h WireHooks, msg pgprot
 		c.Send(errorResponse("ERROR", "0A000", "The fast-path function call is not available through querygate; call the function in a statement."))
 		c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus('I')})
 		return c.Flush()
-	case *pgproto3.CopyData, *pgproto3.CopyDone, *pgproto3.CopyFail:
-		return nil // outside a COPY the server ignores them too
-	}
-	if w.skipping {
-		return nil // the server would ignore it until Sync
-	}
-	switch m := msg.(type) {
 	case *pgproto3.Parse:
 		if err := w.ready(c, h); err != nil {
 			return err
@@ -485,12 +496,53 @@ func (w *Wire) sync(c WireClient, h WireHooks) error {
 		}
 		if rfq, ok := msg.(*pgproto3.ReadyForQuery); ok {
 			w.pending = 0
+			w.skipping = false // an error before the Sync is behind it
 			w.afterReady(rfq.TxStatus)
+			if err := w.endIdle(c, h); err != nil {
+				return err
+			}
 			h.Recorded()
 			c.Send(&pgproto3.ReadyForQuery{TxStatus: w.clientStatus(rfq.TxStatus)})
 			return c.Flush()
 		}
 		w.relay(c, h, msg)
+	}
+}
+
+// endIdle ends the gateway's read-only transaction before the client is
+// told ReadyForQuery, unless the client began a transaction of its own
+// (which a real server keeps open too, with the portals a driver may
+// still fetch from): an idle client holds no locks and no snapshot on the
+// server, as an autocommit client of a real server. The next statement
+// begins a new transaction (ready), as after any other.
+func (w *Wire) endIdle(c WireClient, h WireHooks) error {
+	if !w.readOnly || w.clientTx || w.tx == txNone {
+		return nil
+	}
+	w.fe.Send(&pgproto3.Query{String: "ROLLBACK"})
+	if err := w.fe.Flush(); err != nil {
+		return err
+	}
+	w.tx = txNone
+	w.suspended = nil
+	for {
+		msg, err := w.recv()
+		if err != nil {
+			return err
+		}
+		switch m := msg.(type) {
+		case *pgproto3.ReadyForQuery:
+			if m.TxStatus != 'I' {
+				c.Send(errorResponse("FATAL", "25006", "querygate could not end the read-only transaction this datasource requires; the session ends."))
+				c.Flush()
+				w.pg.Conn().Close()
+				return errProtocol
+			}
+			return nil
+		case *pgproto3.ParameterStatus, *pgproto3.NotificationResponse:
+			w.relay(c, h, msg)
+		}
+		// The ROLLBACK's own answers are the gateway's.
 	}
 }
 
@@ -535,17 +587,17 @@ func (w *Wire) relay(c WireClient, h WireHooks, msg pgproto3.BackendMessage) {
 	case *pgproto3.ErrorResponse:
 		w.pending = 0
 		w.skipping = true
-		c.Send(w.safeError(h, m))
+		c.Send(w.safeError(h, m, "ERROR"))
 		return
 	case *pgproto3.NoticeResponse:
 		if w.readOnly && m.Code == "25001" {
 			return // "there is already a transaction in progress": the gateway's
 		}
 		e := (*pgproto3.ErrorResponse)(m)
-		c.Send((*pgproto3.NoticeResponse)(w.safeError(h, e)))
+		c.Send((*pgproto3.NoticeResponse)(w.safeError(h, e, "NOTICE")))
 		return
 	case *pgproto3.ParameterStatus:
-		if !h.Safe(m.Value) {
+		if !h.Safe(m.Name) || !h.Safe(m.Value) {
 			return
 		}
 	case *pgproto3.NotificationResponse:
@@ -557,22 +609,61 @@ func (w *Wire) relay(c WireClient, h WireHooks, msg pgproto3.BackendMessage) {
 }
 
 // safeError returns e, or e with its texts replaced when one of them holds
-// a secret of the datasource.
-func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse) *pgproto3.ErrorResponse {
+// a secret of the datasource. Severities and the SQLSTATE are not texts:
+// only the fixed severities and a well-formed code pass, others are
+// replaced by generic ones (fallback is the severity for a notice or an
+// error), so that no field carries anything else.
+func (w *Wire) safeError(h WireHooks, e *pgproto3.ErrorResponse, fallback string) *pgproto3.ErrorResponse {
+	severity, unlocalized, code := e.Severity, e.SeverityUnlocalized, e.Code
+	if !severities[severity] {
+		severity = fallback
+	}
+	if unlocalized != "" && !severities[unlocalized] {
+		unlocalized = fallback
+	}
+	if !validSQLState(code) {
+		code = "XX000"
+	}
+	withheld := func() *pgproto3.ErrorResponse {
+		return &pgproto3.ErrorResponse{Severity: severity, SeverityUnlocalized: unlocalized, Code: code,
+			Message: "The datasource's message was withheld: it held one of this datasource's secrets."}
+	}
 	for _, s := range []string{e.Message, e.Detail, e.Hint, e.Where, e.InternalQuery, e.SchemaName, e.TableName,
 		e.ColumnName, e.DataTypeName, e.ConstraintName, e.File, e.Routine} {
 		if !h.Safe(s) {
-			return &pgproto3.ErrorResponse{Severity: e.Severity, SeverityUnlocalized: e.SeverityUnlocalized, Code: e.Code,
-				Message: "The datasource's message was withheld: it held one of this datasource's secrets."}
+			return withheld()
 		}
 	}
 	for _, v := range e.UnknownFields {
 		if !h.Safe(v) {
-			return &pgproto3.ErrorResponse{Severity: e.Severity, SeverityUnlocalized: e.SeverityUnlocalized, Code: e.Code,
-				Message: "The datasource's message was withheld: it held one of this datasource's secrets."}
+			return withheld()
 		}
 	}
-	return e
+	if severity == e.Severity && unlocalized == e.SeverityUnlocalized && code == e.Code {
+		return e
+	}
+	out := *e
+	out.Severity, out.SeverityUnlocalized, out.Code = severity, unlocalized, code
+	return &out
+}
+
+// severities are the severities PostgreSQL sends (unlocalized; a server
+// with localized messages has its severities replaced).
+var severities = map[string]bool{"ERROR": true, "FATAL": true, "PANIC": true, "WARNING": true, "NOTICE": true,
+	"DEBUG": true, "INFO": true, "LOG": true}
+
+// validSQLState reports whether code is a SQLSTATE: five digits or
+// upper-case letters.
+func validSQLState(code string) bool {
+	if len(code) != 5 {
+		return false
+	}
+	for i := 0; i < len(code); i++ {
+		if c := code[i]; (c < '0' || c > '9') && (c < 'A' || c > 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // execute runs one Execute: it is sent with a Flush and answered before
@@ -604,14 +695,30 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		timer = time.AfterFunc(w.maxTimeout, func() {
 			defer cancelled.Done()
 			timedOut.Store(true)
-			w.Cancel(context.WithoutCancel(ctx))
+			w.cancelBounded(ctx)
+		})
+	}
+	done := make(chan struct{})
+	closeDone := sync.OnceFunc(func() { close(done) })
+	if gone := c.Gone(); gone != nil {
+		// A client that leaves has its statement cancelled (a statement
+		// with no rows to send would otherwise run on until its end or
+		// --query-timeout-max, holding the connection slot).
+		cancelled.Go(func() {
+			select {
+			case <-gone:
+				w.cancelBounded(ctx)
+			case <-done:
+			}
 		})
 	}
 	stop := func() bool {
 		if timer != nil && timer.Stop() {
 			cancelled.Done()
 		}
+		closeDone()
 		cancelled.Wait()
+		w.pg.Conn().SetReadDeadline(time.Time{})
 		return timedOut.Load()
 	}
 	var limit error // the statement's own error (row limit): rows are no longer relayed
@@ -647,7 +754,7 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				continue
 			}
 			if limit = st.Row(); limit != nil {
-				cancelled.Go(func() { w.Cancel(context.WithoutCancel(ctx)) })
+				cancelled.Go(func() { w.cancelBounded(ctx) })
 				continue
 			}
 			c.SendRaw(raw)
@@ -687,6 +794,11 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 		case *pgproto3.CommandComplete:
 			stop()
 			tag := string(m.CommandTag)
+			if !h.Safe(tag) {
+				// A tag is the server's text too.
+				tag = ""
+				m = &pgproto3.CommandComplete{}
+			}
 			w.ended(tag)
 			if limit != nil {
 				return w.refuse(c, st, limit)
@@ -724,13 +836,26 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 				c.Send(errorResponse("ERROR", "57014", msg))
 				return nil
 			}
-			safe := w.safeError(h, m)
+			safe := w.safeError(h, m, "ERROR")
 			st.Done("", connect.Errorf(connect.EQUERY, "%s", safe.Message))
 			c.Send(safe)
 			return nil
 		}
 		w.relay(c, h, msg)
 	}
+}
+
+// cancelGrace is how long the server has to answer once the gateway
+// cancelled a statement: a server that does not (one that ignores the
+// cancel, or a connection that hangs) has its session ended, rather than
+// holding the client's connection slot forever.
+const cancelGrace = 10 * time.Second
+
+// cancelBounded cancels the running statement and bounds the wait for
+// the server's answer by cancelGrace.
+func (w *Wire) cancelBounded(ctx context.Context) {
+	w.Cancel(context.WithoutCancel(ctx))
+	w.pg.Conn().SetReadDeadline(time.Now().Add(cancelGrace))
 }
 
 // refuse ends a statement that broke a limit of the use case: the client
