@@ -700,10 +700,13 @@ func (w *Wire) execute(ctx context.Context, c WireClient, h WireHooks, text stri
 	}
 	done := make(chan struct{})
 	closeDone := sync.OnceFunc(func() { close(done) })
-	if gone := c.Gone(); gone != nil {
-		// A client that leaves has its statement cancelled (a statement
-		// with no rows to send would otherwise run on until its end or
-		// --query-timeout-max, holding the connection slot).
+	if gone := c.Gone(); gone != nil && w.readOnly {
+		// On a read-only datasource a client that leaves has its
+		// statement cancelled (a statement with no rows to send would
+		// otherwise run on until its end or --query-timeout-max, holding
+		// the connection slot). On a read-write one the statement is let
+		// finish, as PostgreSQL does: a client may send a write and leave;
+		// --query-timeout-max still bounds it.
 		cancelled.Go(func() {
 			select {
 			case <-gone:
