@@ -134,6 +134,10 @@ type Wire struct {
 	// readyDue: the answers to the gateway's ROLLBACK; BEGIN are still to
 	// be read (they precede everything after them).
 	readyDue bool
+	// idleDue: the answers to the ROLLBACK that ended the gateway's
+	// transaction before the client went idle (endIdle) are still to be
+	// read (before everything after them).
+	idleDue bool
 	// suspended is the portal the last statement left suspended, which
 	// may run on in the same transaction.
 	suspended *string
@@ -422,6 +426,9 @@ func (w *Wire) receive(c WireClient, h WireHooks) (pgproto3.BackendMessage, erro
 // consumeReady reads the answers to the gateway's ROLLBACK; BEGIN when
 // they are due.
 func (w *Wire) consumeReady(c WireClient, h WireHooks) error {
+	if err := w.consumeIdle(c, h); err != nil {
+		return err
+	}
 	if w.readyDue {
 		w.readyDue = false
 		failed := false
@@ -519,12 +526,27 @@ func (w *Wire) endIdle(c WireClient, h WireHooks) error {
 	if !w.readOnly || w.clientTx || w.tx == txNone {
 		return nil
 	}
+	// The ROLLBACK goes out before the client is told ReadyForQuery, so
+	// the server ends the transaction at once; its answers are read (and
+	// checked) by the next read from the server, which keeps the round
+	// trip off the client's path.
 	w.fe.Send(&pgproto3.Query{String: "ROLLBACK"})
 	if err := w.fe.Flush(); err != nil {
 		return err
 	}
 	w.tx = txNone
 	w.suspended = nil
+	w.idleDue = true
+	return nil
+}
+
+// consumeIdle reads the answers to endIdle's ROLLBACK when they are due:
+// a session whose transaction did not end ends at once (fail closed).
+func (w *Wire) consumeIdle(c WireClient, h WireHooks) error {
+	if !w.idleDue {
+		return nil
+	}
+	w.idleDue = false
 	for {
 		msg, err := w.recv()
 		if err != nil {
