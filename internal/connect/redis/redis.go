@@ -188,11 +188,15 @@ func (c *Connector) Close() error {
 	return nil
 }
 
-// do runs one command on a slot. A nil reply is (nil, nil).
-func (c *Connector) do(ctx context.Context, args []any) (any, error) {
+// onSlot runs fn on a slot of the pool. go-redis only turns a deadline
+// into socket deadlines; closing the connection is what ends a command
+// when the client goes away, so the slot's connection is cut when ctx
+// ends meanwhile. The slot is kept only when its connection is known to
+// be in step: fn says the server answered (inStep), and it was not cut.
+func (c *Connector) onSlot(ctx context.Context, fn func(s *slot) (inStep bool, err error)) error {
 	s, err := c.acquire(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	keep := false
 	defer func() {
@@ -200,26 +204,33 @@ func (c *Connector) do(ctx context.Context, args []any) (any, error) {
 		c.release(s, keep)
 	}()
 	s.begin()
-	// go-redis only turns a deadline into socket deadlines; closing the
-	// connection is what ends a command when the client goes away.
 	stop := context.AfterFunc(ctx, s.cut)
-	v, err := s.client.Do(ctx, args...).Result()
-	cut := !stop()
-	// The slot is kept only when its connection is known to be in step:
-	// the server answered, and it was not cut meanwhile.
-	if err == nil || errors.Is(err, redis.Nil) {
-		keep = !cut
-		return v, nil
+	inStep, err := fn(s)
+	keep = stop() && inStep
+	return err
+}
+
+// do runs one command on a slot. A nil reply is (nil, nil).
+func (c *Connector) do(ctx context.Context, args []any) (any, error) {
+	var v any
+	err := c.onSlot(ctx, func(s *slot) (bool, error) {
+		var err error
+		v, err = s.client.Do(ctx, args...).Result()
+		if err == nil || errors.Is(err, redis.Nil) {
+			return true, nil
+		}
+		_, answered := errors.AsType[redis.Error](err)
+		if merr := s.meterError(); merr != nil {
+			// go-redis may report the closed connection rather than
+			// the meter's error that closed it.
+			err = merr
+		}
+		return answered, mapError(ctx, err, c.settings.password)
+	})
+	if err != nil {
+		return nil, err
 	}
-	if _, ok := errors.AsType[redis.Error](err); ok {
-		keep = !cut
-	}
-	if merr := s.meterError(); merr != nil {
-		// go-redis may report the closed connection rather than the
-		// meter's error that closed it.
-		err = merr
-	}
-	return nil, mapError(ctx, err, c.settings.password)
+	return v, nil
 }
 
 // acquire takes an idle slot, or makes one, within the connection bound.

@@ -137,47 +137,39 @@ func (c *Connector) readBatch(ctx context.Context, cmds [][]string) ([]any, erro
 			return nil, err
 		}
 	}
-	s, err := c.acquire(ctx)
+	out := make([]any, len(cmds))
+	err := c.onSlot(ctx, func(s *slot) (bool, error) {
+		// PipelinePoolSize < 0 (clientOptions): the pipeline runs on the
+		// slot's one connection.
+		pipe := s.client.Pipeline()
+		replies := make([]*goredis.Cmd, len(cmds))
+		for i, args := range cmds {
+			a := make([]any, len(args))
+			for j, v := range args {
+				a[j] = v
+			}
+			replies[i] = pipe.Do(ctx, a...)
+		}
+		pipe.Exec(ctx) // each reply's error is read below
+		for i, r := range replies {
+			v, err := r.Result()
+			if err == nil || errors.Is(err, goredis.Nil) {
+				out[i] = v
+				continue
+			}
+			if _, ok := errors.AsType[goredis.Error](err); ok {
+				continue
+			}
+			if merr := s.meterError(); merr != nil {
+				err = merr
+			}
+			return false, mapError(ctx, err, c.settings.password)
+		}
+		return true, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	keep := false
-	defer func() {
-		s.end()
-		c.release(s, keep)
-	}()
-	s.begin()
-	// As in do: closing the connection ends the pipeline when ctx ends.
-	stop := context.AfterFunc(ctx, s.cut)
-	// PipelinePoolSize < 0 (clientOptions): the pipeline runs on the
-	// slot's one connection.
-	pipe := s.client.Pipeline()
-	replies := make([]*goredis.Cmd, len(cmds))
-	for i, args := range cmds {
-		a := make([]any, len(args))
-		for j, v := range args {
-			a[j] = v
-		}
-		replies[i] = pipe.Do(ctx, a...)
-	}
-	pipe.Exec(ctx) // each reply's error is read below
-	cut := !stop()
-	out := make([]any, len(cmds))
-	for i, r := range replies {
-		v, err := r.Result()
-		if err == nil || errors.Is(err, goredis.Nil) {
-			out[i] = v
-			continue
-		}
-		if _, ok := errors.AsType[goredis.Error](err); ok {
-			continue
-		}
-		if merr := s.meterError(); merr != nil {
-			err = merr
-		}
-		return nil, mapError(ctx, err, c.settings.password)
-	}
-	keep = !cut
 	return out, nil
 }
 
