@@ -22,7 +22,12 @@ func TestMaxConnsHoldsWithKill(t *testing.T) {
 	time.Sleep(500 * time.Millisecond) // let the replacement connection open
 	dc.mu.Lock()
 	defer dc.mu.Unlock()
-	if dc.peak > 1 || dc.open > 1 {
-		t.Errorf("MaxConns 1: %d connections open now, %d at once", dc.open, dc.peak)
+	// Two dials: the statement's connection and the one that replaces it
+	// (a KILL connection would be a third). The statement's socket is
+	// closed by the driver's own goroutine when the statement is cut, so
+	// it may still be closing when the replacement dials: the peak is not
+	// checked, the dials and what stays open are.
+	if dc.dials > 2 || dc.open > 1 {
+		t.Errorf("MaxConns 1: %d connections open now, %d dialled (want at most the statement's and its replacement)", dc.open, dc.dials)
 	}
 }

@@ -157,9 +157,9 @@ func TestReadOnlyRefusesPrivilegedAccount(t *testing.T) {
 
 // countingDialer tracks how many connections are open at once.
 type countingDialer struct {
-	mu         sync.Mutex
-	open, peak int
-	d          net.Dialer
+	mu                sync.Mutex
+	open, peak, dials int
+	d                 net.Dialer
 }
 
 func (c *countingDialer) Dial(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -168,6 +168,7 @@ func (c *countingDialer) Dial(ctx context.Context, network, addr string) (net.Co
 		return nil, err
 	}
 	c.mu.Lock()
+	c.dials++
 	c.open++
 	c.peak = max(c.peak, c.open)
 	c.mu.Unlock()

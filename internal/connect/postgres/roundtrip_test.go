@@ -50,7 +50,9 @@ func TestReadOnlyRoundTrips(t *testing.T) {
 	}
 	// One more query on the one connection waits for the last release.
 	MustQuery(t, c, connect.Request{Query: "SELECT 1", ReadOnly: true})
-	if got := writes.Load() - before; got > 4*(n+1)+1 {
+	// The first query's release (its ROLLBACK and DISCARD ALL, sent
+	// after the answer) may land on either side of before: 2 more.
+	if got := writes.Load() - before; got > 4*(n+1)+2 {
 		t.Fatalf("%d writes for %d read-only queries, want at most 4 each", got, n+1)
 	}
 	for _, q := range []string{"SELEC 1", "SELECT $1::int4", "SELECT 1/0", "INSERT INTO pg_class DEFAULT VALUES"} {
