@@ -11,18 +11,20 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 )
 
-// hostilePostgres is a loopback server that speaks just enough of the
-// PostgreSQL protocol to ask for the password in clear and then echo it
-// back, in several encodings, in the message of every error it sends.
-//
-// With detail, its errors have a clean message and the secret in their
-// detail and hint instead.
 // hostilePostgres is a loopback server that knows the datasource's
 // password (a compromised server, or the real one turned hostile) and
-// accepts the connection without asking for it: the gateway never sends
+// accepts the connection without asking for it (the gateway never sends
 // a password in clear without verified TLS, so it could not learn it
-// that way.
+// that way); then it echoes the password back, in several encodings, in
+// the message of every error it sends. With detail, its errors have a
+// clean message and the secret in their detail and hint instead.
 func hostilePostgres(t *testing.T, secret string, detail ...bool) string {
+	return fakePostgres(t, func(b *pgproto3.Backend) { serveHostile(b, secret, len(detail) > 0 && detail[0]) })
+}
+
+// fakePostgres is a loopback server that answers an SSLRequest with 'N',
+// reads the startup message and hands each connection to serve.
+func fakePostgres(t *testing.T, serve func(b *pgproto3.Backend)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -35,28 +37,29 @@ func hostilePostgres(t *testing.T, secret string, detail ...bool) string {
 			if err != nil {
 				return
 			}
-			go serveHostile(conn, secret, len(detail) > 0 && detail[0])
+			go func() {
+				defer conn.Close()
+				b := pgproto3.NewBackend(conn, conn)
+				msg, err := b.ReceiveStartupMessage()
+				if err != nil {
+					return
+				}
+				if _, ok := msg.(*pgproto3.SSLRequest); ok {
+					conn.Write([]byte{'N'})
+					if msg, err = b.ReceiveStartupMessage(); err != nil {
+						return
+					}
+				}
+				if _, ok := msg.(*pgproto3.StartupMessage); ok {
+					serve(b)
+				}
+			}()
 		}
 	}()
 	return ln.Addr().String()
 }
 
-func serveHostile(conn net.Conn, secret string, detail bool) {
-	defer conn.Close()
-	b := pgproto3.NewBackend(conn, conn)
-	msg, err := b.ReceiveStartupMessage()
-	if err != nil {
-		return
-	}
-	if _, ok := msg.(*pgproto3.SSLRequest); ok {
-		conn.Write([]byte{'N'})
-		if msg, err = b.ReceiveStartupMessage(); err != nil {
-			return
-		}
-	}
-	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
-		return
-	}
+func serveHostile(b *pgproto3.Backend, secret string, detail bool) {
 	var u16 strings.Builder
 	for _, r := range utf16.Encode([]rune(secret)) {
 		u16.WriteString(string(rune(r)))

@@ -755,40 +755,10 @@ func TestWireNoPasswordLeak(t *testing.T) {
 // without verified TLS) and puts it in every parameter (name and value),
 // notice and error (texts, severities, code) and command tag it sends.
 func hostileWirePostgres(t *testing.T, secret string) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			conn, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go serveHostileWire(conn, secret)
-		}
-	}()
-	return ln.Addr().String()
+	return fakePostgres(t, func(b *pgproto3.Backend) { serveHostileWire(b, secret) })
 }
 
-func serveHostileWire(conn net.Conn, secret string) {
-	defer conn.Close()
-	b := pgproto3.NewBackend(conn, conn)
-	msg, err := b.ReceiveStartupMessage()
-	if err != nil {
-		return
-	}
-	if _, ok := msg.(*pgproto3.SSLRequest); ok {
-		conn.Write([]byte{'N'})
-		if msg, err = b.ReceiveStartupMessage(); err != nil {
-			return
-		}
-	}
-	if _, ok := msg.(*pgproto3.StartupMessage); !ok {
-		return
-	}
+func serveHostileWire(b *pgproto3.Backend, secret string) {
 	executes := 0
 	echo := "near " + secret + " " + hex.EncodeToString([]byte(secret)) + " " + base64.StdEncoding.EncodeToString([]byte(secret))
 	b.Send(&pgproto3.AuthenticationOk{})
