@@ -97,6 +97,9 @@ func TestBrowserWorkspace(t *testing.T) {
 	if got := text(t, ctx, activeResult+` thead`); !strings.Contains(got, "second_one") || strings.Contains(got, "first_one") {
 		t.Fatalf("the selection ran %q", got)
 	}
+	if got := text(t, ctx, `.counters`); !strings.HasPrefix(got, "1 row ·") {
+		t.Errorf("the counter says %q, want \"1 row · …\"", got)
+	}
 
 	act(t, ctx, "the statement under the cursor",
 		selectEditor(`#editor`, 3, 3),

@@ -188,7 +188,7 @@ const VERBS = { insert: 'inserted', update: 'updated', delete: 'deleted', merge:
  * affected" for a statement without rows.
  */
 /** showRowCount shows n (or a dash) in the counter, with "row" or "rows". */
-function showRowCount(el, n) {
+export function showRowCount(el, n) {
   el.rowCount.textContent = typeof n === 'number' ? String(n) : n;
   if (el.rowWord) el.rowWord.textContent = n === 1 ? 'row' : 'rows';
 }

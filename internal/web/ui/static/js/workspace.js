@@ -14,7 +14,7 @@ import { SchemaTree } from './schematree.js';
 import { complete, schemaIndex } from './sqlcomplete.js';
 import { errorRange } from './sqlerror.js';
 import { splitStatements, statementAt } from './sqltext.js';
-import { InputError, Runner, doneText, postQuery, readNDJSON, safeFileName } from './stream.js';
+import { InputError, Runner, doneText, postQuery, readNDJSON, safeFileName, showRowCount } from './stream.js';
 import { History, readJSON, userKey, writeJSON } from './userstore.js';
 
 const $ = (x) => document.getElementById(x);
@@ -322,7 +322,7 @@ function startSQLWorkspace() {
 
   // ---- runs ----
   const el = { run: $('run'), runAll: $('run-all'), cancel: $('cancel'), exp: $('export'), status: $('run-status'),
-    error: $('query-error'), rowCount: $('row-count'), elapsed: $('elapsed'), tabs: $('result-tabs') };
+    error: $('query-error'), rowCount: $('row-count'), rowWord: $('row-word'), elapsed: $('elapsed'), tabs: $('result-tabs') };
 
   function busy(on) {
     el.run.disabled = on;
@@ -452,7 +452,7 @@ function startSQLWorkspace() {
       else if (msg.error) failure = msg.error;
     }, () => {
       if (on()) result.flush();
-      el.rowCount.textContent = String(view.count);
+      showRowCount(el, view.count);
       el.elapsed.textContent = String(Math.round(performance.now() - t0));
     });
     if (on()) {
