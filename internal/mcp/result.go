@@ -7,14 +7,13 @@ import (
 	"strconv"
 	"unicode/utf8"
 
-	"github.com/querygate/querygate/internal/connect"
 	"github.com/querygate/querygate/internal/query"
 )
 
 // Result is a tool's answer to an agent: the columns and rows of one
 // statement, as much as fits the bounds, and a note when anything was cut.
 type Result struct {
-	Columns []connect.Column `json:"columns"`
+	Columns []Column `json:"columns"`
 	// Rows hold each cell as JSON: a number, string, boolean, null, or an
 	// object or array of a JSON column; a cell cut to the bound is a
 	// string ending in cutMarker.
@@ -45,7 +44,7 @@ type collector struct {
 
 	line     []byte // the line being read
 	overlong bool   // the line being read is longer than maxLine: dropped
-	cols     []connect.Column
+	cols     []Column
 	budget   int // bytes the rows may take (rowBudget)
 	rows     [][]json.RawMessage
 	size     int  // bytes of JSON of the rows kept
@@ -108,7 +107,7 @@ func (c *collector) take(line []byte) {
 	switch {
 	case bytes.HasPrefix(line, []byte(`{"columns":`)):
 		var v struct {
-			Columns []connect.Column `json:"columns"`
+			Columns []Column `json:"columns"`
 		}
 		if json.Unmarshal(line, &v) == nil {
 			c.cols = v.Columns
@@ -173,7 +172,7 @@ func (c *collector) cut(cell json.RawMessage) json.RawMessage {
 func (c *collector) result(sum query.Summary, maxRows int64) *Result {
 	r := &Result{Columns: c.cols, Rows: c.rows, RowCount: len(c.rows)}
 	if r.Columns == nil {
-		r.Columns = []connect.Column{}
+		r.Columns = []Column{}
 	}
 	if r.Rows == nil {
 		r.Rows = [][]json.RawMessage{}
@@ -204,4 +203,11 @@ func (c *collector) result(sum query.Summary, maxRows int64) *Result {
 		r.Note += "."
 	}
 	return r
+}
+
+// Column is a result column as a tool answers it: its name and the
+// datasource's type name (the query protocol's columns line).
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
 }
