@@ -46,7 +46,14 @@ func (m *Main) open(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m.audit = audit.New(audit.Options{Store: db, Key: m.inst.AuditKey, Logger: m.log, Head: m.auditHead(), Queued: m.Config.AuditQueued})
+	var journal string
+	if m.Config.DatabaseURL == "" {
+		// The embedded store: one gateway per data directory, so its
+		// events go through the audit journal (see internal/audit).
+		journal = filepath.Join(m.Config.DataDir, audit.JournalFile)
+	}
+	m.audit = audit.New(audit.Options{Store: db, Key: m.inst.AuditKey, Logger: m.log, Head: m.auditHead(), Queued: m.Config.AuditQueued,
+		Journal: journal})
 	return nil
 }
 

@@ -148,6 +148,21 @@ type Log struct {
 	// closes headsDone when it has written the last.
 	heads     chan head
 	headsDone chan struct{}
+
+	// journal is the write-ahead file of the embedded store (journal.go),
+	// nil to write batches to the store directly. With a journal the
+	// mover goroutine puts journalled events into the store, and it
+	// alone then uses head.
+	journal *journal
+	moveMu  sync.Mutex
+	toMove  []moveItem // journalled, not yet in the store, in order
+	// journalled and movedCount count the events put in toMove and
+	// taken out of it; flushes wait for movedCount to reach a number.
+	journalled, movedCount int64
+	flushes                []flushReq
+	kick                   chan struct{} // capacity one: there is work for the mover
+	stop                   chan struct{} // closed when the writer has finished
+	moved                  chan struct{} // closed by the mover when it has finished
 	// headWrites counts the head record's writes (for tests).
 	headWrites atomic.Int64
 }
@@ -180,7 +195,23 @@ type Options struct {
 	// one queue, maxBatch each) are lost. A failed write is logged. The
 	// default waits for the commit: acknowledged means recorded.
 	Queued bool
+	// Journal is the audit journal file (normally <data dir>/audit.journal,
+	// for the embedded store only): a batch is acknowledged once it is
+	// synced there, and moved into the store in larger transactions (see
+	// journal.go). Empty writes every batch to the store directly.
+	Journal string
 }
+
+// moveItem is a journalled event and where its record ends.
+type moveItem struct {
+	p   *pending
+	gen string
+	end int64
+}
+
+// moveEvery is the longest a journalled event waits for its move into the
+// store (unless a read of the trail asks for it sooner).
+const moveEvery = 10 * time.Millisecond
 
 // New returns the audit log of an instance. It reads the head record, if
 // there is one; a record that is not valid is logged and replaced at the
@@ -209,9 +240,55 @@ func New(o Options) *Log {
 				"path", o.Head, "error_type", fmt.Sprintf("%T", err))
 		}
 	}
+	if o.Journal != "" {
+		l.openJournal(o.Journal)
+	}
 	go l.writer()
 	go l.headWriter()
+	if l.journal != nil {
+		go l.mover()
+	}
 	return l
+}
+
+// openJournal opens the journal, and queues for the mover the events a
+// stopped process left in it that the store does not hold yet. A journal
+// that another process keeps, or that cannot be opened, leaves the log
+// writing to the store directly.
+func (l *Log) openJournal(path string) {
+	j, recs, dropped, err := openJournal(path, l.key)
+	if errors.Is(err, errJournalLocked) {
+		l.log.Info("the audit journal is kept by another process; audit events are written to the store directly", "path", path)
+		return
+	} else if err != nil {
+		l.log.Error("the audit journal cannot be opened; audit events are written to the store directly", "path", path,
+			"error_type", fmt.Sprintf("%T", err))
+		return
+	}
+	if dropped > 0 {
+		l.log.Warn("the audit journal ended with bytes that are not a whole authentic record (a write cut short by a crash, before it was acknowledged, or an altered file); they were dropped",
+			"path", path, "bytes", dropped)
+	}
+	rest, err := unmoved(context.Background(), l.store, j.generation(), recs)
+	if err != nil {
+		// Move them all: the mark is checked again in the move's
+		// transaction.
+		rest = recs
+	}
+	for _, r := range rest {
+		l.toMove = append(l.toMove, moveItem{p: &pending{e: r.e}, gen: j.generation(), end: r.end})
+	}
+	l.journalled = int64(len(rest))
+	if len(rest) > 0 {
+		l.log.Info("moving the audit events a stopped gateway left in the audit journal into the store", "events", len(rest))
+	}
+	l.journal = j
+	l.kick = make(chan struct{}, 1)
+	l.stop = make(chan struct{})
+	l.moved = make(chan struct{})
+	if len(l.toMove) > 0 {
+		l.kick <- struct{}{}
+	}
 }
 
 // Close writes the events already recorded and stops the writer. Record
@@ -221,13 +298,23 @@ func (l *Log) Close() {
 		close(l.queue)
 		<-l.done
 		<-l.headsDone
+		if l.journal != nil {
+			l.journal.close()
+		}
 	})
 }
 
 // writer appends batches of queued events, chaining each to the last.
 func (l *Log) writer() {
 	defer close(l.done)
-	defer close(l.heads)
+	if l.journal != nil {
+		defer func() {
+			close(l.stop)
+			<-l.moved
+		}()
+	} else {
+		defer close(l.heads)
+	}
 	for p := range l.queue {
 		batch := []*pending{p}
 	drain:
@@ -241,6 +328,10 @@ func (l *Log) writer() {
 			default:
 				break drain
 			}
+		}
+		if l.journal != nil {
+			l.journalBatch(batch)
+			continue
 		}
 		err := l.append(batch)
 		if err == nil {
@@ -314,36 +405,40 @@ func (l *Log) headWriter() {
 // append writes one batch in one transaction.
 func (l *Log) append(batch []*pending) error {
 	ctx := context.Background()
-	return l.store.Update(ctx, func(tx store.Tx) error {
-		var prev []byte
-		var seq int64
-		last, err := tx.LastAuditEvent(ctx)
-		switch {
-		case err == nil:
-			prev, seq = last.Hash, last.Seq
-		case querygate.ErrorCode(err) != querygate.ENOTFOUND:
+	return l.store.Update(ctx, func(tx store.Tx) error { return l.chain(ctx, tx, batch) })
+}
+
+// chain appends a batch to the chain in tx: each event gets the next
+// sequence number and its hash.
+func (l *Log) chain(ctx context.Context, tx store.Tx, batch []*pending) error {
+	var prev []byte
+	var seq int64
+	last, err := tx.LastAuditEvent(ctx)
+	switch {
+	case err == nil:
+		prev, seq = last.Hash, last.Seq
+	case querygate.ErrorCode(err) != querygate.ENOTFOUND:
+		return err
+	}
+	if l.head.Seq > seq {
+		// The store ends before an event this log knows was written: its
+		// newest events were deleted, or an older copy was put back.
+		// Continuing after the head keeps the loss visible as a gap in
+		// the chain, instead of quietly reusing the lost numbers.
+		l.log.Error("the audit trail's newest events are missing from the store; new events continue after them",
+			"missing_from", seq+1, "missing_to", l.head.Seq)
+		prev, seq = l.head.Hash, l.head.Seq
+	}
+	for _, p := range batch {
+		seq++
+		p.e.Seq = seq
+		p.e.Hash = l.hash(prev, p.e)
+		if err := tx.AppendAuditEvent(ctx, p.e); err != nil {
 			return err
 		}
-		if l.head.Seq > seq {
-			// The store ends before an event this log knows was written: its
-			// newest events were deleted, or an older copy was put back.
-			// Continuing after the head keeps the loss visible as a gap in
-			// the chain, instead of quietly reusing the lost numbers.
-			l.log.Error("the audit trail's newest events are missing from the store; new events continue after them",
-				"missing_from", seq+1, "missing_to", l.head.Seq)
-			prev, seq = l.head.Hash, l.head.Seq
-		}
-		for _, p := range batch {
-			seq++
-			p.e.Seq = seq
-			p.e.Hash = l.hash(prev, p.e)
-			if err := tx.AppendAuditEvent(ctx, p.e); err != nil {
-				return err
-			}
-			prev = p.e.Hash
-		}
-		return nil
-	})
+		prev = p.e.Hash
+	}
+	return nil
 }
 
 // hash is the chained HMAC of an event: every field, length-prefixed, and
@@ -393,8 +488,8 @@ func (l *Log) Record(ctx context.Context, ev Event) error {
 		l.logFailed(ctx, e, err)
 		return err
 	}
-	if !p.queued {
-		l.logRecorded(ctx, e)
+	if !p.queued && l.journal == nil {
+		l.logRecorded(ctx, e) // with a journal, the mover logs it with its number
 	}
 	return nil
 }
@@ -421,6 +516,9 @@ func (l *Log) enqueue(p *pending) (err error) {
 
 // List returns events, newest first unless the filter says otherwise.
 func (l *Log) List(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
+	if err := l.flush(ctx); err != nil {
+		return nil, err
+	}
 	var out []*store.AuditEvent
 	err := l.store.View(ctx, func(tx store.Tx) error {
 		var err error

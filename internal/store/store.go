@@ -135,6 +135,11 @@ type Tx interface {
 	LastAuditEvent(ctx context.Context) (*AuditEvent, error)
 	AppendAuditEvent(ctx context.Context, e *AuditEvent) error
 	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+	// AuditJournalMark is how far a gateway's audit journal was moved
+	// into the events (generation "" and 0 when never); SetAuditJournalMark
+	// records it in the transaction that appends the events it covers.
+	AuditJournalMark(ctx context.Context) (generation string, moved int64, err error)
+	SetAuditJournalMark(ctx context.Context, generation string, moved int64) error
 
 	SavedQueries
 	Dashboards

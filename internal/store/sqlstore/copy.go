@@ -63,6 +63,7 @@ var tables = []table{
 	{"dashboard_grants", cols("dashboard_id:t subject_type:t subject_id:t level:t")},
 	{"user_identities", cols("issuer:t subject:t user_id:t created_at:i")},
 	{"changes", cols("id:i seq:i")},
+	{"audit_journal", cols("id:i generation:t moved:i")},
 }
 
 // Side is one store of a copy: its connection pool, dialect, and a

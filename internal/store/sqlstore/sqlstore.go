@@ -530,6 +530,24 @@ func (t *Tx) AppendAuditEvent(ctx context.Context, e *store.AuditEvent) error {
 	return err
 }
 
+func (t *Tx) AuditJournalMark(ctx context.Context) (string, int64, error) {
+	var gen string
+	var moved int64
+	err := t.queryRow(ctx, `SELECT generation, moved FROM audit_journal WHERE id = 1`).Scan(&gen, &moved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", 0, nil
+	} else if err != nil {
+		return "", 0, t.d.translate(fmt.Errorf("store: audit journal mark: %w", err))
+	}
+	return gen, moved, nil
+}
+
+func (t *Tx) SetAuditJournalMark(ctx context.Context, generation string, moved int64) error {
+	_, err := t.execKeep(ctx, "set audit journal mark", `INSERT INTO audit_journal (id, generation, moved) VALUES (1, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET generation = excluded.generation, moved = excluded.moved`, generation, moved)
+	return err
+}
+
 func (t *Tx) ListAuditEvents(ctx context.Context, f store.AuditFilter) ([]*store.AuditEvent, error) {
 	var where []string
 	var args []any

@@ -893,6 +893,31 @@ func testSavedQueries(t *testing.T, open Opener) {
 func testAudit(t *testing.T, open Opener) {
 	db := open(t)
 	ctx := t.Context()
+	// The audit journal's mark: none at first, then the last one set, in
+	// the transaction that sets it only (a failed one keeps the old).
+	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+		if gen, moved, err := tx.AuditJournalMark(ctx); err != nil || gen != "" || moved != 0 {
+			t.Errorf("mark of a new store = %q %d %v", gen, moved, err)
+		}
+		return nil
+	})
+	for _, m := range []int64{100, 250} {
+		MustUpdate(t, db, func(ctx context.Context, tx store.Tx) error { return tx.SetAuditJournalMark(ctx, "g1", m) })
+	}
+	if err := db.Update(ctx, func(tx store.Tx) error {
+		if err := tx.SetAuditJournalMark(ctx, "g2", 7); err != nil {
+			return err
+		}
+		return errors.New("rolled back")
+	}); err == nil {
+		t.Fatal("the failing transaction succeeded")
+	}
+	MustView(t, db, func(ctx context.Context, tx store.Tx) error {
+		if gen, moved, err := tx.AuditJournalMark(ctx); err != nil || gen != "g1" || moved != 250 {
+			t.Errorf("mark = %q %d %v, want g1 250", gen, moved, err)
+		}
+		return nil
+	})
 	err := db.View(ctx, func(tx store.Tx) error { _, err := tx.LastAuditEvent(ctx); return err })
 	WantCode(t, err, querygate.ENOTFOUND)
 	actions := []string{"login.success", "login.failure", "datasource.create", "query", "query"}

@@ -1,0 +1,332 @@
+package audit
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/querygate/querygate/internal/seal"
+	"github.com/querygate/querygate/internal/store"
+)
+
+// The journal is the audit log's write-ahead file for the embedded store
+// (Options.Journal, <data dir>/audit.journal). A batch of events is made
+// durable by one append and one fdatasync of this small file, and the
+// request is answered then; a mover puts the journal's events into the
+// store in larger transactions, off the requests' path, and the journal
+// is emptied once everything in it is in the store. A SQLite transaction
+// writes a page of the table and of each index to its log and syncs it;
+// the journal writes a few hundred bytes: at one client that is most of
+// what a small query's audit event cost on its path.
+//
+// Crash safety. The mover appends events and records how far it got
+// (generation and offset, store.Tx.SetAuditJournalMark) in one store
+// transaction, so that replaying the journal after a crash skips what is
+// already in the store and appends the rest exactly once. A record
+// carries an HMAC under the audit key over the journal's generation, its
+// offset and its content: a record torn by a crash (never acknowledged,
+// as the sync had not returned) ends the replay, and so does a record
+// written or altered by anyone without the key, which can therefore not
+// slip an event into the chain. Events get their sequence number and
+// chain hash when they are moved, in the store's transaction, as before:
+// other processes (the CLI's commands) may append to the same store
+// between two moves.
+//
+// One process keeps the journal at a time (an flock on the file); a log
+// that cannot take it (another gateway on the same data directory)
+// writes to the store directly. Whoever opens the journal first moves
+// what a crashed gateway left in it, so that `audit verify` or `audit
+// export` after a crash see every acknowledged event.
+type journal struct {
+	f   *os.File
+	key seal.Key
+
+	mu   sync.Mutex
+	gen  [16]byte
+	end  int64 // offset just past the last record written
+	room int64 // the file's allocated size (records are written below it)
+}
+
+// JournalFile is the journal's name in the data directory.
+const JournalFile = "audit.journal"
+
+const (
+	journalMagic  = "QGAJOUR1"
+	journalHeader = len(journalMagic) + 16
+	// journalChunk is how much room the file is given at a time, so
+	// that an append does not change its size (fdatasync then has no
+	// metadata to write).
+	journalChunk = 1 << 20
+	// maxJournalRecord bounds a record read back (an event is at most a
+	// few kilobytes; a larger length is a torn or altered record).
+	maxJournalRecord = 1 << 20
+	journalMACSize   = 32
+)
+
+// errJournalLocked: another process keeps the journal.
+var errJournalLocked = errors.New("audit: the journal is kept by another process")
+
+// openJournal opens (creating) the journal at path and takes its lock.
+// It returns the records a previous process left in it, for the caller to
+// move, and the number of bytes it dropped after them (a torn or
+// altered tail).
+func openJournal(path string, key seal.Key) (*journal, []journalRecord, int64, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, nil, 0, fmt.Errorf("audit journal: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, nil, 0, errJournalLocked
+		}
+		return nil, nil, 0, fmt.Errorf("audit journal: lock: %w", err)
+	}
+	j := &journal{f: f, key: key}
+	recs, dropped, err := j.read()
+	if err != nil {
+		f.Close()
+		return nil, nil, 0, err
+	}
+	return j, recs, dropped, nil
+}
+
+// journalRecord is one event read back from the journal, and the offset
+// just past it.
+type journalRecord struct {
+	e   *store.AuditEvent
+	end int64
+}
+
+// read reads the header and the records of an existing journal; an empty
+// or short file gets a new generation.
+func (j *journal) read() ([]journalRecord, int64, error) {
+	st, err := j.f.Stat()
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit journal: %w", err)
+	}
+	j.room = st.Size()
+	data := make([]byte, st.Size())
+	if _, err := io.ReadFull(io.NewSectionReader(j.f, 0, st.Size()), data); err != nil {
+		return nil, 0, fmt.Errorf("audit journal: read: %w", err)
+	}
+	if len(data) < journalHeader || string(data[:len(journalMagic)]) != journalMagic {
+		// New, or emptied and cut short by a crash before its new header
+		// was synced: it holds nothing (a journal is only emptied once
+		// everything in it is in the store).
+		return nil, 0, j.reset()
+	}
+	copy(j.gen[:], data[len(journalMagic):journalHeader])
+	off := int64(journalHeader)
+	var recs []journalRecord
+	for {
+		e, n, ok := j.decode(data[off:], off)
+		if !ok {
+			break
+		}
+		off += n
+		recs = append(recs, journalRecord{e: e, end: off})
+	}
+	j.end = off
+	dropped := int64(len(bytes.TrimRight(data[off:], "\x00")))
+	if dropped > 0 {
+		// Clear the tail, so that the next appends are not followed by
+		// what looks like more records.
+		if _, err := j.f.WriteAt(make([]byte, dropped), off); err != nil {
+			return nil, 0, fmt.Errorf("audit journal: %w", err)
+		}
+		if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+			return nil, 0, fmt.Errorf("audit journal: sync: %w", err)
+		}
+	}
+	return recs, dropped, nil
+}
+
+// reset empties the journal under a new generation.
+func (j *journal) reset() error {
+	if _, err := rand.Read(j.gen[:]); err != nil {
+		return err
+	}
+	if err := j.f.Truncate(0); err != nil {
+		return fmt.Errorf("audit journal: %w", err)
+	}
+	hdr := append([]byte(journalMagic), j.gen[:]...)
+	if _, err := j.f.WriteAt(hdr, 0); err != nil {
+		return fmt.Errorf("audit journal: %w", err)
+	}
+	j.room = int64(len(hdr))
+	j.end = int64(len(hdr))
+	if err := j.grow(journalChunk); err != nil {
+		return err
+	}
+	return j.f.Sync()
+}
+
+// grow gives the file room for n more bytes past its end.
+func (j *journal) grow(n int64) error {
+	size := j.room
+	for size < j.end+n {
+		size += journalChunk
+	}
+	if size == j.room {
+		return nil
+	}
+	if err := syscall.Fallocate(int(j.f.Fd()), 0, 0, size); err != nil {
+		// A file system without fallocate: appends then change the size.
+		if !errors.Is(err, syscall.EOPNOTSUPP) {
+			return fmt.Errorf("audit journal: allocate: %w", err)
+		}
+	}
+	j.room = size
+	return nil
+}
+
+// generation names the journal's current generation in the store's mark.
+func (j *journal) generation() string { return hex.EncodeToString(j.gen[:]) }
+
+// append writes the events at the journal's end and syncs them: when it
+// returns nil they survive a crash. It returns the generation they were
+// written under and the offset just past each.
+func (j *journal) append(events []*store.AuditEvent) (string, []int64, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	var buf []byte
+	ends := make([]int64, len(events))
+	for i, e := range events {
+		buf = j.encode(buf, e, j.end+int64(len(buf)))
+		ends[i] = j.end + int64(len(buf))
+	}
+	if err := j.grow(int64(len(buf))); err != nil {
+		return "", nil, err
+	}
+	if _, err := j.f.WriteAt(buf, j.end); err != nil {
+		return "", nil, fmt.Errorf("audit journal: write: %w", err)
+	}
+	if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+		// What was written may or may not be durable: the records are
+		// not acknowledged, and a later append must not follow them
+		// (the file is in an unknown state), so the journal stays at
+		// its end and they are overwritten.
+		return "", nil, fmt.Errorf("audit journal: sync: %w", err)
+	}
+	j.end += int64(len(buf))
+	return j.generation(), ends, nil
+}
+
+// journalKeep is how large the journal may grow before it is emptied:
+// emptying it costs a truncation and a sync, so it is done once in a
+// while, not after every move (the store's mark says what was moved).
+const journalKeep = 4 << 20
+
+// emptyIf empties the journal when everything written to it is in the
+// store (gen and end are what the last move covered) and it is larger
+// than journalKeep, or always with force; otherwise it keeps the records
+// the next move takes.
+func (j *journal) emptyIf(gen string, end int64, force bool) error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	if gen != j.generation() || end != j.end || (!force && j.end < journalKeep) {
+		return nil
+	}
+	return j.reset()
+}
+
+func (j *journal) close() error {
+	return j.f.Close() // the lock goes with the descriptor
+}
+
+// encode appends one record: its length, its content and its MAC.
+func (j *journal) encode(b []byte, e *store.AuditEvent, off int64) []byte {
+	var content []byte
+	field := func(s string) {
+		content = binary.AppendUvarint(content, uint64(len(s)))
+		content = append(content, s...)
+	}
+	field(strconv.FormatInt(e.At.UnixMilli(), 10))
+	for _, s := range []string{e.ActorID, e.ActorName, e.Action, e.Target, e.DatasourceID, e.Outcome, e.Remote, e.RequestID, e.Details} {
+		field(s)
+	}
+	b = binary.BigEndian.AppendUint32(b, uint32(len(content)))
+	b = append(b, content...)
+	return append(b, j.mac(off, content)...)
+}
+
+// decode reads the record at off (data starts there): the event and the
+// record's length, or false when there is no whole, authentic record.
+func (j *journal) decode(data []byte, off int64) (*store.AuditEvent, int64, bool) {
+	if len(data) < 4 {
+		return nil, 0, false
+	}
+	n := int64(binary.BigEndian.Uint32(data))
+	if n == 0 || n > maxJournalRecord || int64(len(data)) < 4+n+journalMACSize {
+		return nil, 0, false
+	}
+	content := data[4 : 4+n]
+	if !hmac.Equal(data[4+n:4+n+journalMACSize], j.mac(off, content)) {
+		return nil, 0, false
+	}
+	var fields []string
+	for rest := content; len(rest) > 0; {
+		l, k := binary.Uvarint(rest)
+		if k <= 0 || uint64(len(rest)-k) < l {
+			return nil, 0, false
+		}
+		fields = append(fields, string(rest[k:k+int(l)]))
+		rest = rest[k+int(l):]
+	}
+	if len(fields) != 10 {
+		return nil, 0, false
+	}
+	ms, err := strconv.ParseInt(fields[0], 10, 64)
+	if err != nil {
+		return nil, 0, false
+	}
+	e := &store.AuditEvent{At: time.UnixMilli(ms).UTC(), ActorID: fields[1], ActorName: fields[2], Action: fields[3], Target: fields[4],
+		DatasourceID: fields[5], Outcome: fields[6], Remote: fields[7], RequestID: fields[8], Details: fields[9]}
+	return e, 4 + n + journalMACSize, true
+}
+
+// mac authenticates a record's content at its place in this generation.
+func (j *journal) mac(off int64, content []byte) []byte {
+	b := make([]byte, 0, 64+len(content))
+	b = append(b, "querygate/audit-journal/v1"...)
+	b = append(b, j.gen[:]...)
+	b = binary.BigEndian.AppendUint64(b, uint64(off))
+	b = append(b, content...)
+	return seal.MAC(j.key, b)
+}
+
+// unmoved returns the records of recs the store does not hold yet,
+// according to its mark.
+func unmoved(ctx context.Context, st store.Store, gen string, recs []journalRecord) ([]journalRecord, error) {
+	var markGen string
+	var moved int64
+	err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		markGen, moved, err = tx.AuditJournalMark(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if markGen != gen {
+		return recs, nil
+	}
+	for i, r := range recs {
+		if r.end > moved {
+			return recs[i:], nil
+		}
+	}
+	return nil, nil
+}
