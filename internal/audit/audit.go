@@ -211,7 +211,7 @@ type moveItem struct {
 
 // moveEvery is the longest a journalled event waits for its move into the
 // store (unless a read of the trail asks for it sooner).
-const moveEvery = 10 * time.Millisecond
+const moveEvery = 50 * time.Millisecond
 
 // New returns the audit log of an instance. It reads the head record, if
 // there is one; a record that is not valid is logged and replaced at the
