@@ -126,7 +126,8 @@ func (c *Connector) Close() error {
 //
 // The statement is parsed and described as the unnamed statement (for a
 // read-only request in the same round trip as its BEGIN READ ONLY), then
-// bound and executed: two round trips, nothing kept on the server or in a
+// bound and executed, with the rollback and the session's reset in the
+// same write: two round trips, nothing kept on the server or in a
 // cache (see poolConfig), every parameter bound by the type the server
 // described for it (see encodeParams), and each result column asked in
 // the format its decoder reads (see resultFormat). One round trip is not
@@ -167,7 +168,32 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 	for i, f := range sd.Fields {
 		formats[i] = resultFormat(f.DataTypeOID)
 	}
-	rr := pg.ExecStatement(qctx, sd, params, nil, formats)
+	// The statement, then the rollback of the read-only transaction and
+	// the session's reset (see resetSession), each after a Sync of its
+	// own so that it runs whether or not what came before failed: one
+	// write, and the server runs them right after the statement. The
+	// connection then needs no more round trips before it goes back to
+	// the pool; release reads their answers, off the request's path.
+	r.pl = pg.StartPipeline(qctx)
+	r.pl.SendQueryStatement(sd, params, nil, formats)
+	r.pl.SendPipelineSync()
+	if r.inTx {
+		r.pl.SendQueryParams("ROLLBACK", nil, nil, nil, nil)
+		r.pl.SendPipelineSync()
+	}
+	r.pl.SendQueryParams("DISCARD ALL", nil, nil, nil, nil)
+	r.pl.SendPipelineSync()
+	if err := r.pl.Flush(); err != nil {
+		return connect.Result{}, r.fail(err)
+	}
+	res, err := r.pl.GetResults()
+	if err != nil {
+		return connect.Result{}, r.fail(err)
+	}
+	rr, ok := res.(*pgconn.ResultReader)
+	if !ok {
+		return connect.Result{}, r.fail(errors.New("postgres: the statement's result is missing"))
+	}
 	return r.stream(rr, sink)
 }
 
@@ -226,6 +252,9 @@ type run struct {
 	inTx   bool // a read-only transaction was begun: finish rolls it back
 	cancel context.CancelFunc
 	meter  connect.RowMeter // the bounds of a row (bounds.go)
+	// pl carries the statement, the rollback and the reset (Query);
+	// nil when the run ended before it was sent.
+	pl *pgconn.Pipeline
 }
 
 // fail maps an error of the statement and finishes the run.
@@ -235,27 +264,40 @@ func (r *run) fail(err error) error {
 	return err
 }
 
-// finish rolls back the read-only transaction and releases the
-// connection; the pool drops it if it broke. The rollback is a round trip
-// the client need not wait for (the result is complete, and a read-only
-// transaction has nothing to keep), so it runs in the background, and the
-// connection goes back to the pool only after it: the next request never
-// sees this one's transaction.
+// finish ends the run once its result is complete, or once it failed:
+// the connection goes back to the pool after the answers to what was
+// sent after the statement are read (release), in the background, so the
+// client does not wait for the rollback or the reset; the next request
+// never sees this one's transaction or session state.
 func (r *run) finish() {
-	r.cancel()
-	if !r.inTx {
+	if r.pl == nil && !r.inTx {
+		r.cancel()
 		r.release()
 		return
 	}
 	go r.release()
 }
 
-// release ends the read-only transaction, if any, and gives the
-// connection back to the pool, or closes it when its session can no
-// longer be trusted.
+// release reads what remains of the run's pipeline (the rest of an
+// abandoned result, the rollback, the reset), or ends the read-only
+// transaction of a run that never sent one, and gives the connection back
+// to the pool: marked clean when the reset succeeded, so that the pool's
+// hook does not reset it again (resetSession), or closed when its session
+// can no longer be trusted.
 func (r *run) release() {
+	defer r.cancel()
 	pg := r.conn.Conn().PgConn()
-	if r.inTx {
+	clean := false
+	if r.pl != nil {
+		// A server that does not answer: cancelling the context sends a
+		// cancel request, and cuts the connection if that fails too.
+		t := time.AfterFunc(rollbackTimeout, r.cancel)
+		clean = drain(r.pl, r.inTx) && pg.TxStatus() == 'I'
+		t.Stop()
+		if !clean {
+			pg.Close(context.Background()) // the pool then drops it
+		}
+	} else if r.inTx {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), rollbackTimeout)
 		if _, err := pg.Exec(ctx, "ROLLBACK").ReadAll(); err != nil || pg.TxStatus() != 'I' {
 			pg.Close(ctx) // the pool then drops it
@@ -269,14 +311,65 @@ func (r *run) release() {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), time.Second)
 		pg.Close(ctx)
 		cancel()
+		clean = false
+	}
+	if clean && !pg.IsClosed() {
+		resetDone.Store(r.conn.Conn(), struct{}{})
 	}
 	r.conn.Release()
 }
 
+// drain reads the rest of a run's pipeline: the statement's remaining
+// rows, its Sync, then the rollback (inTx) and the reset, each with its
+// Sync. It reports whether both succeeded and the session is idle, out
+// of any transaction.
+func drain(pl *pgconn.Pipeline, inTx bool) bool {
+	want := 1 // DISCARD ALL
+	if inTx {
+		want++ // ROLLBACK
+	}
+	syncs, ok := 0, 0
+	failed := false
+	for {
+		res, err := pl.GetResults()
+		if err != nil {
+			var pgErr *pgconn.PgError
+			if !errors.As(err, &pgErr) {
+				break // the connection broke
+			}
+			if syncs > 0 {
+				failed = true // the rollback or the reset failed
+			}
+			continue
+		}
+		switch res := res.(type) {
+		case *pgconn.ResultReader:
+			_, err := res.Close()
+			if syncs > 0 {
+				if err != nil {
+					failed = true
+				} else {
+					ok++
+				}
+			}
+			continue
+		case *pgconn.PipelineSync:
+			syncs++
+			continue
+		case nil:
+		default:
+			continue
+		}
+		break // nothing more
+	}
+	err := pl.Close()
+	return err == nil && !failed && ok == want && syncs == want+1
+}
+
 // abandon stops a statement whose remaining rows are not wanted, without
 // making the caller wait: cancelling its context makes pgconn send the
-// server a cancel request, and what is still in flight is discarded in
-// the background before the connection goes back to the pool.
+// server a cancel request, and what is still in flight is read in the
+// background (release) before the connection goes back to the pool.
 func (r *run) abandon(rr *pgconn.ResultReader) {
 	r.cancel()
 	go func() {

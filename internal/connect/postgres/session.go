@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,12 @@ func resetSession(conn *pgx.Conn) bool {
 		// connection is closed instead of reused.
 		return false
 	}
+	if _, done := resetDone.LoadAndDelete(conn); done {
+		// The run reset it already, in the same write as its statement
+		// (Query), and checked the answer.
+		return true
+	}
+	resetTrips.Add(1)
 	ctx, cancel := context.WithTimeout(context.Background(), resetTimeout)
 	defer cancel()
 	pg := conn.PgConn()
@@ -75,8 +82,20 @@ func afterConnect(checkRole bool) func(context.Context, *pgx.Conn) error {
 	}
 }
 
+// resetTrips counts the resets that took a round trip of their own (the
+// pool's hook), for tests.
+var resetTrips atomic.Int64
+
+// resetDone holds the connections a run has just reset itself (DISCARD
+// ALL after its statement, in one write), from its release until the
+// pool's AfterRelease hook, which then has nothing more to do.
+var resetDone sync.Map // *pgx.Conn -> struct{}
+
 // forgetConnection is the pool's BeforeClose hook.
-func forgetConnection(conn *pgx.Conn) { ownConnections.Delete(conn) }
+func forgetConnection(conn *pgx.Conn) {
+	ownConnections.Delete(conn)
+	resetDone.Delete(conn)
+}
 
 // privilegeQuery lists what the connection's role can do that a read-only
 // transaction does not stop. A read-only transaction refuses writes to

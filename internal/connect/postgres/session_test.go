@@ -11,6 +11,7 @@ import (
 
 	"github.com/querygate/querygate"
 	"github.com/querygate/querygate/internal/connect"
+	"github.com/querygate/querygate/internal/connect/postgres"
 	"github.com/querygate/querygate/internal/testenv"
 )
 
@@ -215,5 +216,45 @@ func TestReadOnlySessionDefault(t *testing.T) {
 	_, err := c.Query(t.Context(), connect.Request{Query: "INSERT INTO " + table + " VALUES (1)"}, &sink{})
 	if code := querygate.ErrorCode(err); code != connect.EREADONLY {
 		t.Errorf("insert: error = %v, want %s", err, connect.EREADONLY)
+	}
+}
+
+// A query's connection is rolled back and reset in the same write as its
+// statement: the pool's hook has no round trip of its own left to make,
+// the connection is reused (the same backend), and a transaction a
+// statement left open is never seen by the next request.
+func TestResetInOneWrite(t *testing.T) {
+	s := MustServer(t)
+	for _, readOnly := range []bool{false, true} {
+		t.Run("read-only="+strconv.FormatBool(readOnly), func(t *testing.T) {
+			c, _ := MustConnector(t, s, options{maxConns: 1})
+			pid := func() string {
+				got, _ := MustQuery(t, c, connect.Request{Query: "SELECT pg_backend_pid()::text", ReadOnly: readOnly})
+				return got.rows[0][0].(string)
+			}
+			first := pid()
+			before := postgres.ResetTrips()
+			for range 10 {
+				MustQuery(t, c, connect.Request{Query: "SELECT 1", ReadOnly: readOnly})
+				MustQuery(t, c, connect.Request{Query: "SET TimeZone = 'Asia/Tokyo'", ReadOnly: readOnly})
+				if p := pid(); p != first {
+					t.Fatalf("backend changed from %s to %s: the connection was not reused", first, p)
+				}
+			}
+			// The hook runs after Release returns: give it its moment.
+			time.Sleep(50 * time.Millisecond)
+			if n := postgres.ResetTrips() - before; n != 0 {
+				t.Fatalf("%d resets took a round trip of their own", n)
+			}
+			if readOnly {
+				return // a BEGIN inside the read-only transaction changes nothing
+			}
+			// A transaction left open (BEGIN) is not the next request's:
+			// a savepoint needs a transaction block.
+			MustQuery(t, c, connect.Request{Query: "BEGIN"})
+			if _, err := c.Query(t.Context(), connect.Request{Query: "SAVEPOINT qg_sp"}, &sink{}); err == nil {
+				t.Fatal("the next request ran inside the transaction the previous one opened")
+			}
+		})
 	}
 }
