@@ -138,3 +138,43 @@ func (s *switchable) Update(ctx context.Context, fn func(store.Tx) error) error 
 	}
 	return s.Store.Update(ctx, fn)
 }
+
+// A journal that ends before the store's mark in the same generation
+// (its moved records cut off or zeroed by someone without the key, or
+// an older copy of the data directory's files put back) makes the next
+// acknowledged events look already moved: the mover skips every event
+// whose record ends at or before the mark, so they are acknowledged and
+// never chained, and nothing is logged.
+func TestReviewJournalShorterThanMark(t *testing.T) {
+	dir := t.TempDir()
+	key := seal.GenerateKey()
+	path := filepath.Join(dir, audit.JournalFile)
+	// A gateway that moved its 3 events (the mark covers them) and died
+	// before emptying its journal.
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalChild$")
+	cmd.Env = append(os.Environ(), "QG_AUDIT_JOURNAL_CHILD="+dir, "QG_AUDIT_JOURNAL_KEY="+key.Encode(),
+		"QG_AUDIT_JOURNAL_N=3", "QG_AUDIT_JOURNAL_STUCK=after")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	// The moved records are zeroed: "harmless", they are in the store.
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clear(data[24:])
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st := openStore(t, dir)
+	l := audit.New(audit.Options{Store: st, Key: key, Journal: path})
+	defer l.Close()
+	record(t, l, 2) // acknowledged
+	rep, err := l.Verify(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != 5 {
+		t.Fatalf("the trail has %d events, want 5: the 2 acknowledged after the restart were skipped as already moved", rep.Events)
+	}
+}
