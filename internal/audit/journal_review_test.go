@@ -178,3 +178,27 @@ func TestReviewJournalShorterThanMark(t *testing.T) {
 		t.Fatalf("the trail has %d events, want 5: the 2 acknowledged after the restart were skipped as already moved", rep.Events)
 	}
 }
+
+// README: "`audit export` and `audit verify` always see every
+// acknowledged event". A command run while the gateway keeps the journal
+// cannot take it, writes and reads the store directly, and does not see
+// the gateway's acknowledged events that are not moved yet (normally up
+// to 50 ms, for as long as the gateway's moves fail or wait).
+func TestReviewJournalCLIReadWhileGatewayKeepsJournal(t *testing.T) {
+	dir, st := journalDir(t)
+	key := seal.GenerateKey()
+	path := filepath.Join(dir, audit.JournalFile)
+	gate := &countingUpdates{Store: st, gate: make(chan struct{})} // the gateway's moves wait
+	gw := audit.New(audit.Options{Store: gate, Key: key, Journal: path})
+	defer func() { close(gate.gate); gw.Close() }()
+	record(t, gw, 1) // acknowledged
+	cli := audit.New(audit.Options{Store: st, Key: key, Journal: path})
+	defer cli.Close()
+	rep, err := cli.Verify(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Events != 1 {
+		t.Fatalf("audit verify beside a running gateway sees %d events, want the 1 acknowledged", rep.Events)
+	}
+}
