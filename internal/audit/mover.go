@@ -88,7 +88,11 @@ func (l *Log) mover() {
 				}
 				l.log.Error("audit events not moved from the journal into the store; retrying (they are durable in the journal)",
 					"events", n, "error_type", fmt.Sprintf("%T", err))
-				time.Sleep(retry)
+				select {
+				case <-time.After(retry):
+				case <-l.stop:
+					stopping = true // one more try, then the journal keeps them
+				}
 				continue
 			}
 			if n == 0 {
