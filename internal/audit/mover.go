@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -228,6 +229,14 @@ func (l *Log) flush(ctx context.Context) error {
 		}
 		return nil
 	case <-l.moved:
+		// The mover stopped: with every event moved, or leaving some in
+		// the journal for the next start (the store failed).
+		l.moveMu.Lock()
+		done := l.movedCount >= f.target
+		l.moveMu.Unlock()
+		if !done {
+			return errors.New("audit: events not yet moved into the store: the log is closed (the next start moves them)")
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()
