@@ -82,9 +82,19 @@ var errJournalLocked = errors.New("audit: the journal is kept by another process
 // move, and the number of bytes it dropped after them (a torn or
 // altered tail).
 func openJournal(path string, key seal.Key) (*journal, []journalRecord, int64, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Not through a symbolic link, and only a regular file with no other
+	// name: a new journal is made by truncating the file, which must not
+	// be another one (the store, say) that a link points at.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("audit journal: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("audit journal: %w", err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !fi.Mode().IsRegular() || !ok || st.Nlink != 1 {
+		f.Close()
+		return nil, nil, 0, errors.New("audit journal: not a regular file with one name")
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()

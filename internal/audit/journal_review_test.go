@@ -105,24 +105,31 @@ func TestReviewJournalOldCopyReplayed(t *testing.T) {
 // data directory) must not make the gateway truncate the file it points
 // at: a new journal is made with Truncate(0) through the link.
 func TestReviewJournalSymlinkNotFollowed(t *testing.T) {
-	dir, st := journalDir(t)
-	victim := filepath.Join(t.TempDir(), "precious")
-	if err := os.WriteFile(victim, []byte("precious data, not a journal"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(dir, audit.JournalFile)
-	if err := os.Symlink(victim, path); err != nil {
-		t.Fatal(err)
-	}
-	l := audit.New(audit.Options{Store: st, Key: seal.GenerateKey(), Journal: path})
-	record(t, l, 1)
-	l.Close()
-	got, err := os.ReadFile(victim)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(got) != "precious data, not a journal" {
-		t.Fatalf("the file behind a symlink at audit.journal was overwritten (%d bytes now)", len(got))
+	for _, link := range []struct {
+		name string
+		fn   func(string, string) error
+	}{{"symlink", os.Symlink}, {"hardlink", os.Link}} {
+		t.Run(link.name, func(t *testing.T) {
+			dir, st := journalDir(t)
+			victim := filepath.Join(dir, "precious")
+			if err := os.WriteFile(victim, []byte("precious data, not a journal"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			path := filepath.Join(dir, audit.JournalFile)
+			if err := link.fn(victim, path); err != nil {
+				t.Fatal(err)
+			}
+			l := audit.New(audit.Options{Store: st, Key: seal.GenerateKey(), Journal: path})
+			record(t, l, 1)
+			l.Close()
+			got, err := os.ReadFile(victim)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != "precious data, not a journal" {
+				t.Fatalf("the file behind a %s at audit.journal was overwritten (%d bytes now)", link.name, len(got))
+			}
+		})
 	}
 }
 
