@@ -56,7 +56,14 @@ type journal struct {
 	gen  [16]byte
 	end  int64 // offset just past the last record written
 	room int64 // the file's allocated size (records are written below it)
+	// dirty is how far an append that failed (its write or its sync) may
+	// have written past end: the next append zeroes up to there, so that
+	// none of those unacknowledged records is left whole after it.
+	dirty int64
 }
+
+// fdatasync is syscall.Fdatasync (a test makes it fail).
+var fdatasync = syscall.Fdatasync
 
 // JournalFile is the journal's name in the data directory.
 const JournalFile = "audit.journal"
@@ -177,6 +184,7 @@ func (j *journal) reset() error {
 	}
 	j.room = int64(len(hdr))
 	j.end = int64(len(hdr))
+	j.dirty = 0
 	if err := j.grow(journalChunk); err != nil {
 		return err
 	}
@@ -217,20 +225,28 @@ func (j *journal) append(events []*store.AuditEvent) (string, []int64, error) {
 		buf = j.encode(buf, e, j.end+int64(len(buf)))
 		ends[i] = j.end + int64(len(buf))
 	}
-	if err := j.grow(int64(len(buf))); err != nil {
+	w := buf
+	if pad := j.dirty - j.end - int64(len(buf)); pad > 0 {
+		w = append(buf[:len(buf):len(buf)], make([]byte, pad)...)
+	}
+	if err := j.grow(int64(len(w))); err != nil {
 		return "", nil, err
 	}
-	if _, err := j.f.WriteAt(buf, j.end); err != nil {
+	if _, err := j.f.WriteAt(w, j.end); err != nil {
+		j.dirty = max(j.dirty, j.end+int64(len(w)))
 		return "", nil, fmt.Errorf("audit journal: write: %w", err)
 	}
-	if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+	if err := fdatasync(int(j.f.Fd())); err != nil {
 		// What was written may or may not be durable: the records are
 		// not acknowledged, and a later append must not follow them
 		// (the file is in an unknown state), so the journal stays at
-		// its end and they are overwritten.
+		// its end and they are overwritten, and zeroed past the next
+		// append's records (dirty).
+		j.dirty = max(j.dirty, j.end+int64(len(w)))
 		return "", nil, fmt.Errorf("audit journal: sync: %w", err)
 	}
 	j.end += int64(len(buf))
+	j.dirty = 0
 	return j.generation(), ends, nil
 }
 

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -14,9 +15,7 @@ import (
 // the next append is shorter, the failed batch's later records are left
 // behind it, whole and authentic (their MAC names their offset, which did
 // not change), and the next start chains them: events whose Record
-// returned an error. The test leaves the file as the failure path does
-// (the bytes written, j.end not advanced); fdatasync failures cannot be
-// caused from a test.
+// returned an error.
 func TestReviewJournalFailedSyncLeavesRecords(t *testing.T) {
 	path := filepath.Join(t.TempDir(), JournalFile)
 	key := seal.GenerateKey()
@@ -27,11 +26,12 @@ func TestReviewJournalFailedSyncLeavesRecords(t *testing.T) {
 	ev := func(id string) *store.AuditEvent {
 		return &store.AuditEvent{At: time.UnixMilli(1e12).UTC(), ActorID: "u1", Action: "query", RequestID: id}
 	}
-	start := j.end
-	if _, _, err := j.append([]*store.AuditEvent{ev("failed-1"), ev("failed-2")}); err != nil {
-		t.Fatal(err)
+	fdatasync = func(int) error { return syscall.EIO }
+	_, _, err = j.append([]*store.AuditEvent{ev("failed-1"), ev("failed-2")})
+	fdatasync = syscall.Fdatasync
+	if err == nil {
+		t.Fatal("append succeeded with a failing fdatasync")
 	}
-	j.end = start // what append leaves when its Fdatasync fails
 	if _, _, err := j.append([]*store.AuditEvent{ev("acked-01")}); err != nil {
 		t.Fatal(err)
 	}
