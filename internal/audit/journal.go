@@ -334,8 +334,11 @@ func (j *journal) mac(off int64, content []byte) []byte {
 }
 
 // unmoved returns the records of recs the store does not hold yet,
-// according to its mark.
-func unmoved(ctx context.Context, st store.Store, gen string, recs []journalRecord) ([]journalRecord, error) {
+// according to its mark, and whether the mark is past end, the end of the
+// journal's last record: the journal was cut short or replaced by an
+// older copy, every record in it is moved, and records appended after it
+// would look moved too.
+func unmoved(ctx context.Context, st store.Store, gen string, end int64, recs []journalRecord) ([]journalRecord, bool, error) {
 	var markGen string
 	var moved int64
 	err := st.View(ctx, func(tx store.Tx) error {
@@ -344,15 +347,18 @@ func unmoved(ctx context.Context, st store.Store, gen string, recs []journalReco
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if markGen != gen {
-		return recs, nil
+		return recs, false, nil
+	}
+	if moved > end {
+		return nil, true, nil
 	}
 	for i, r := range recs {
 		if r.end > moved {
-			return recs[i:], nil
+			return recs[i:], false, nil
 		}
 	}
-	return nil, nil
+	return nil, false, nil
 }
