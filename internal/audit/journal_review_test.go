@@ -1,6 +1,7 @@
 package audit_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"os"
@@ -207,5 +208,27 @@ func TestReviewJournalCLIReadWhileGatewayKeepsJournal(t *testing.T) {
 	}
 	if rep.Events != 1 {
 		t.Fatalf("audit verify beside a running gateway sees %d events, want the 1 acknowledged", rep.Events)
+	}
+}
+
+// mover: "A journal whose events are all moved is emptied ... when the
+// log stops". When the last move happened before Close (the usual case:
+// moves every 50 ms), Close finds nothing to move and leaves the moved
+// records in the journal.
+func TestReviewJournalEmptiedAtClose(t *testing.T) {
+	dir, st := journalDir(t)
+	path := filepath.Join(dir, audit.JournalFile)
+	l := audit.New(audit.Options{Store: st, Key: seal.GenerateKey(), Journal: path})
+	record(t, l, 3)
+	if _, err := l.List(t.Context(), store.AuditFilter{Limit: 1}); err != nil { // moved now
+		t.Fatal(err)
+	}
+	l.Close()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(bytes.Trim(data[24:], "\x00")); n != 0 {
+		t.Fatalf("after Close the journal still holds %d bytes of records", n)
 	}
 }
