@@ -268,6 +268,14 @@ func (j *journal) emptyIf(gen string, end int64, force bool) error {
 	return j.reset()
 }
 
+// emptyAll empties the journal; the caller knows that every record in
+// it is in the store and that no append comes any more.
+func (j *journal) emptyAll() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.reset()
+}
+
 func (j *journal) close() error {
 	return j.f.Close() // the lock goes with the descriptor
 }

@@ -101,6 +101,11 @@ func (l *Log) mover() {
 			}
 		}
 		if stopping {
+			// Everything journalled is moved and the writer has
+			// finished: the journal holds nothing that is needed.
+			if err := l.journal.emptyAll(); err != nil {
+				l.log.Error("the audit journal could not be emptied (its events are in the store)", "error_type", fmt.Sprintf("%T", err))
+			}
 			return
 		}
 	}
