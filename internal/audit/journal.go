@@ -60,6 +60,9 @@ type journal struct {
 	// have written past end: the next append zeroes up to there, so that
 	// none of those unacknowledged records is left whole after it.
 	dirty int64
+	// unreset: a reset failed part-way (the file's header and size are
+	// unknown); append resets first. Everything in the file was moved.
+	unreset bool
 }
 
 // fdatasync is syscall.Fdatasync (a test makes it fail).
@@ -170,8 +173,10 @@ func (j *journal) read() ([]journalRecord, int64, error) {
 	return recs, dropped, nil
 }
 
-// reset empties the journal under a new generation.
+// reset empties the journal under a new generation. When it fails, the
+// next append tries again first.
 func (j *journal) reset() error {
+	j.unreset = true
 	if _, err := rand.Read(j.gen[:]); err != nil {
 		return err
 	}
@@ -188,7 +193,11 @@ func (j *journal) reset() error {
 	if err := j.grow(journalChunk); err != nil {
 		return err
 	}
-	return j.f.Sync()
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("audit journal: sync: %w", err)
+	}
+	j.unreset = false
+	return nil
 }
 
 // grow gives the file room for n more bytes past its end.
@@ -219,6 +228,11 @@ func (j *journal) generation() string { return hex.EncodeToString(j.gen[:]) }
 func (j *journal) append(events []*store.AuditEvent) (string, []int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.unreset {
+		if err := j.reset(); err != nil {
+			return "", nil, err
+		}
+	}
 	var buf []byte
 	ends := make([]int64, len(events))
 	for i, e := range events {
