@@ -269,7 +269,19 @@ func (l *Log) openJournal(path string) {
 		l.log.Warn("the audit journal ended with bytes that are not a whole authentic record (a write cut short by a crash, before it was acknowledged, or an altered file); they were dropped",
 			"path", path, "bytes", dropped)
 	}
-	rest, err := unmoved(context.Background(), l.store, j.generation(), recs)
+	rest, behind, err := unmoved(context.Background(), l.store, j.generation(), j.end, recs)
+	if behind {
+		// Everything in it is in the store; a new generation keeps the
+		// next records from looking moved already.
+		l.log.Error("the audit journal ends before what the store says was moved from it (cut short, or an older copy put back); it is emptied",
+			"path", path)
+		if err := j.reset(); err != nil {
+			j.close()
+			l.log.Error("the audit journal cannot be emptied; audit events are written to the store directly", "path", path,
+				"error_type", fmt.Sprintf("%T", err))
+			return
+		}
+	}
 	if err != nil {
 		// Move them all: the mark is checked again in the move's
 		// transaction.

@@ -56,7 +56,17 @@ type journal struct {
 	gen  [16]byte
 	end  int64 // offset just past the last record written
 	room int64 // the file's allocated size (records are written below it)
+	// dirty is how far an append that failed (its write or its sync) may
+	// have written past end: the next append zeroes up to there, so that
+	// none of those unacknowledged records is left whole after it.
+	dirty int64
+	// unreset: a reset failed part-way (the file's header and size are
+	// unknown); append resets first. Everything in the file was moved.
+	unreset bool
 }
+
+// fdatasync is syscall.Fdatasync (a test makes it fail).
+var fdatasync = syscall.Fdatasync
 
 // JournalFile is the journal's name in the data directory.
 const JournalFile = "audit.journal"
@@ -82,9 +92,19 @@ var errJournalLocked = errors.New("audit: the journal is kept by another process
 // move, and the number of bytes it dropped after them (a torn or
 // altered tail).
 func openJournal(path string, key seal.Key) (*journal, []journalRecord, int64, error) {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Not through a symbolic link, and only a regular file with no other
+	// name: a new journal is made by truncating the file, which must not
+	// be another one (the store, say) that a link points at.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("audit journal: %w", err)
+	}
+	if fi, err := f.Stat(); err != nil {
+		f.Close()
+		return nil, nil, 0, fmt.Errorf("audit journal: %w", err)
+	} else if st, ok := fi.Sys().(*syscall.Stat_t); !fi.Mode().IsRegular() || !ok || st.Nlink != 1 {
+		f.Close()
+		return nil, nil, 0, errors.New("audit journal: not a regular file with one name")
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
@@ -153,8 +173,10 @@ func (j *journal) read() ([]journalRecord, int64, error) {
 	return recs, dropped, nil
 }
 
-// reset empties the journal under a new generation.
+// reset empties the journal under a new generation. When it fails, the
+// next append tries again first.
 func (j *journal) reset() error {
+	j.unreset = true
 	if _, err := rand.Read(j.gen[:]); err != nil {
 		return err
 	}
@@ -167,10 +189,15 @@ func (j *journal) reset() error {
 	}
 	j.room = int64(len(hdr))
 	j.end = int64(len(hdr))
+	j.dirty = 0
 	if err := j.grow(journalChunk); err != nil {
 		return err
 	}
-	return j.f.Sync()
+	if err := j.f.Sync(); err != nil {
+		return fmt.Errorf("audit journal: sync: %w", err)
+	}
+	j.unreset = false
+	return nil
 }
 
 // grow gives the file room for n more bytes past its end.
@@ -201,26 +228,39 @@ func (j *journal) generation() string { return hex.EncodeToString(j.gen[:]) }
 func (j *journal) append(events []*store.AuditEvent) (string, []int64, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
+	if j.unreset {
+		if err := j.reset(); err != nil {
+			return "", nil, err
+		}
+	}
 	var buf []byte
 	ends := make([]int64, len(events))
 	for i, e := range events {
 		buf = j.encode(buf, e, j.end+int64(len(buf)))
 		ends[i] = j.end + int64(len(buf))
 	}
-	if err := j.grow(int64(len(buf))); err != nil {
+	w := buf
+	if pad := j.dirty - j.end - int64(len(buf)); pad > 0 {
+		w = append(buf[:len(buf):len(buf)], make([]byte, pad)...)
+	}
+	if err := j.grow(int64(len(w))); err != nil {
 		return "", nil, err
 	}
-	if _, err := j.f.WriteAt(buf, j.end); err != nil {
+	if _, err := j.f.WriteAt(w, j.end); err != nil {
+		j.dirty = max(j.dirty, j.end+int64(len(w)))
 		return "", nil, fmt.Errorf("audit journal: write: %w", err)
 	}
-	if err := syscall.Fdatasync(int(j.f.Fd())); err != nil {
+	if err := fdatasync(int(j.f.Fd())); err != nil {
 		// What was written may or may not be durable: the records are
 		// not acknowledged, and a later append must not follow them
 		// (the file is in an unknown state), so the journal stays at
-		// its end and they are overwritten.
+		// its end and they are overwritten, and zeroed past the next
+		// append's records (dirty).
+		j.dirty = max(j.dirty, j.end+int64(len(w)))
 		return "", nil, fmt.Errorf("audit journal: sync: %w", err)
 	}
 	j.end += int64(len(buf))
+	j.dirty = 0
 	return j.generation(), ends, nil
 }
 
@@ -239,6 +279,14 @@ func (j *journal) emptyIf(gen string, end int64, force bool) error {
 	if gen != j.generation() || end != j.end || (!force && j.end < journalKeep) {
 		return nil
 	}
+	return j.reset()
+}
+
+// emptyAll empties the journal; the caller knows that every record in
+// it is in the store and that no append comes any more.
+func (j *journal) emptyAll() error {
+	j.mu.Lock()
+	defer j.mu.Unlock()
 	return j.reset()
 }
 
@@ -308,8 +356,11 @@ func (j *journal) mac(off int64, content []byte) []byte {
 }
 
 // unmoved returns the records of recs the store does not hold yet,
-// according to its mark.
-func unmoved(ctx context.Context, st store.Store, gen string, recs []journalRecord) ([]journalRecord, error) {
+// according to its mark, and whether the mark is past end, the end of the
+// journal's last record: the journal was cut short or replaced by an
+// older copy, every record in it is moved, and records appended after it
+// would look moved too.
+func unmoved(ctx context.Context, st store.Store, gen string, end int64, recs []journalRecord) ([]journalRecord, bool, error) {
 	var markGen string
 	var moved int64
 	err := st.View(ctx, func(tx store.Tx) error {
@@ -318,15 +369,18 @@ func unmoved(ctx context.Context, st store.Store, gen string, recs []journalReco
 		return err
 	})
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if markGen != gen {
-		return recs, nil
+		return recs, false, nil
+	}
+	if moved > end {
+		return nil, true, nil
 	}
 	for i, r := range recs {
 		if r.end > moved {
-			return recs[i:], nil
+			return recs[i:], false, nil
 		}
 	}
-	return nil, nil
+	return nil, false, nil
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -88,7 +89,11 @@ func (l *Log) mover() {
 				}
 				l.log.Error("audit events not moved from the journal into the store; retrying (they are durable in the journal)",
 					"events", n, "error_type", fmt.Sprintf("%T", err))
-				time.Sleep(retry)
+				select {
+				case <-time.After(retry):
+				case <-l.stop:
+					stopping = true // one more try, then the journal keeps them
+				}
 				continue
 			}
 			if n == 0 {
@@ -96,6 +101,11 @@ func (l *Log) mover() {
 			}
 		}
 		if stopping {
+			// Everything journalled is moved and the writer has
+			// finished: the journal holds nothing that is needed.
+			if err := l.journal.emptyAll(); err != nil {
+				l.log.Error("the audit journal could not be emptied (its events are in the store)", "error_type", fmt.Sprintf("%T", err))
+			}
 			return
 		}
 	}
@@ -224,6 +234,14 @@ func (l *Log) flush(ctx context.Context) error {
 		}
 		return nil
 	case <-l.moved:
+		// The mover stopped: with every event moved, or leaving some in
+		// the journal for the next start (the store failed).
+		l.moveMu.Lock()
+		done := l.movedCount >= f.target
+		l.moveMu.Unlock()
+		if !done {
+			return errors.New("audit: events not yet moved into the store: the log is closed (the next start moves them)")
+		}
 		return nil
 	case <-ctx.Done():
 		return ctx.Err()

@@ -1,0 +1,74 @@
+package main
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/querygate/querygate/internal/audit"
+	"github.com/querygate/querygate/internal/instance"
+	"github.com/querygate/querygate/internal/store"
+	"github.com/querygate/querygate/internal/store/sqlite"
+	"github.com/querygate/querygate/internal/testenv"
+)
+
+// stuckUpdates never starts a write transaction: the mover never moves.
+type stuckUpdates struct{ store.Store }
+
+func (stuckUpdates) Update(context.Context, func(store.Tx) error) error { select {} }
+
+// TestReviewJournalCrashChild is a gateway that dies (os.Exit, nothing
+// closed) after one audit event was acknowledged through the journal and
+// before it was moved into the store. Run by TestReviewStoreCopyAfterCrash.
+func TestReviewJournalCrashChild(t *testing.T) {
+	dir := os.Getenv("QG_REVIEW_CHILD")
+	if dir == "" {
+		t.Skip("run by TestReviewStoreCopyAfterCrash")
+	}
+	ctx := context.Background()
+	db, err := sqlite.Open(ctx, filepath.Join(dir, "querygate.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inst, err := instance.Open(ctx, db, instance.Options{KeyFile: filepath.Join(dir, "master.key")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := audit.New(audit.Options{Store: stuckUpdates{db}, Key: inst.AuditKey, Journal: filepath.Join(dir, audit.JournalFile)})
+	if err := l.Record(ctx, audit.Event{ActorName: "cli", Action: audit.Query, RequestID: "acked-before-crash"}); err != nil {
+		t.Fatal(err)
+	}
+	os.Exit(0)
+}
+
+// After a crash left an acknowledged event in the journal, `store copy`
+// from the data directory's SQLite file to PostgreSQL copies the store
+// without it (store copy opens no audit log, so nothing moves the
+// journal), and a gateway on the copy never moves it (no journal with
+// --database-url): the acknowledged event is lost from the trail.
+func TestReviewStoreCopyAfterCrash(t *testing.T) {
+	dir := t.TempDir()
+	g := MustRun(t, dir, nil)
+	g.MustSetup(nil)
+	g.m.Close()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestReviewJournalCrashChild$")
+	cmd.Env = append(os.Environ(), "QG_REVIEW_CHILD="+dir)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	target := testenv.PostgresDatabase(t, "qg_review_copy")
+	MustRun(t, dir, nil, "store", "copy", "--from", "sqlite:"+dir+"/querygate.db", "--to", target.String())
+	env := map[string]string{"QUERYGATE_DATABASE_URL": target.String()}
+	out := MustRun(t, dir, env, "audit", "export")
+	// Control: the event is in the journal (the SQLite data directory's
+	// next command moves it).
+	if !strings.Contains(MustRun(t, dir, nil, "audit", "export").logs.String(), "acked-before-crash") {
+		t.Fatal("the child did not journal its event")
+	}
+	if !strings.Contains(out.logs.String(), "acked-before-crash") {
+		t.Fatalf("the event acknowledged before the crash is not in the trail of the copy:\n%s", out.logs.String())
+	}
+}
