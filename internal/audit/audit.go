@@ -256,7 +256,12 @@ func New(o Options) *Log {
 // that another process keeps, or that cannot be opened, leaves the log
 // writing to the store directly.
 func (l *Log) openJournal(path string) {
-	j, recs, dropped, err := openJournal(path, l.key)
+	claim := func(gen string) error {
+		return l.store.Update(context.Background(), func(tx store.Tx) error {
+			return tx.SetAuditJournalMark(context.Background(), gen, int64(journalHeader))
+		})
+	}
+	j, recs, dropped, err := openJournal(path, l.key, claim)
 	if errors.Is(err, errJournalLocked) {
 		l.log.Info("the audit journal is kept by another process; audit events are written to the store directly", "path", path)
 		return
@@ -269,12 +274,18 @@ func (l *Log) openJournal(path string) {
 		l.log.Warn("the audit journal ended with bytes that are not a whole authentic record (a write cut short by a crash, before it was acknowledged, or an altered file); they were dropped",
 			"path", path, "bytes", dropped)
 	}
-	rest, behind, err := unmoved(context.Background(), l.store, j.generation(), j.end, recs)
+	rest, behind, foreign, err := unmoved(context.Background(), l.store, j.generation(), j.end, recs)
+	if foreign && len(recs) > 0 {
+		l.log.Error("the audit journal is not the one the store expects (an older copy put back, another instance's, or one replaced just before a stop); its records are not moved, and it is emptied",
+			"path", path, "records", len(recs))
+	}
 	if behind {
-		// Everything in it is in the store; a new generation keeps the
-		// next records from looking moved already.
 		l.log.Error("the audit journal ends before what the store says was moved from it (cut short, or an older copy put back); it is emptied",
 			"path", path)
+	}
+	if behind || foreign {
+		// Everything in it is in the store, or is not this store's; a
+		// new generation keeps the next records from looking moved.
 		if err := j.reset(); err != nil {
 			j.close()
 			l.log.Error("the audit journal cannot be emptied; audit events are written to the store directly", "path", path,
@@ -283,8 +294,9 @@ func (l *Log) openJournal(path string) {
 		}
 	}
 	if err != nil {
-		// Move them all: the mark is checked again in the move's
-		// transaction.
+		// The store cannot say now: queue them all; the move's
+		// transaction takes only those of the store's generation past
+		// its mark.
 		rest = recs
 	}
 	for _, r := range rest {

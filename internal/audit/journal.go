@@ -63,6 +63,11 @@ type journal struct {
 	// unreset: a reset failed part-way (the file's header and size are
 	// unknown); append resets first. Everything in the file was moved.
 	unreset bool
+	// claim records a new generation in the store (its mark, with
+	// nothing moved) before the journal takes it: the store then knows
+	// the one generation whose records it may take, and an older journal
+	// put back, or another instance's, is never replayed.
+	claim func(gen string) error
 }
 
 // fdatasync is syscall.Fdatasync (a test makes it fail).
@@ -91,7 +96,7 @@ var errJournalLocked = errors.New("audit: the journal is kept by another process
 // It returns the records a previous process left in it, for the caller to
 // move, and the number of bytes it dropped after them (a torn or
 // altered tail).
-func openJournal(path string, key seal.Key) (*journal, []journalRecord, int64, error) {
+func openJournal(path string, key seal.Key, claim func(gen string) error) (*journal, []journalRecord, int64, error) {
 	// Not through a symbolic link, and only a regular file with no other
 	// name: a new journal is made by truncating the file, which must not
 	// be another one (the store, say) that a link points at.
@@ -113,7 +118,7 @@ func openJournal(path string, key seal.Key) (*journal, []journalRecord, int64, e
 		}
 		return nil, nil, 0, fmt.Errorf("audit journal: lock: %w", err)
 	}
-	j := &journal{f: f, key: key}
+	j := &journal{f: f, key: key, claim: claim}
 	recs, dropped, err := j.read()
 	if err != nil {
 		f.Close()
@@ -177,9 +182,17 @@ func (j *journal) read() ([]journalRecord, int64, error) {
 // next append tries again first.
 func (j *journal) reset() error {
 	j.unreset = true
-	if _, err := rand.Read(j.gen[:]); err != nil {
+	var gen [16]byte
+	if _, err := rand.Read(gen[:]); err != nil {
 		return err
 	}
+	// The store first: a crash after this commit and before the header
+	// is synced leaves a journal of moved records under a generation the
+	// store no longer takes, which is right.
+	if err := j.claim(hex.EncodeToString(gen[:])); err != nil {
+		return fmt.Errorf("audit journal: record its new generation: %w", err)
+	}
+	j.gen = gen
 	if err := j.f.Truncate(0); err != nil {
 		return fmt.Errorf("audit journal: %w", err)
 	}
@@ -356,31 +369,35 @@ func (j *journal) mac(off int64, content []byte) []byte {
 }
 
 // unmoved returns the records of recs the store does not hold yet,
-// according to its mark, and whether the mark is past end, the end of the
-// journal's last record: the journal was cut short or replaced by an
-// older copy, every record in it is moved, and records appended after it
-// would look moved too.
-func unmoved(ctx context.Context, st store.Store, gen string, end int64, recs []journalRecord) ([]journalRecord, bool, error) {
+// according to its mark, and why it takes none of them: behind, when
+// the mark is past end, the end of the journal's last record (the
+// journal was cut short or replaced by an older copy of itself: every
+// record in it is moved, and records appended after it would look moved
+// too); foreign, when the mark names another generation (an older
+// journal put back, another instance's, or one whose new generation
+// was recorded but not yet written when the process stopped: its
+// records are moved already, or were never this store's).
+func unmoved(ctx context.Context, st store.Store, gen string, end int64, recs []journalRecord) (rest []journalRecord, behind, foreign bool, err error) {
 	var markGen string
 	var moved int64
-	err := st.View(ctx, func(tx store.Tx) error {
+	err = st.View(ctx, func(tx store.Tx) error {
 		var err error
 		markGen, moved, err = tx.AuditJournalMark(ctx)
 		return err
 	})
 	if err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
 	if markGen != gen {
-		return recs, false, nil
+		return nil, false, true, nil
 	}
 	if moved > end {
-		return nil, true, nil
+		return nil, true, false, nil
 	}
 	for i, r := range recs {
 		if r.end > moved {
-			return recs[i:], false, nil
+			return recs[i:], false, false, nil
 		}
 	}
-	return nil, false, nil
+	return nil, false, false, nil
 }

@@ -143,8 +143,9 @@ func (l *Log) moveSome(stopping bool) (int, error) {
 		batch = batch[:0]
 		for _, it := range items {
 			// Already in the store (a replay after the move's commit
-			// was not seen): skipped, never appended twice.
-			if it.gen == gen && it.end <= moved {
+			// was not seen), or of a generation the store does not
+			// take (see journal.claim): skipped, never appended twice.
+			if it.gen != gen || it.end <= moved {
 				continue
 			}
 			batch = append(batch, it.p)
