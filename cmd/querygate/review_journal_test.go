@@ -45,10 +45,10 @@ func TestReviewJournalCrashChild(t *testing.T) {
 }
 
 // After a crash left an acknowledged event in the journal, `store copy`
-// from the data directory's SQLite file to PostgreSQL copies the store
-// without it (store copy opens no audit log, so nothing moves the
-// journal), and a gateway on the copy never moves it (no journal with
-// --database-url): the acknowledged event is lost from the trail.
+// from the data directory's SQLite file refuses, naming the command that
+// moves the journal (store copy opens no audit log, and a gateway on a
+// PostgreSQL copy keeps no journal: copied as it was, the trail would lose
+// the event); after that command the copy holds the event.
 func TestReviewStoreCopyAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	g := MustRun(t, dir, nil)
@@ -60,14 +60,14 @@ func TestReviewStoreCopyAfterCrash(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	target := testenv.PostgresDatabase(t, "qg_review_copy")
+	_, err := run(t, dir, nil, nil, "store", "copy", "--from", "sqlite:"+dir+"/querygate.db", "--to", target.String())
+	if err == nil || !strings.Contains(err.Error(), "audit verify --data-dir") {
+		t.Fatalf("store copy with unmoved journal events = %v, want a refusal naming audit verify", err)
+	}
+	MustRun(t, dir, nil, "audit", "verify")
 	MustRun(t, dir, nil, "store", "copy", "--from", "sqlite:"+dir+"/querygate.db", "--to", target.String())
 	env := map[string]string{"QUERYGATE_DATABASE_URL": target.String()}
 	out := MustRun(t, dir, env, "audit", "export")
-	// Control: the event is in the journal (the SQLite data directory's
-	// next command moves it).
-	if !strings.Contains(MustRun(t, dir, nil, "audit", "export").logs.String(), "acked-before-crash") {
-		t.Fatal("the child did not journal its event")
-	}
 	if !strings.Contains(out.logs.String(), "acked-before-crash") {
 		t.Fatalf("the event acknowledged before the crash is not in the trail of the copy:\n%s", out.logs.String())
 	}

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/audit"
 	"github.com/querygate/querygate/internal/store/postgres"
 	"github.com/querygate/querygate/internal/store/sqlstore"
 )
@@ -29,6 +31,19 @@ func (m *Main) storeCopy(ctx context.Context) error {
 		return fmt.Errorf("source store: %w", err)
 	}
 	defer src.Close()
+	if path, ok := strings.CutPrefix(m.Config.CopyFrom, "sqlite:"); ok {
+		// A gateway that stopped without moving its audit journal into
+		// the store (a crash) left acknowledged events there: copied
+		// without them, the trail would lose them.
+		dir := filepath.Dir(path)
+		n, err := audit.JournalUnmoved(ctx, filepath.Join(dir, audit.JournalFile), src)
+		if err != nil {
+			return fmt.Errorf("source store: %w", err)
+		}
+		if n > 0 {
+			return querygate.Errorf(querygate.EINVALID, "The audit journal next to the source store holds %d events not yet moved into it (the gateway stopped without moving them). Run `querygate audit verify --data-dir %s` (it moves them), then copy again.", n, dir)
+		}
+	}
 	dst, err := m.openStore(ctx, m.Config.CopyTo)
 	if err != nil {
 		return fmt.Errorf("target store: %w", err)

@@ -401,3 +401,48 @@ func unmoved(ctx context.Context, st store.Store, gen string, end int64, recs []
 	}
 	return nil, false, false, nil
 }
+
+// JournalUnmoved counts the records of the journal at path that the store
+// st does not hold yet: those of the generation the store takes, past its
+// mark. It needs no key (records are counted by their lengths, not
+// checked), so it may count a damaged tail too: it is for refusing work
+// that would leave acknowledged events behind (store copy), never for
+// moving them. A missing journal holds none.
+func JournalUnmoved(ctx context.Context, path string, st store.Store) (int, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	} else if err != nil {
+		return 0, fmt.Errorf("audit journal: %w", err)
+	}
+	if len(data) < journalHeader || string(data[:len(journalMagic)]) != journalMagic {
+		return 0, nil
+	}
+	var markGen string
+	var moved int64
+	if err := st.View(ctx, func(tx store.Tx) error {
+		var err error
+		markGen, moved, err = tx.AuditJournalMark(ctx)
+		return err
+	}); err != nil {
+		return 0, err
+	}
+	if markGen != hex.EncodeToString(data[len(journalMagic):journalHeader]) {
+		return 0, nil
+	}
+	n := 0
+	for off := int64(journalHeader); off+4 <= int64(len(data)); {
+		l := int64(binary.BigEndian.Uint32(data[off:]))
+		if l == 0 || l > maxJournalRecord {
+			break
+		}
+		off += 4 + l + journalMACSize
+		if off > int64(len(data)) {
+			break
+		}
+		if off > moved {
+			n++
+		}
+	}
+	return n, nil
+}
