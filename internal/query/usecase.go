@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/kind"
+	"github.com/querygate/querygate/internal/reqlog"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -320,10 +322,16 @@ func (s *Service) stream(ctx context.Context, a accounts.Actor, d *datasource.Da
 	if s.metrics != nil {
 		s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	}
-	// Metadata only: never the query text, a parameter or a value.
-	s.log.InfoContext(ctx, "query", "request_id", a.RequestID, "user_id", a.UserID(),
-		"datasource_id", d.ID, "kind", d.Kind, "action", ev.Action, "target", ev.Target, "rows", sum.Rows, "truncated", sum.Truncated, "bytes", sum.Bytes,
-		"elapsed_ms", sum.Elapsed.Milliseconds(), "outcome", outcome)
+	// Metadata only: never the query text, a parameter or a value. It
+	// goes on the request's own line when its front end writes one
+	// (reqlog), else on a line of its own.
+	attrs := []slog.Attr{slog.String("request_id", a.RequestID), slog.String("user_id", a.UserID()),
+		slog.String("datasource_id", d.ID), slog.String("kind", d.Kind), slog.String("action", ev.Action), slog.String("target", ev.Target),
+		slog.Int64("rows", sum.Rows), slog.Bool("truncated", sum.Truncated), slog.Int64("bytes", sum.Bytes),
+		slog.Int64("elapsed_ms", sum.Elapsed.Milliseconds()), slog.String("outcome", outcome)}
+	if !reqlog.Add(ctx, attrs[1:]...) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "query", attrs...)
+	}
 	return sum, err
 }
 
