@@ -20,10 +20,15 @@ import (
 // request ends.
 type Line struct {
 	mu     sync.Mutex
-	attrs  []slog.Attr
+	attrs  [MaxAttrs]slog.Attr // held here, so that the caller's stay on its stack
+	n      int
 	added  bool // a use case added its attributes
 	closed bool // Take was called: the line is written or being written
 }
+
+// MaxAttrs is how many attributes a use case may add to a line; Add
+// reports false for more.
+const MaxAttrs = 12
 
 type key struct{}
 
@@ -34,8 +39,8 @@ func NewContext(ctx context.Context, l *Line) context.Context {
 
 // Add adds attrs to the line of ctx's request and reports whether it did:
 // false when ctx carries no line, when a use case already added to it (a
-// request that runs two queries logs the second on its own), or when the
-// line is already written.
+// request that runs two queries logs the second on its own), when the
+// line is already written, or for more than MaxAttrs attributes.
 func Add(ctx context.Context, attrs ...slog.Attr) bool {
 	l, _ := ctx.Value(key{}).(*Line)
 	if l == nil {
@@ -43,10 +48,10 @@ func Add(ctx context.Context, attrs ...slog.Attr) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed || l.added {
+	if l.closed || l.added || len(attrs) > MaxAttrs {
 		return false
 	}
-	l.attrs, l.added = attrs, true
+	l.n, l.added = copy(l.attrs[:], attrs), true
 	return true
 }
 
@@ -56,5 +61,5 @@ func (l *Line) Take() []slog.Attr {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.closed = true
-	return l.attrs
+	return l.attrs[:l.n:l.n]
 }

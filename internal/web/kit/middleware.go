@@ -87,7 +87,8 @@ func (s *Base) requestLog(next http.Handler) http.Handler {
 		next.ServeHTTP(&req.statusRecorder, r.WithContext(ctx))
 		elapsed := time.Since(start)
 		s.metrics.HTTP(req.route, req.status, elapsed)
-		attrs := append(make([]slog.Attr, 0, 20),
+		var buf [7 + reqlog.MaxAttrs]slog.Attr
+		attrs := append(buf[:0],
 			slog.String("request_id", req.id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
