@@ -1,0 +1,57 @@
+package kit
+
+import (
+	"io"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/querygate/querygate"
+)
+
+// Decode takes one JSON object of declared fields (exact names), sent as
+// application/json, of at most maxBody bytes, whether or not its length
+// is declared.
+func TestDecode(t *testing.T) {
+	type body struct {
+		Query string `json:"query"`
+		Limit int64  `json:"limit"`
+	}
+	huge := `{"query":"` + strings.Repeat("x", maxBody) + `"}`
+	for _, tc := range []struct {
+		name, ctype, body string
+		chunked           bool // no declared length
+		code              string
+	}{
+		{"ok", "application/json", `{"query":"SELECT 1","limit":2}`, false, ""},
+		{"ok chunked", "application/json", `{"query":"SELECT 1","limit":2}`, true, ""},
+		{"media type parameters", "application/json; charset=utf-8", `{"query":"SELECT 1","limit":2}`, false, ""},
+		{"media type case", "Application/JSON", `{"query":"SELECT 1","limit":2}`, false, ""},
+		{"not json", "text/plain", `{"query":"SELECT 1"}`, false, querygate.EUNSUPPORTED},
+		{"no type", "", `{"query":"SELECT 1"}`, false, querygate.EUNSUPPORTED},
+		{"unknown field", "application/json", `{"query":"SELECT 1","colour":1}`, false, querygate.EINVALID},
+		{"field name case", "application/json", `{"Query":"SELECT 1"}`, false, querygate.EINVALID},
+		{"not an object", "application/json", `[1]`, false, querygate.EINVALID},
+		{"too large", "application/json", huge, false, querygate.ETOOLARGE},
+		{"too large chunked", "application/json", huge, true, querygate.ETOOLARGE},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest("POST", "/", strings.NewReader(tc.body))
+			if tc.chunked {
+				r = httptest.NewRequest("POST", "/", io.MultiReader(strings.NewReader(tc.body)))
+				r.ContentLength = -1
+			}
+			if tc.ctype != "" {
+				r.Header.Set("Content-Type", tc.ctype)
+			}
+			var got body
+			err := Decode(httptest.NewRecorder(), r, &got)
+			if code := querygate.ErrorCode(err); err != nil && code != tc.code || err == nil && tc.code != "" {
+				t.Fatalf("got %v (%s), want %q", err, code, tc.code)
+			}
+			if tc.code == "" && (got.Query != "SELECT 1" || got.Limit != 2) {
+				t.Errorf("decoded %+v", got)
+			}
+		})
+	}
+}
