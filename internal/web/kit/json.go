@@ -48,15 +48,21 @@ func Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	} else if err != nil {
 		return querygate.Errorf(querygate.EINVALID, "The request body could not be read.")
 	}
-	var fields map[string]json.RawMessage
+	var fields map[string]skipValue
 	if err := json.Unmarshal(body, &fields); err != nil || fields == nil {
 		return querygate.Errorf(querygate.EINVALID, "The request body must be one JSON object.")
 	}
+	// The first unknown field in name order, so that the answer does not
+	// depend on map order.
 	allowed := fieldsOf(reflect.TypeOf(v).Elem())
-	for _, name := range sortedKeys(fields) {
-		if !slices.Contains(allowed, name) {
-			return querygate.FieldErrorf(name, "%s: is not a field of this request", name)
+	unknown, found := "", false
+	for name := range fields {
+		if !slices.Contains(allowed, name) && (!found || name < unknown) {
+			unknown, found = name, true
 		}
+	}
+	if found {
+		return querygate.FieldErrorf(unknown, "%s: is not a field of this request", unknown)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // keep big integers exact in free-form values (query params)
@@ -95,27 +101,24 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
 	}
 }
 
-// fields caches jsonFields per request type.
-var fields sync.Map // reflect.Type -> []string
+// fieldNames caches jsonFields per request type.
+var fieldNames sync.Map // reflect.Type -> []string
 
 // fieldsOf is jsonFields, computed once per type.
 func fieldsOf(t reflect.Type) []string {
-	if f, ok := fields.Load(t); ok {
+	if f, ok := fieldNames.Load(t); ok {
 		return f.([]string)
 	}
 	f := jsonFields(t)
-	fields.Store(t, f)
+	fieldNames.Store(t, f)
 	return f
 }
 
-func sortedKeys(m map[string]json.RawMessage) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+// skipValue takes any JSON value and keeps nothing of it: Decode reads a
+// body's field names first, without copying their values.
+type skipValue struct{}
+
+func (*skipValue) UnmarshalJSON([]byte) error { return nil }
 
 // jsonFields returns the JSON names of a struct's fields.
 func jsonFields(t reflect.Type) []string {
