@@ -287,7 +287,9 @@ func (s *Service) Run(ctx context.Context, a accounts.Actor, dsID string, in Inp
 }
 
 // stream runs req on d (already authorized), records ev completed with the
-// summary, counts the query in the metrics and logs one line of metadata.
+// summary, counts the query in the metrics and logs its metadata, on the
+// request's own line when the front end writes one (reqlog), else on a
+// line of its own.
 //
 // The stream's last line (done, or the error) is what acknowledges the
 // request to the client, so it is written only once ev is durable: an
@@ -322,9 +324,7 @@ func (s *Service) stream(ctx context.Context, a accounts.Actor, d *datasource.Da
 	if s.metrics != nil {
 		s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	}
-	// Metadata only: never the query text, a parameter or a value. It
-	// goes on the request's own line when its front end writes one
-	// (reqlog), else on a line of its own.
+	// Metadata only: never the query text, a parameter or a value.
 	attrs := []slog.Attr{slog.String("request_id", a.RequestID), slog.String("user_id", a.UserID()),
 		slog.String("datasource_id", d.ID), slog.String("kind", d.Kind), slog.String("action", ev.Action), slog.String("target", ev.Target),
 		slog.Int64("rows", sum.Rows), slog.Bool("truncated", sum.Truncated), slog.Int64("bytes", sum.Bytes),
