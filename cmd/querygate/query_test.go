@@ -101,7 +101,8 @@ func TestQueryEndToEnd(t *testing.T) {
 
 	t.Run("ndjson", func(t *testing.T) {
 		r := c.do("POST", "/api/datasources/"+sq+"/query", map[string]any{"query": "SELECT id, name, score FROM t WHERE id >= ? ORDER BY id", "params": []any{2}})
-		if r.Status != 200 || r.Header.Get("Content-Type") != "application/x-ndjson" || r.Header.Get("Cache-Control") != "no-store" {
+		if r.Status != 200 || r.Header.Get("Content-Type") != "application/x-ndjson" || r.Header.Get("Cache-Control") != "no-store" ||
+			r.Header.Get("X-Content-Type-Options") != "nosniff" {
 			t.Fatalf("got %d %v: %s", r.Status, r.Header, r.Body)
 		}
 		l := ndjson(t, r.Body)
@@ -121,7 +122,8 @@ func TestQueryEndToEnd(t *testing.T) {
 	})
 	t.Run("csv", func(t *testing.T) {
 		r := c.do("POST", "/api/datasources/"+sq+"/query", map[string]any{"query": "SELECT id, name FROM t ORDER BY id"}, "Accept", "text/csv")
-		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") || string(r.Body) != "id,name\n1,a\n2,b\n3,c\n" {
+		if r.Status != 200 || !strings.HasPrefix(r.Header.Get("Content-Type"), "text/csv") || r.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			string(r.Body) != "id,name\n1,a\n2,b\n3,c\n" {
 			t.Fatalf("got %d %q", r.Status, r.Body)
 		}
 	})

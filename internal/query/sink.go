@@ -85,6 +85,10 @@ type encoder struct {
 	cells   []string
 	cellBuf []byte
 	cols    int
+	// lineBuf and lastBuf back line and the last line at first, so that
+	// a small result's lines need no allocation of their own.
+	lineBuf [128]byte
+	lastBuf [96]byte
 }
 
 type countingWriter struct {
@@ -105,27 +109,29 @@ func newEncoder(format Format, w io.Writer, flush func(), start func(), limit in
 		size = largeBuffer
 	}
 	e := &encoder{format: format, w: cw, bw: bufio.NewWriterSize(cw, size), flush: flush, limit: limit, start: start}
+	e.line = e.lineBuf[:0]
 	if format == CSV {
 		e.csv = csv.NewWriter(e.bw)
 	}
 	return e
 }
 
-// The encoder's buffer starts small and grows once, when a result fills
-// it (NDJSON; CSV starts large).
+// The encoder's buffer starts small, enough for most results whole, and
+// grows eightfold each time a result fills it, up to largeBuffer (NDJSON;
+// CSV starts large).
 const (
-	smallBuffer = 4 << 10
+	smallBuffer = 512
 	largeBuffer = 32 << 10
 )
 
-// write buffers one line (mu held), moving to the large buffer once the
-// small one is full.
+// write buffers one line (mu held), moving to a larger buffer when this
+// one is full.
 func (e *encoder) write(b []byte) error {
 	if e.bw.Size() < largeBuffer && len(b) > e.bw.Available() {
 		if err := e.bw.Flush(); err != nil {
 			return err
 		}
-		e.bw = bufio.NewWriterSize(e.w, largeBuffer)
+		e.bw = bufio.NewWriterSize(e.w, min(8*e.bw.Size(), largeBuffer))
 	}
 	_, err := e.bw.Write(b)
 	return err
@@ -303,7 +309,9 @@ func (e *encoder) last(sum Summary, err error) []byte {
 	if e.format != NDJSON {
 		return nil
 	}
-	var b []byte
+	// lastBuf is free: the last line is built after the rows, and each
+	// one is written (end) or measured (size) before the next is built.
+	b := e.lastBuf[:0]
 	if err != nil {
 		b = append(b, `{"error":{"code":`...)
 		b = appendString(b, querygate.ErrorCode(err))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/querygate/querygate/internal/datasource"
 	"github.com/querygate/querygate/internal/device"
 	"github.com/querygate/querygate/internal/kind"
+	"github.com/querygate/querygate/internal/reqlog"
 	"github.com/querygate/querygate/internal/seal"
 )
 
@@ -285,7 +287,9 @@ func (s *Service) Run(ctx context.Context, a accounts.Actor, dsID string, in Inp
 }
 
 // stream runs req on d (already authorized), records ev completed with the
-// summary, counts the query in the metrics and logs one line of metadata.
+// summary, counts the query in the metrics and logs its metadata, on the
+// request's own line when the front end writes one (reqlog), else on a
+// line of its own.
 //
 // The stream's last line (done, or the error) is what acknowledges the
 // request to the client, so it is written only once ev is durable: an
@@ -321,9 +325,13 @@ func (s *Service) stream(ctx context.Context, a accounts.Actor, d *datasource.Da
 		s.metrics.Query(d.Kind, outcome, sum.Elapsed, sum.Rows, sum.Bytes)
 	}
 	// Metadata only: never the query text, a parameter or a value.
-	s.log.InfoContext(ctx, "query", "request_id", a.RequestID, "user_id", a.UserID(),
-		"datasource_id", d.ID, "kind", d.Kind, "action", ev.Action, "target", ev.Target, "rows", sum.Rows, "truncated", sum.Truncated, "bytes", sum.Bytes,
-		"elapsed_ms", sum.Elapsed.Milliseconds(), "outcome", outcome)
+	attrs := []slog.Attr{slog.String("request_id", a.RequestID), slog.String("user_id", a.UserID()),
+		slog.String("datasource_id", d.ID), slog.String("kind", d.Kind), slog.String("action", ev.Action), slog.String("target", ev.Target),
+		slog.Int64("rows", sum.Rows), slog.Bool("truncated", sum.Truncated), slog.Int64("bytes", sum.Bytes),
+		slog.Int64("elapsed_ms", sum.Elapsed.Milliseconds()), slog.String("outcome", outcome)}
+	if !reqlog.Add(ctx, attrs[1:]...) {
+		s.log.LogAttrs(ctx, slog.LevelInfo, "query", attrs...)
+	}
 	return sum, err
 }
 

@@ -12,20 +12,32 @@ import (
 	"time"
 
 	"github.com/querygate/querygate"
+	"github.com/querygate/querygate/internal/reqlog"
 )
 
 type ctxKey int
 
 const (
-	requestIDKey  ctxKey = iota
-	authMethodKey        // authMethod of the request's user
-	routeKey             // *string: the route pattern, set by matchedRoute
+	requestKey    ctxKey = iota // *request, set by requestLog
+	authMethodKey               // authMethod of the request's user
 )
+
+// request is what requestLog keeps of a request for its log line, in one
+// allocation: the status, the id, the route pattern (set by
+// matchedRoute) and the line a use case adds its metadata to.
+type request struct {
+	statusRecorder
+	id    string
+	route string
+	line  reqlog.Line
+}
 
 // RequestID is the id requestLog gave the request.
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if req, _ := ctx.Value(requestKey).(*request); req != nil {
+		return req.id
+	}
+	return ""
 }
 
 // statusRecorder remembers the status for the request log.
@@ -61,29 +73,31 @@ func (r *statusRecorder) Flush() {
 }
 
 // requestLog gives each request an id and writes one log line per request
-// at the boundary. It logs the path, never the query string or any body.
+// at the boundary, with the metadata a use case added to it (reqlog): a
+// query's line is this one. It logs the path, never the query string or
+// any body.
 func (s *Base) requestLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var b [8]byte
 		rand.Read(b[:])
-		id := hex.EncodeToString(b[:])
-		w.Header().Set("X-Request-Id", id)
-		ctx := context.WithValue(r.Context(), requestIDKey, id)
-		route := new(string)
-		ctx = context.WithValue(ctx, routeKey, route)
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+		req := &request{statusRecorder: statusRecorder{ResponseWriter: w, status: http.StatusOK}, id: hex.EncodeToString(b[:])}
+		w.Header().Set("X-Request-Id", req.id)
+		ctx := reqlog.NewContext(context.WithValue(r.Context(), requestKey, req), &req.line)
 		start := time.Now()
-		next.ServeHTTP(rec, r.WithContext(ctx))
-		s.metrics.HTTP(*route, rec.status, time.Since(start))
-		s.log.LogAttrs(ctx, slog.LevelInfo, "request",
-			slog.String("request_id", id),
+		next.ServeHTTP(&req.statusRecorder, r.WithContext(ctx))
+		elapsed := time.Since(start)
+		s.metrics.HTTP(req.route, req.status, elapsed)
+		var buf [7 + reqlog.MaxAttrs]slog.Attr
+		attrs := append(buf[:0],
+			slog.String("request_id", req.id),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
-			slog.String("route", *route),
-			slog.Int("status", rec.status),
-			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+			slog.String("route", req.route),
+			slog.Int("status", req.status),
+			slog.Int64("duration_ms", elapsed.Milliseconds()),
 			slog.String("remote", RemoteHost(r)),
 		)
+		s.log.LogAttrs(ctx, slog.LevelInfo, "request", append(attrs, req.line.Take()...)...)
 	})
 }
 
@@ -93,8 +107,8 @@ func (s *Base) requestLog(next http.Handler) http.Handler {
 func matchedRoute(mux http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		mux.ServeHTTP(w, r)
-		if route, ok := r.Context().Value(routeKey).(*string); ok {
-			*route = r.Pattern
+		if req, ok := r.Context().Value(requestKey).(*request); ok {
+			req.route = r.Pattern
 		}
 	})
 }
