@@ -1,0 +1,56 @@
+package sqlite
+
+import (
+	"path/filepath"
+	"testing"
+	"unsafe"
+)
+
+// TestWALIndexMark: a header is used only when its two copies are equal,
+// it is initialised, of the known version and its checksum is right.
+func TestWALIndexMark(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a b?c%d.db") // named as the pools name it
+	db, err := Open(t.Context(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if db.wal == nil {
+		t.Fatal("no WAL index")
+	}
+	real, ok := db.wal.Mark()
+	if !ok {
+		t.Fatal("the header of an open store is not usable")
+	}
+	var hdr [2 * walHdrWords]uint32
+	copy(hdr[:], real[:])
+	copy(hdr[walHdrWords:], real[:])
+	w := &walIndex{hdr: &hdr}
+	if m, ok := w.Mark(); !ok || m != real {
+		t.Fatalf("a copy of the header: %v %v, want %v", m, ok, real)
+	}
+	bytes := (*[8 * walHdrWords]byte)(unsafe.Pointer(&hdr))
+	for _, tc := range []struct {
+		name  string
+		spoil func()
+	}{
+		{"copies differ", func() { hdr[walHdrWords+2]++ }},
+		{"not initialised", func() { bytes[12], bytes[48+12] = 0, 0 }},
+		{"unknown version", func() { hdr[0]++; hdr[walHdrWords]++ }},
+		{"wrong checksum", func() { hdr[10]++; hdr[walHdrWords+10]++ }},
+		{"changed without its checksum", func() { hdr[4]++; hdr[walHdrWords+4]++ }},
+	} {
+		copy(hdr[:], real[:])
+		copy(hdr[walHdrWords:], real[:])
+		tc.spoil()
+		if _, ok := w.Mark(); ok {
+			t.Errorf("%s: the header is used", tc.name)
+		}
+	}
+	copy(hdr[:], real[:])
+	copy(hdr[walHdrWords:], real[:])
+	w.closed.Store(true)
+	if _, ok := w.Mark(); ok {
+		t.Error("closed: the header is used")
+	}
+}
