@@ -75,9 +75,9 @@ const (
 // (in WAL mode, already opened by the store), starts and ends a read so
 // that it opens the log and the WAL index, and asks its VFS for the WAL
 // index's first region.
-func openWALIndex(path string) (w *walIndex, err error) {
+func openWALIndex(path string) (_ *walIndex, err error) {
 	tls := libc.NewTLS()
-	w = &walIndex{tls: tls}
+	w := &walIndex{tls: tls}
 	defer func() {
 		if err != nil {
 			w.Close()

@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"database/sql"
+	"os"
 	"path/filepath"
 	"testing"
 	"unsafe"
@@ -52,5 +54,26 @@ func TestWALIndexMark(t *testing.T) {
 	w.closed.Store(true)
 	if _, ok := w.Mark(); ok {
 		t.Error("closed: the header is used")
+	}
+}
+
+// TestWALIndexNotWAL: a database not in WAL mode has no WAL index to
+// read (the store then queries every time).
+func TestWALIndexNotWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "q.db")
+	raw, err := sql.Open("sqlite", "file:"+path+"?_pragma=journal_mode(DELETE)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(t.Context(), `CREATE TABLE changes (id INTEGER PRIMARY KEY, seq BIGINT NOT NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	if w, err := openWALIndex(path); err == nil {
+		w.Close()
+		t.Fatal("a WAL index was opened on a database in rollback-journal mode")
+	}
+	if _, err := os.Stat(path + "-shm"); !os.IsNotExist(err) {
+		t.Fatalf("a -shm file was created: %v", err)
 	}
 }
