@@ -59,10 +59,12 @@ import (
 //     than SQLite) becomes a panic that is recovered, and the probe then
 //     reports nothing: ChangeSeq falls back to the query.
 type walIndex struct {
-	tls    *libc.TLS
-	db     uintptr // the connection that keeps the mapping
-	hdr    *[2 * walHdrWords]uint32
-	closed atomic.Bool
+	tls *libc.TLS
+	db  uintptr // the connection that keeps the mapping
+	// The address of the header: memory of the mapping, outside the Go
+	// heap, so kept as a number (no pointer to it outlives a Mark, and the
+	// collector never meets one after the mapping is gone); 0 once closed.
+	hdr atomic.Uintptr
 }
 
 const (
@@ -136,12 +138,12 @@ func openWALIndex(path string) (_ *walIndex, err error) {
 	if rc := shmMap(tls, file, 0, walRegionSize, 0, pp); rc != sqlite3lib.SQLITE_OK {
 		return nil, fmt.Errorf("map: code %d", rc)
 	}
-	// The pointer is to memory outside the Go heap, kept mapped by w.db.
-	region := *(*unsafe.Pointer)(ptr(pp))
-	if region == nil {
+	// The region stays mapped while w.db is open.
+	region := *(*uintptr)(ptr(pp))
+	if region == 0 {
 		return nil, errors.New("not mapped")
 	}
-	w.hdr = (*[2 * walHdrWords]uint32)(region)
+	w.hdr.Store(region)
 	if _, ok := w.Mark(); !ok {
 		return nil, errors.New("no valid header")
 	}
@@ -177,7 +179,11 @@ func ptr(p uintptr) unsafe.Pointer { return *(*unsafe.Pointer)(unsafe.Pointer(&p
 // Mark returns the WAL index header, or false when it cannot be trusted
 // (being written, not initialised, a wrong checksum, closed).
 func (w *walIndex) Mark() (m sqlstore.Mark, ok bool) {
-	if w == nil || w.hdr == nil || w.closed.Load() {
+	if w == nil {
+		return m, false
+	}
+	addr := w.hdr.Load()
+	if addr == 0 {
 		return m, false
 	}
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
@@ -186,7 +192,7 @@ func (w *walIndex) Mark() (m sqlstore.Mark, ok bool) {
 			m, ok = sqlstore.Mark{}, false
 		}
 	}()
-	h := w.hdr
+	h := (*[2 * walHdrWords]uint32)(ptr(addr))
 	for i := range walHdrWords {
 		m[i] = atomic.LoadUint32(&h[i])
 	}
@@ -217,7 +223,7 @@ func (w *walIndex) Close() error {
 	if w == nil || w.tls == nil {
 		return nil
 	}
-	w.closed.Store(true)
+	w.hdr.Store(0)
 	var err error
 	if w.db != 0 {
 		if rc := sqlite3lib.Xsqlite3_close_v2(w.tls, w.db); rc != sqlite3lib.SQLITE_OK {

@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"runtime"
 	"testing"
 	"unsafe"
 )
@@ -24,14 +25,15 @@ func TestWALIndexMark(t *testing.T) {
 	if !ok {
 		t.Fatal("the header of an open store is not usable")
 	}
-	var hdr [2 * walHdrWords]uint32
+	hdr := new([2 * walHdrWords]uint32) // on the heap: it does not move
 	copy(hdr[:], real[:])
 	copy(hdr[walHdrWords:], real[:])
-	w := &walIndex{hdr: &hdr}
+	w := &walIndex{}
+	w.hdr.Store(uintptr(unsafe.Pointer(hdr)))
 	if m, ok := w.Mark(); !ok || m != real {
 		t.Fatalf("a copy of the header: %v %v, want %v", m, ok, real)
 	}
-	bytes := (*[8 * walHdrWords]byte)(unsafe.Pointer(&hdr))
+	bytes := (*[8 * walHdrWords]byte)(unsafe.Pointer(hdr))
 	for _, tc := range []struct {
 		name  string
 		spoil func()
@@ -51,10 +53,14 @@ func TestWALIndexMark(t *testing.T) {
 	}
 	copy(hdr[:], real[:])
 	copy(hdr[walHdrWords:], real[:])
-	w.closed.Store(true)
+	if _, ok := w.Mark(); !ok {
+		t.Error("the header restored is not used")
+	}
+	w.hdr.Store(0)
 	if _, ok := w.Mark(); ok {
 		t.Error("closed: the header is used")
 	}
+	runtime.KeepAlive(hdr)
 }
 
 // TestWALIndexNotWAL: a database not in WAL mode has no WAL index to

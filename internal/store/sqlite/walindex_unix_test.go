@@ -29,7 +29,8 @@ func TestWALIndexFault(t *testing.T) {
 	if err := f.Truncate(0); err != nil {
 		t.Fatal(err)
 	}
-	w := &walIndex{hdr: (*[2 * walHdrWords]uint32)(unsafe.Pointer(&b[0]))}
+	w := &walIndex{}
+	w.hdr.Store(uintptr(unsafe.Pointer(&b[0])))
 	if _, ok := w.Mark(); ok {
 		t.Fatal("a header was read from a truncated file")
 	}
