@@ -35,6 +35,10 @@ type DB struct {
 	// sequence's reader.
 	wStmts, rStmts *sqlstore.Stmts
 	changes        *sqlstore.Changes
+	// The WAL index header, read by the change sequence's reader to
+	// skip its query while nothing was committed (nil when it cannot
+	// be read: the query is then run every time).
+	wal *walIndex
 }
 
 var _ store.Store = (*DB)(nil)
@@ -131,6 +135,11 @@ func (db *DB) prepare(ctx context.Context) error {
 	if db.changes, err = sqlstore.NewChanges(ctx, db.r, dialect); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
+	// Without the WAL index (an unusual file system or VFS), every
+	// ChangeSeq queries, as it always may.
+	if db.wal, err = openWALIndex(db.path); err == nil {
+		db.changes.SetProbe(db.wal.Mark)
+	}
 	return nil
 }
 
@@ -173,6 +182,7 @@ func (db *DB) Close() error {
 	if db.changes != nil {
 		errs = append(errs, db.changes.Close())
 	}
+	errs = append(errs, db.wal.Close())
 	errs = append(errs, db.wStmts.Close(), db.rStmts.Close())
 	return errors.Join(append(errs, db.r.Close(), db.w.Close())...)
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -49,23 +50,47 @@ const ChangesFresh = time.Millisecond
 // Changes reads the change sequence of one database, sharing a reading
 // between the calls that arrive within ChangesFresh of its start, so
 // that concurrent requests cost one point query between them.
+//
+// With a probe (SetProbe), a reading is instead used for as long as the
+// probe reports the mark it reported just before the reading's query
+// began: no transaction has been committed since, so the query would
+// return the same number.
 type Changes struct {
 	stmt  *sql.Stmt
 	fresh time.Duration
 	now   func() time.Time
+	probe func() (Mark, bool)
+	reads atomic.Int64 // queries run, for tests
 
 	mu      sync.Mutex
-	epoch   uint64 // raised by Invalidate: readings begun before are not used
+	epoch   atomic.Uint64 // raised by Invalidate (under mu): readings begun before are not used
 	reading *changeReading
+	known   atomic.Pointer[changeReading] // the last good reading with a mark
 }
 
 type changeReading struct {
-	start time.Time
-	epoch uint64
-	done  chan struct{}
-	seq   int64
-	err   error
+	start  time.Time
+	epoch  uint64
+	mark   Mark // the probe's mark read before the query began
+	marked bool
+	done   chan struct{}
+	seq    int64
+	err    error
 }
+
+// A Mark is a database's commit state as a probe reads it without a
+// query (for SQLite, the WAL-index header): two equal marks read at two
+// instants mean that no transaction was committed between them.
+type Mark [12]uint32
+
+// SetProbe gives Changes a probe of the database's commit state; ok false
+// means the state is not known, and Seq then reads as without a probe.
+// The probe must report a different mark after any transaction committed
+// to the database by any connection or process. Call it before Seq.
+func (c *Changes) SetProbe(probe func() (m Mark, ok bool)) { c.probe = probe }
+
+// Reads returns how many times Seq has queried the database.
+func (c *Changes) Reads() int64 { return c.reads.Load() }
 
 // NewChanges prepares the change sequence's point query on db.
 func NewChanges(ctx context.Context, db *sql.DB, d *Dialect) (*Changes, error) {
@@ -79,11 +104,29 @@ func NewChanges(ctx context.Context, db *sql.DB, d *Dialect) (*Changes, error) {
 // Seq returns the change sequence, read by a query that began at most
 // ChangesFresh before the call and after the last Invalidate. An error
 // is returned as it is: callers must then not trust what they cached.
+//
+// With a probe, the mark is read before anything else: a reading whose
+// mark equals it began its query after every commit made before this
+// call (none was made between that mark and this one), so its number is
+// returned, without a query, however old the reading is.
 func (c *Changes) Seq(ctx context.Context) (int64, error) {
+	var mark Mark
+	marked := false
+	if c.probe != nil {
+		if mark, marked = c.probe(); marked {
+			if k := c.known.Load(); k != nil && k.mark == mark && k.epoch == c.epoch.Load() {
+				return k.seq, nil
+			}
+		}
+	}
 	for attempt := 0; ; attempt++ {
-		r, own := c.join()
+		r, own := c.join(mark, marked)
 		if own {
+			c.reads.Add(1)
 			r.err = c.stmt.QueryRowContext(ctx).Scan(&r.seq)
+			if r.err == nil && r.marked {
+				c.known.Store(r)
+			}
 			close(r.done)
 		}
 		select {
@@ -109,15 +152,23 @@ func (c *Changes) Seq(ctx context.Context) (int64, error) {
 }
 
 // join returns the reading a call may use, and whether the call must do
-// it itself.
-func (c *Changes) join() (*changeReading, bool) {
+// it itself. A call with a mark (read before join) shares only a reading
+// begun under the same mark; one without shares a reading begun within
+// ChangesFresh.
+func (c *Changes) join(mark Mark, marked bool) (*changeReading, bool) {
 	now := c.now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if r := c.reading; r != nil && r.epoch == c.epoch && !r.start.After(now) && now.Sub(r.start) <= c.fresh {
-		return r, false
+	epoch := c.epoch.Load()
+	if r := c.reading; r != nil && r.epoch == epoch {
+		if marked && r.marked && r.mark == mark {
+			return r, false
+		}
+		if !marked && !r.start.After(now) && now.Sub(r.start) <= c.fresh {
+			return r, false
+		}
 	}
-	r := &changeReading{start: now, epoch: c.epoch, done: make(chan struct{})}
+	r := &changeReading{start: now, epoch: epoch, mark: mark, marked: marked, done: make(chan struct{})}
 	c.reading = r
 	return r, true
 }
@@ -127,8 +178,9 @@ func (c *Changes) join() (*changeReading, bool) {
 // once.
 func (c *Changes) Invalidate() {
 	c.mu.Lock()
-	c.epoch++
+	c.epoch.Add(1)
 	c.reading = nil
+	c.known.Store(nil)
 	c.mu.Unlock()
 }
 
