@@ -145,9 +145,16 @@ func (c *Connector) Query(ctx context.Context, req connect.Request, sink connect
 		return connect.Result{}, err
 	}
 	// qctx is cancelled to stop a statement whose rows are no longer
-	// wanted: pgconn then sends the server a cancel request.
-	qctx, cancel := context.WithCancel(ctx)
-	r := &run{ctx: ctx, conn: pc, cancel: cancel, meter: c.bounds.Meter()}
+	// wanted, or whose caller's context ended while it ran: pgconn then
+	// sends the server a cancel request. Once the statement's result is
+	// complete (finish), the caller's context no longer reaches it: the
+	// rollback and the reset that follow it on the connection are read
+	// in the background, and a cancel request sent then (the caller's
+	// request ending) could reach the server after the connection went
+	// back to the pool, and cancel the next request's statement.
+	qctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	unlink := context.AfterFunc(ctx, cancel)
+	r := &run{ctx: ctx, conn: pc, cancel: cancel, unlink: unlink, meter: c.bounds.Meter()}
 	pg := pc.Conn().PgConn()
 	var sd *pgconn.StatementDescription
 	if req.ReadOnly {
@@ -251,6 +258,7 @@ type run struct {
 	conn   *pgxpool.Conn
 	inTx   bool // a read-only transaction was begun: finish rolls it back
 	cancel context.CancelFunc
+	unlink func() bool      // stops the caller's context from cancelling the run
 	meter  connect.RowMeter // the bounds of a row (bounds.go)
 	// pl carries the statement, the rollback and the reset (Query);
 	// nil when the run ended before it was sent.
@@ -270,6 +278,7 @@ func (r *run) fail(err error) error {
 // client does not wait for the rollback or the reset; the next request
 // never sees this one's transaction or session state.
 func (r *run) finish() {
+	r.unlink()
 	if r.pl == nil && !r.inTx {
 		r.cancel()
 		r.release()

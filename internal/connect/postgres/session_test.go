@@ -258,3 +258,32 @@ func TestResetInOneWrite(t *testing.T) {
 		})
 	}
 }
+
+// A caller whose context ends once its result is complete (the HTTP
+// request returns) sends the server no cancel request: the reset that
+// follows a statement is read after the caller returned, and a cancel
+// request sent then could reach the server after the connection went
+// back to the pool, and cancel the next request's statement (cancel
+// requests dial a connection of their own: the dials are counted).
+func TestCallerEndSendsNoCancel(t *testing.T) {
+	s := MustServer(t)
+	c, dials := MustConnector(t, s, options{maxConns: 1})
+	MustQuery(t, c, connect.Request{Query: "SELECT 1"})
+	time.Sleep(50 * time.Millisecond)
+	before := dials.n.Load()
+	for i := range 20 {
+		ctx, cancel := context.WithCancel(t.Context())
+		_, err := c.Query(ctx, connect.Request{Query: "SELECT 1"}, &sink{})
+		cancel() // the caller is done
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Query(t.Context(), connect.Request{Query: "SELECT pg_sleep(0.01)"}, &sink{}); err != nil {
+			t.Fatalf("round %d: the next statement failed: %v", i, err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := dials.n.Load() - before; n != 0 {
+		t.Fatalf("%d dials (cancel requests, or connections replaced) after callers ended with complete results", n)
+	}
+}
