@@ -53,7 +53,7 @@ func (m *Main) open(ctx context.Context) error {
 		journal = filepath.Join(m.Config.DataDir, audit.JournalFile)
 	}
 	m.audit = audit.New(audit.Options{Store: db, Key: m.inst.AuditKey, Logger: m.log, Head: m.auditHead(), Queued: m.Config.AuditQueued,
-		Journal: journal})
+		Journal: journal, JournalNoSync: m.Config.StoreSync == sqlite.SyncNormal})
 	return nil
 }
 

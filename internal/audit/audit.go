@@ -200,6 +200,10 @@ type Options struct {
 	// synced there, and moved into the store in larger transactions (see
 	// journal.go). Empty writes every batch to the store directly.
 	Journal string
+	// JournalNoSync leaves the journal's writes to the operating system
+	// (--store-sync normal): an acknowledged event survives a crash of
+	// the process, not of the machine.
+	JournalNoSync bool
 }
 
 // moveItem is a journalled event and where its record ends.
@@ -241,7 +245,7 @@ func New(o Options) *Log {
 		}
 	}
 	if o.Journal != "" {
-		l.openJournal(o.Journal)
+		l.openJournal(o.Journal, o.JournalNoSync)
 	}
 	go l.writer()
 	go l.headWriter()
@@ -255,13 +259,16 @@ func New(o Options) *Log {
 // stopped process left in it that the store does not hold yet. A journal
 // that another process keeps, or that cannot be opened, leaves the log
 // writing to the store directly.
-func (l *Log) openJournal(path string) {
+func (l *Log) openJournal(path string, noSync bool) {
 	claim := func(gen string) error {
 		return l.store.Update(context.Background(), func(tx store.Tx) error {
 			return tx.SetAuditJournalMark(context.Background(), gen, int64(journalHeader))
 		})
 	}
 	j, recs, dropped, err := openJournal(path, l.key, claim)
+	if err == nil {
+		j.noSync = noSync
+	}
 	if errors.Is(err, errJournalLocked) {
 		l.log.Info("the audit journal is kept by another process; audit events are written to the store directly", "path", path)
 		return
