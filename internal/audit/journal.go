@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
@@ -102,9 +103,22 @@ func openJournal(path string, key seal.Key, claim func(gen string) error) (*jour
 	// Not through a symbolic link, and only a regular file with no other
 	// name: a new journal is made by truncating the file, which must not
 	// be another one (the store, say) that a link points at.
+	_, statErr := os.Lstat(path)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return nil, nil, 0, fmt.Errorf("audit journal: %w", err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		// A new file: its name is durable once the directory is synced
+		// (before any record in it is acknowledged).
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			err = d.Sync()
+			d.Close()
+			if err != nil {
+				f.Close()
+				return nil, nil, 0, fmt.Errorf("audit journal: sync its directory: %w", err)
+			}
+		}
 	}
 	if fi, err := f.Stat(); err != nil {
 		f.Close()
