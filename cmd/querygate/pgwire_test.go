@@ -1059,18 +1059,27 @@ func TestWireSkipUntilSync(t *testing.T) {
 
 // TestWireIdleHoldsNothing: on a read-only datasource, once a client is
 // told ReadyForQuery (after a simple query, after Sync) the gateway's
-// read-only transaction is over: an idle client holds no lock and no
+// ROLLBACK is on its way to the server, which ends the read-only
+// transaction as it reads it: an idle client holds no lock and no
 // snapshot, so DDL on the table it read is not blocked. A client that
 // began a transaction of its own keeps one, as on a real server.
 func TestWireIdleHoldsNothing(t *testing.T) {
 	w := startWire(t)
 	ctx := t.Context()
+	// idleInTx counts the read-only role's sessions idle in a
+	// transaction, once the server has read what was sent to it before
+	// ReadyForQuery (it may still be reading the ROLLBACK on a busy
+	// machine): 0 as soon as it has, the count after a second otherwise.
 	idleInTx := func() int {
 		var n int
-		if err := w.direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state = 'idle in transaction'", w.roUser).Scan(&n); err != nil {
-			t.Fatal(err)
+		for deadline := time.Now().Add(time.Second); ; time.Sleep(5 * time.Millisecond) {
+			if err := w.direct.QueryRow(ctx, "SELECT count(*) FROM pg_stat_activity WHERE usename = $1 AND state = 'idle in transaction'", w.roUser).Scan(&n); err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 || time.Now().After(deadline) {
+				return n
+			}
 		}
-		return n
 	}
 	alter := func(column string) error {
 		tx, err := w.direct.Begin(ctx)
