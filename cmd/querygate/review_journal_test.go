@@ -60,6 +60,12 @@ func TestReviewStoreCopyAfterCrash(t *testing.T) {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
 	target := testenv.PostgresDatabase(t, "qg_review_copy")
+	// A command on another store from this data directory warns that
+	// the journal holds events of the embedded store.
+	other := testenv.PostgresDatabase(t, "qg_review_other")
+	if out := MustRun(t, dir, map[string]string{"QUERYGATE_DATABASE_URL": other.String()}, "audit", "export"); !strings.Contains(out.logs.String(), "holds an audit journal") {
+		t.Fatalf("no warning about the journal left in the data directory:\n%s", out.logs.String())
+	}
 	_, err := run(t, dir, nil, nil, "store", "copy", "--from", "sqlite:"+dir+"/querygate.db", "--to", target.String())
 	if err == nil || !strings.Contains(err.Error(), "audit verify --data-dir") {
 		t.Fatalf("store copy with unmoved journal events = %v, want a refusal naming audit verify", err)

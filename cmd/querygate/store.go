@@ -47,6 +47,13 @@ func (m *Main) open(ctx context.Context) error {
 		return err
 	}
 	var journal string
+	if m.Config.DatabaseURL != "" && audit.JournalHasRecords(filepath.Join(m.Config.DataDir, audit.JournalFile)) {
+		// A gateway on this data directory's embedded store stopped
+		// without moving its journal (a crash), or runs now: with
+		// --database-url those events are not this store's to take.
+		m.log.Warn("the data directory holds an audit journal with events of its embedded store that may not be in it yet; run `querygate audit verify` on that data directory without --database-url to move them",
+			"path", filepath.Join(m.Config.DataDir, audit.JournalFile))
+	}
 	if m.Config.DatabaseURL == "" {
 		// The embedded store: one gateway per data directory, so its
 		// events go through the audit journal (see internal/audit).

@@ -470,3 +470,19 @@ func JournalUnmoved(ctx context.Context, path string, st store.Store) (int, erro
 	}
 	return n, nil
 }
+
+// JournalHasRecords reports whether the journal at path holds at least
+// one record (of any generation, unchecked): a journal that a gateway
+// emptied when it stopped holds none.
+func JournalHasRecords(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	b := make([]byte, journalHeader+4)
+	if _, err := io.ReadFull(f, b); err != nil || string(b[:len(journalMagic)]) != journalMagic {
+		return false
+	}
+	return binary.BigEndian.Uint32(b[journalHeader:]) != 0
+}
