@@ -263,6 +263,25 @@ type run struct {
 	// pl carries the statement, the rollback and the reset (Query);
 	// nil when the run ended before it was sent.
 	pl *pgconn.Pipeline
+	// syncs counts the pipeline's Syncs already read (synced).
+	syncs int
+}
+
+// synced reads the Sync that follows a complete statement. A statement
+// that runs on its own (autocommit) commits there, and an error of its
+// commit (a deferred constraint, a serialization failure) comes after its
+// CommandComplete: the statement failed. The server sends that Sync's
+// answer in the same write as the CommandComplete, so this costs no wait.
+func (r *run) synced() error {
+	res, err := r.pl.GetResults()
+	if err != nil {
+		return err
+	}
+	if _, ok := res.(*pgconn.PipelineSync); !ok {
+		return errors.New("postgres: the statement's sync is missing")
+	}
+	r.syncs = 1
+	return nil
 }
 
 // fail maps an error of the statement and finishes the run.
@@ -301,7 +320,7 @@ func (r *run) release() {
 		// A server that does not answer: cancelling the context sends a
 		// cancel request, and cuts the connection if that fails too.
 		t := time.AfterFunc(rollbackTimeout, r.cancel)
-		clean = drain(r.pl, r.inTx) && pg.TxStatus() == 'I'
+		clean = drain(r.pl, r.inTx, r.syncs) && pg.TxStatus() == 'I'
 		t.Stop()
 		if !clean {
 			pg.Close(context.Background()) // the pool then drops it
@@ -330,14 +349,14 @@ func (r *run) release() {
 
 // drain reads the rest of a run's pipeline: the statement's remaining
 // rows, its Sync, then the rollback (inTx) and the reset, each with its
-// Sync. It reports whether both succeeded and the session is idle, out
-// of any transaction.
-func drain(pl *pgconn.Pipeline, inTx bool) bool {
+// Sync (syncs of them were read already). It reports whether both
+// succeeded and the session is idle, out of any transaction.
+func drain(pl *pgconn.Pipeline, inTx bool, syncs int) bool {
 	want := 1 // DISCARD ALL
 	if inTx {
 		want++ // ROLLBACK
 	}
-	syncs, ok := 0, 0
+	ok := 0
 	failed := false
 	for {
 		res, err := pl.GetResults()
@@ -392,6 +411,9 @@ func (r *run) stream(rr *pgconn.ResultReader, sink connect.Sink) (connect.Result
 	if len(fds) == 0 {
 		// A statement without a result set (INSERT, CREATE, ...).
 		tag, err := rr.Close()
+		if err == nil {
+			err = r.synced()
+		}
 		if err != nil {
 			return connect.Result{}, r.fail(err)
 		}
@@ -440,6 +462,9 @@ func (r *run) stream(rr *pgconn.ResultReader, sink connect.Sink) (connect.Result
 		}
 	}
 	tag, err := rr.Close()
+	if err == nil {
+		err = r.synced()
+	}
 	if err != nil {
 		return res, r.fail(err)
 	}
