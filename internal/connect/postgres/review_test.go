@@ -33,3 +33,20 @@ func TestCommitErrorReported(t *testing.T) {
 		t.Fatalf("%d rows, want 1", n)
 	}
 }
+
+// COPY to or from the client is a statement the server accepted; nothing
+// broke the connection, so it must not be reported as lost (before the pipelined reset, COPY ... TO STDOUT ran
+// and reported its row count; COPY ... FROM STDIN waited for the query's
+// timeout).
+func TestCopyNotLostConnection(t *testing.T) {
+	s := MustServer(t)
+	c, _ := MustConnector(t, s, options{maxConns: 1})
+	for _, ro := range []bool{false, true} {
+		for _, q := range []string{"COPY (SELECT 1) TO STDOUT", "COPY (SELECT 1 WHERE false) TO STDOUT"} {
+			_, err := c.Query(t.Context(), connect.Request{Query: q, ReadOnly: ro}, &sink{})
+			if code(err) == connect.EUNREACHABLE {
+				t.Errorf("read-only=%v %q: %v", ro, q, err)
+			}
+		}
+	}
+}
