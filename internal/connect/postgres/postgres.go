@@ -286,6 +286,14 @@ func (r *run) synced() error {
 
 // fail maps an error of the statement and finishes the run.
 func (r *run) fail(err error) error {
+	if strings.Contains(err.Error(), "unexpected message type *pgproto3.Copy") {
+		// COPY to or from the client: pgconn's pipeline takes the
+		// server's CopyOutResponse or CopyInResponse for a protocol
+		// fault and closes the connection; the statement, not the
+		// connection, is what failed.
+		r.finish()
+		return connect.Errorf(connect.EQUERY, "COPY to or from the client (STDOUT, STDIN) cannot run through the gateway.")
+	}
 	err = mapError(r.ctx, boundError(err, &r.meter), phaseQuery, r.conn.Conn().IsClosed())
 	r.finish()
 	return err
