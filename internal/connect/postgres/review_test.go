@@ -1,7 +1,10 @@
 package postgres_test
 
 import (
+	"context"
+	"runtime"
 	"testing"
+	"time"
 
 	"github.com/querygate/querygate/internal/connect"
 )
@@ -48,5 +51,40 @@ func TestCopyNotLostConnection(t *testing.T) {
 				t.Errorf("read-only=%v %q: %v", ro, q, err)
 			}
 		}
+	}
+}
+
+// ownContext is a caller's context of a type of its own: context.AfterFunc
+// then waits for it in a goroutine, until it ends or the function is
+// stopped.
+type ownContext struct{ context.Context }
+
+// Value hides the standard context underneath (which context.AfterFunc
+// would otherwise find and register with, without a goroutine).
+func (ownContext) Value(any) any { return nil }
+
+// A run whose remaining rows are not wanted (the row limit, a client that
+// stops) no longer listens to its caller's context: a caller that runs
+// many statements under one long-lived context does not accumulate one
+// waiting registration (here a goroutine) per abandoned statement.
+func TestAbandonUnlinksCaller(t *testing.T) {
+	s := MustServer(t)
+	c, _ := MustConnector(t, s, options{maxConns: 1})
+	ctx := ownContext{t.Context()}
+	MustQuery(t, c, connect.Request{Query: "SELECT 1"})
+	settle := func() int {
+		time.Sleep(400 * time.Millisecond) // pgconn's cancel goroutines end
+		return runtime.NumGoroutine()
+	}
+	before := settle()
+	const n = 20
+	for range n {
+		if _, err := c.Query(ctx, connect.Request{Query: "SELECT g FROM generate_series(1, 100000) g"}, &sink{stopAfter: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	MustQuery(t, c, connect.Request{Query: "SELECT 1"}) // the last release is done
+	if grown := settle() - before; grown >= n/2 {
+		t.Fatalf("%d goroutines more after %d abandoned statements under one context", grown, n)
 	}
 }
