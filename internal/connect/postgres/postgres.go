@@ -408,6 +408,7 @@ func drain(pl *pgconn.Pipeline, inTx bool, syncs int) bool {
 // background (release) before the connection goes back to the pool.
 func (r *run) abandon(rr *pgconn.ResultReader) {
 	r.cancel()
+	r.unlink()
 	go func() {
 		rr.Close()
 		r.release()
