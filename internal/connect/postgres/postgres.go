@@ -292,7 +292,7 @@ func (r *run) fail(err error) error {
 		// fault and closes the connection; the statement, not the
 		// connection, is what failed.
 		r.finish()
-		return connect.Errorf(connect.EQUERY, "COPY to or from the client (STDOUT, STDIN) cannot run through the gateway.")
+		return connect.Errorf(connect.EQUERY, "COPY to or from the client (STDOUT, STDIN) cannot run in a query through the API: use a SELECT, or psql's \\copy over the PostgreSQL wire protocol.")
 	}
 	err = mapError(r.ctx, boundError(err, &r.meter), phaseQuery, r.conn.Conn().IsClosed())
 	r.finish()
