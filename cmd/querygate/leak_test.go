@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/querygate/querygate/internal/audit"
 	"os"
 	"path/filepath"
 	"strings"
@@ -184,12 +185,19 @@ func TestLeakSweep(t *testing.T) {
 	admin2 := g.client(rec)
 	admin2.must(200, "POST", "/api/login", map[string]string{"username": "admin", "password": adminPassword})
 	admin2.must(200, "PATCH", "/api/datasources/"+ids["cache"], map[string]any{"secrets": map[string]any{"password": secret("redis-after-rotation")}})
+	// The audit journal as the running gateway holds it (it is emptied
+	// when the gateway stops).
+	journal, _ := os.ReadFile(filepath.Join(dir, audit.JournalFile))
+	if len(strings.TrimRight(string(journal), "\x00")) <= 24 {
+		t.Fatal("the audit journal held no record while serving: the sweep would not look at one")
+	}
 	g.m.Close()
 
 	seen := map[string]string{
-		"responses":  rec.String(),
-		"logs":       g.logs.String() + verify.logs.String() + rotate.logs.String(),
-		"token-logs": g.logs.String(),
+		"audit journal while serving": string(journal),
+		"responses":                   rec.String(),
+		"logs":                        g.logs.String() + verify.logs.String() + rotate.logs.String(),
+		"token-logs":                  g.logs.String(),
 	}
 	files, _ := os.ReadDir(dir)
 	for _, f := range files {
