@@ -37,10 +37,9 @@ func TestCommitErrorReported(t *testing.T) {
 	}
 }
 
-// COPY to or from the client is a statement the server accepted; nothing
-// broke the connection, so it must not be reported as lost (before the pipelined reset, COPY ... TO STDOUT ran
-// and reported its row count; COPY ... FROM STDIN waited for the query's
-// timeout).
+// COPY to or from the client through the API fails as the statement's
+// error, with what to do instead, not as a lost connection (nothing broke
+// it: the pipeline that carries the statement cannot take COPY's data).
 func TestCopyNotLostConnection(t *testing.T) {
 	s := MustServer(t)
 	c, _ := MustConnector(t, s, options{maxConns: 1})

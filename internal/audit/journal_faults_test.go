@@ -31,11 +31,9 @@ func (f *failingUpdates) Update(ctx context.Context, fn func(store.Tx) error) er
 	return errors.New("store is failing")
 }
 
-// Close must return when the store fails every move: the events stay in
-// the journal for the next start, as mover's comment says. The mover's
-// retry loop never looks at l.stop when it entered it before Close, so
-// Close waits forever.
-func TestReviewJournalCloseWithFailingStore(t *testing.T) {
+// Close returns when the store fails every move (the mover's retry loop
+// notices the stop): the events stay in the journal for the next start.
+func TestJournalCloseWithFailingStore(t *testing.T) {
 	dir, st := journalDir(t)
 	l := audit.New(audit.Options{Store: &failingUpdates{Store: st}, Key: seal.GenerateKey(), Journal: filepath.Join(dir, audit.JournalFile)})
 	record(t, l, 1)
@@ -50,10 +48,9 @@ func TestReviewJournalCloseWithFailingStore(t *testing.T) {
 }
 
 // A read after Close, with the events still only in the journal (the
-// store failed the moves), must not quietly return a trail without
-// acknowledged events: flush returns nil when the mover has stopped,
-// whether it moved them or not.
-func TestReviewJournalReadAfterCloseSeesEventsOrFails(t *testing.T) {
+// store failed the moves), returns them or an error, never a trail that
+// quietly lacks acknowledged events.
+func TestJournalReadAfterCloseSeesEventsOrFails(t *testing.T) {
 	dir, st := journalDir(t)
 	fs := &switchable{Store: st}
 	l := audit.New(audit.Options{Store: fs, Key: seal.GenerateKey(), Journal: filepath.Join(dir, audit.JournalFile)})
@@ -69,10 +66,9 @@ func TestReviewJournalReadAfterCloseSeesEventsOrFails(t *testing.T) {
 
 // An older copy of the journal, put back by someone without the key
 // (a backup, or a copy saved before the gateway moved and emptied it),
-// must not put its events into the chain a second time. The mark only
-// remembers the newest generation, and a journal of any other
-// generation is replayed whole.
-func TestReviewJournalOldCopyReplayed(t *testing.T) {
+// does not put its events into the chain a second time: the store takes
+// only the generation it recorded last.
+func TestJournalOldCopyNotReplayed(t *testing.T) {
 	dir := t.TempDir()
 	key := seal.GenerateKey()
 	path := filepath.Join(dir, audit.JournalFile)
@@ -109,10 +105,10 @@ func TestReviewJournalOldCopyReplayed(t *testing.T) {
 	}
 }
 
-// A symbolic link at audit.journal (put there by whoever can write the
-// data directory) must not make the gateway truncate the file it points
-// at: a new journal is made with Truncate(0) through the link.
-func TestReviewJournalSymlinkNotFollowed(t *testing.T) {
+// A symbolic or hard link at audit.journal (put there by whoever can
+// write the data directory) does not make the gateway truncate the file
+// it points at: the journal is not opened through it.
+func TestJournalSymlinkNotFollowed(t *testing.T) {
 	for _, link := range []struct {
 		name string
 		fn   func(string, string) error
@@ -155,12 +151,11 @@ func (s *switchable) Update(ctx context.Context, fn func(store.Tx) error) error 
 }
 
 // A journal that ends before the store's mark in the same generation
-// (its moved records cut off or zeroed by someone without the key, or
-// an older copy of the data directory's files put back) makes the next
-// acknowledged events look already moved: the mover skips every event
-// whose record ends at or before the mark, so they are acknowledged and
-// never chained, and nothing is logged.
-func TestReviewJournalShorterThanMark(t *testing.T) {
+// (its moved records cut off or zeroed by someone without the key, or an
+// older copy of the data directory's files put back) is emptied under a
+// new generation and logged, so the next acknowledged events do not look
+// already moved and are chained.
+func TestJournalShorterThanMark(t *testing.T) {
 	dir := t.TempDir()
 	key := seal.GenerateKey()
 	path := filepath.Join(dir, audit.JournalFile)
@@ -194,11 +189,9 @@ func TestReviewJournalShorterThanMark(t *testing.T) {
 	}
 }
 
-// mover: "A journal whose events are all moved is emptied ... when the
-// log stops". When the last move happened before Close (the usual case:
-// moves every 50 ms), Close finds nothing to move and leaves the moved
-// records in the journal.
-func TestReviewJournalEmptiedAtClose(t *testing.T) {
+// The journal is emptied when the log stops, also when the last move
+// came before Close (the usual case: moves every 50 ms).
+func TestJournalEmptiedAtClose(t *testing.T) {
 	dir, st := journalDir(t)
 	path := filepath.Join(dir, audit.JournalFile)
 	l := audit.New(audit.Options{Store: st, Key: seal.GenerateKey(), Journal: path})

@@ -20,13 +20,13 @@ type stuckUpdates struct{ store.Store }
 
 func (stuckUpdates) Update(context.Context, func(store.Tx) error) error { select {} }
 
-// TestReviewJournalCrashChild is a gateway that dies (os.Exit, nothing
+// TestJournalCrashChild is a gateway that dies (os.Exit, nothing
 // closed) after one audit event was acknowledged through the journal and
-// before it was moved into the store. Run by TestReviewStoreCopyAfterCrash.
-func TestReviewJournalCrashChild(t *testing.T) {
-	dir := os.Getenv("QG_REVIEW_CHILD")
+// before it was moved into the store. Run by TestStoreCopyAfterCrash.
+func TestJournalCrashChild(t *testing.T) {
+	dir := os.Getenv("QG_JOURNAL_CRASH_CHILD")
 	if dir == "" {
-		t.Skip("run by TestReviewStoreCopyAfterCrash")
+		t.Skip("run by TestStoreCopyAfterCrash")
 	}
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(dir, "querygate.db"))
@@ -49,13 +49,13 @@ func TestReviewJournalCrashChild(t *testing.T) {
 // moves the journal (store copy opens no audit log, and a gateway on a
 // PostgreSQL copy keeps no journal: copied as it was, the trail would lose
 // the event); after that command the copy holds the event.
-func TestReviewStoreCopyAfterCrash(t *testing.T) {
+func TestStoreCopyAfterCrash(t *testing.T) {
 	dir := t.TempDir()
 	g := MustRun(t, dir, nil)
 	g.MustSetup(nil)
 	g.m.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestReviewJournalCrashChild$")
-	cmd.Env = append(os.Environ(), "QG_REVIEW_CHILD="+dir)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestJournalCrashChild$")
+	cmd.Env = append(os.Environ(), "QG_JOURNAL_CRASH_CHILD="+dir)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("child: %v\n%s", err, out)
 	}
